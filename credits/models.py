@@ -1,0 +1,1 @@
+"""Accounts, the credit ledger, resources and the lifecycle (built in later issues)."""

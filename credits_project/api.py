@@ -1,0 +1,156 @@
+"""What every endpoint shares: the one error shape, a JSON parser that refuses hostile bodies,
+and JSON answers for 404/500 outside DRF views.
+
+Errors always look like `{"error": {"code": "...", "message": "...", "details": {...}}}`.
+"""
+
+import json
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(exceptions.APIException):
+    """An error with a machine code, a human message and details, in the shared error shape."""
+
+    def __init__(self, *, status_code: int, code: str, message: str, details: dict | None = None):
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.message = message
+        self.details = details or {}
+
+
+class RequestTooLarge(ApiError):
+    def __init__(self, limit_bytes: int):
+        super().__init__(
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            code="request_too_large",
+            message=f"The request body is larger than {limit_bytes} bytes.",
+            details={"limit_bytes": limit_bytes},
+        )
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _json_depth_exceeds(value, limit: int) -> bool:
+    """Iterative depth check: a recursive one would itself be the attack surface."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values()
+                         if isinstance(child, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
+    return False
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a valid JSON number")
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON with exact decimals, a size limit, a depth limit and clear 4xx errors."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        if request is not None:
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                declared = 0
+            if declared > limit:
+                raise RequestTooLarge(limit)
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise RequestTooLarge(limit)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise exceptions.ParseError(f"The body is not UTF-8: {exc.reason}.") from exc
+        try:
+            data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        except RecursionError as exc:
+            raise exceptions.ParseError("The JSON body is nested too deeply.") from exc
+        except ValueError as exc:
+            raise exceptions.ParseError(f"The body is not valid JSON: {exc}.") from exc
+        if _json_depth_exceeds(data, settings.API_MAX_JSON_DEPTH):
+            raise exceptions.ParseError(
+                f"The JSON body is nested more than {settings.API_MAX_JSON_DEPTH} levels deep."
+            )
+        return data
+
+
+_DRF_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.ValidationError: "invalid_request",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def exception_handler(exc, context):
+    """DRF exception handler that answers in the shared error shape."""
+    if isinstance(exc, ApiError):
+        return Response(error_body(exc.error_code, exc.message, exc.details),
+                        status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API exception: Django's 500 handling (and handler500) takes over
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    details: dict = {}
+    if isinstance(exc, exceptions.ValidationError):
+        message = "The request is not valid; see details."
+        details = {"fields": exc.detail} if isinstance(exc.detail, dict) else {"errors": exc.detail}
+    elif isinstance(exc, exceptions.Throttled):
+        message = "Too many requests; retry later."
+        if exc.wait is not None:
+            details = {"retry_after_seconds": int(exc.wait)}
+    else:
+        message = str(exc.detail)
+    response.data = error_body(code, message, details)
+    return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", f"Nothing at {request.path}."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "An unexpected error happened."),
+                            status=500)
+    return defaults.server_error(request)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
+    return defaults.bad_request(request, exception)

@@ -1,0 +1,18 @@
+"""URLs: the admin, the REST API (v1 and the network-compatible v0) and its schema and docs."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from pricing import urls as pricing_urls
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(pricing_urls.v1_patterns)),
+    path("api/v0/", include(pricing_urls.v0_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
+
+handler400 = "credits_project.api.bad_request"
+handler404 = "credits_project.api.not_found"
+handler500 = "credits_project.api.server_error"
