@@ -44,7 +44,7 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def _json_depth_exceeds(value, limit: int) -> bool:
+def json_depth_exceeds(value, limit: int) -> bool:
     """Iterative depth check: a recursive one would itself be the attack surface."""
     stack = [(value, 1)]
     while stack:
@@ -89,7 +89,7 @@ class BoundedJSONParser(JSONParser):
             raise exceptions.ParseError("The JSON body is nested too deeply.") from exc
         except ValueError as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}.") from exc
-        if _json_depth_exceeds(data, settings.API_MAX_JSON_DEPTH):
+        if json_depth_exceeds(data, settings.API_MAX_JSON_DEPTH):
             raise exceptions.ParseError(
                 f"The JSON body is nested more than {settings.API_MAX_JSON_DEPTH} levels deep."
             )

@@ -1,11 +1,252 @@
-"""Pricing API views (placeholder until the estimate API lands)."""
+"""Pricing endpoints: the version in force, estimates, and the network-compatible v0 estimate.
+
+Thin views: validate the body, call `estimate_compute`, shape the answer. Amounts are strings
+with 18 decimals, except where the network's own v0 answer has a JSON number.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import simplejson
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
+
+from credits_project.api import ApiError, json_depth_exceeds
+
+from .content import ContentInvalid
+from .costs import CostBreakdown, CostError, PricingTable, Rates, format_amount
+from .estimates import Estimate, PricingUnavailable, estimate_compute
+from .models import PricingVersion
+from .selectors import pricing_in_force
+from .serializers import (
+    ErrorSerializer,
+    EstimateRequestSerializer,
+    EstimateResponseSerializer,
+    HealthSerializer,
+    NetworkEstimateRequestSerializer,
+    NetworkEstimateResponseSerializer,
+    PricingResponseSerializer,
+)
+
+_ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Malformed body (not JSON, wrong types)."),
+    413: OpenApiResponse(ErrorSerializer, description="Body too large."),
+    415: OpenApiResponse(ErrorSerializer, description="Body is not application/json."),
+    422: OpenApiResponse(ErrorSerializer, description="Content invalid or not priceable "
+                                                      "(e.g. unknown GPU device)."),
+    429: OpenApiResponse(ErrorSerializer, description="Throttled."),
+    503: OpenApiResponse(ErrorSerializer, description="No pricing version in force."),
+}
+
+
+class EstimateThrottle(SimpleRateThrottle):
+    """Per-client limit on estimates (by API key once keys exist, else by client address)."""
+
+    scope = "estimates"
+
+    def get_rate(self):
+        rate = settings.ESTIMATE_THROTTLE_RATE
+        return None if rate in (None, "", "off", "none") else rate
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ExactJSONRenderer(JSONRenderer):
+    """Renders Decimal values as exact JSON numbers (the network's v0 answer has numbers)."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return simplejson.dumps(data, use_decimal=True, separators=(",", ":")).encode()
+
+
+def _version_ref(version: PricingVersion) -> dict:
+    return {"id": version.pk, "name": version.name,
+            "effective_from": version.effective_from.isoformat()}
+
+
+def _estimate_or_error(**kwargs) -> Estimate:
+    try:
+        return estimate_compute(**kwargs)
+    except ContentInvalid as exc:
+        raise ApiError(status_code=422, code="invalid_content", message=exc.message,
+                       details={"errors": exc.errors}) from exc
+    except CostError as exc:
+        raise ApiError(status_code=422, code=exc.code, message=exc.message,
+                       details=exc.details) from exc
+    except PricingUnavailable as exc:
+        raise ApiError(status_code=503, code="pricing_unavailable", message=str(exc)) from exc
+
+
+def _optional_amount(value: Decimal | None) -> str | None:
+    return None if value is None else format_amount(value)
+
+
+def _rows(breakdown: CostBreakdown) -> list[dict]:
+    return [
+        {
+            "type": row.type,
+            "name": row.name,
+            "ref": row.ref,
+            "cost_hold": format_amount(row.cost_hold),
+            "cost_stream": format_amount(row.cost_stream_per_second),
+            "cost_credit": format_amount(row.cost_credit_per_second),
+            "size_mib": None if row.size_mib is None else format(row.size_mib, "f"),
+        }
+        for row in breakdown.rows
+    ]
 
 
 class HealthView(APIView):
+    """A trivial endpoint: liveness, and the baseline of the estimate benchmark."""
+
+    @extend_schema(responses=HealthSerializer, summary="Liveness check")
     def get(self, request):
         return Response({"status": "ok"})
 
 
-PricingView = EstimateView = NetworkEstimateView = HealthView
+class PricingView(APIView):
+    @extend_schema(
+        summary="The pricing version in force",
+        description="Products with their compute unit and prices (hold per CU or per MiB; PAYG "
+                    "and credit per hour), tiers and the GPU catalogue.",
+        responses={200: PricingResponseSerializer, 503: _ERRORS[503]},
+    )
+    def get(self, request):
+        version, table = pricing_in_force()
+        if table is None:
+            raise ApiError(status_code=503, code="pricing_unavailable",
+                           message="No pricing version is in force yet.")
+        return Response(_pricing_payload(version, table))
+
+
+def _cu_price(rates: Rates | None) -> dict | None:
+    if rates is None:
+        return None
+    return {"hold": format_amount(rates.hold),
+            "payg_per_hour": format_amount(rates.payg_per_hour),
+            "credit_per_hour": format_amount(rates.credit_per_hour)}
+
+
+def _pricing_payload(version: PricingVersion, table: PricingTable) -> dict:
+    products = []
+    for product_type in sorted(table.products):
+        product = table.products[product_type]
+        cu = product.compute_unit
+        products.append({
+            "product_type": product_type,
+            "compute_unit": None if cu is None else {
+                "vcpus": cu.vcpus, "memory_mib": cu.memory_mib, "disk_mib": cu.disk_mib},
+            "price": {
+                "compute_unit": _cu_price(product.compute_unit_price),
+                "storage": {
+                    "hold_per_mib": format_amount(product.storage.hold),
+                    "payg_per_mib_hour": format_amount(product.storage.payg_per_hour),
+                    "credit_per_mib_hour": format_amount(product.storage.credit_per_hour),
+                },
+                "fixed": _optional_amount(product.fixed_price),
+            },
+            "tiers": [{"id": t.id, "compute_units": t.compute_units, "model": t.model,
+                       "vram_mib": t.vram_mib} for t in product.tiers],
+        })
+    return {
+        "version": _version_ref(version),
+        "products": products,
+        "gpu_catalogue": [{"device_id": device_id, "model": model}
+                          for device_id, model in sorted(table.gpu_models.items())],
+    }
+
+
+class EstimateView(APIView):
+    throttle_classes = [EstimateThrottle]
+
+    @extend_schema(
+        summary="Estimate the cost of a resource",
+        description="No account needed. Costs are computed with the pricing version in force, "
+                    "exactly as the network computes them (18 decimals).",
+        request=EstimateRequestSerializer,
+        responses={200: EstimateResponseSerializer, **_ERRORS},
+    )
+    def post(self, request):
+        body = EstimateRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        estimate = _estimate_or_error(message_type=body.validated_data["type"],
+                                      content=body.validated_data["content"])
+        breakdown = estimate.breakdown
+        return Response({
+            "product_type": breakdown.product_type,
+            "payment_type": breakdown.payment_type,
+            "charged_address": estimate.charged_address,
+            "cost": format_amount(breakdown.total),
+            "cost_per_hour": _optional_amount(estimate.cost_per_hour),
+            "cost_per_day": _optional_amount(estimate.cost_per_day),
+            "required_balance": _optional_amount(estimate.required_balance),
+            "pricing_version": _version_ref(estimate.version),
+            "detail": _rows(breakdown),
+        })
+
+
+def _inline_content(message: dict):
+    """The content of a network message: `content`, or `item_content` (a JSON string)."""
+    if "content" in message:
+        return message["content"]
+    raw = message.get("item_content")
+    if raw is None:
+        raise ApiError(status_code=422, code="invalid_content",
+                       message="message.content or an inline message.item_content is required "
+                               "(stored contents cannot be fetched here).")
+    try:
+        content = json.loads(raw, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(status_code=422, code="invalid_content",
+                       message=f"message.item_content is not valid JSON: {exc}.") from exc
+    if json_depth_exceeds(content, settings.API_MAX_JSON_DEPTH):
+        raise ApiError(status_code=422, code="invalid_content",
+                       message="message.item_content is nested too deeply.")
+    return content
+
+
+class NetworkEstimateView(APIView):
+    """The network's own estimate endpoint, so existing clients can point here."""
+
+    throttle_classes = [EstimateThrottle]
+    renderer_classes = [ExactJSONRenderer]
+
+    @extend_schema(
+        summary="Estimate in the network's own request and answer shape",
+        description="Body `{\"message\": {\"type\", \"content\" | \"item_content\", "
+                    "\"item_hash\"?}}`; answer `required_tokens` (a JSON number), "
+                    "`payment_type`, `cost`, `charged_address`, `detail`.",
+        request=NetworkEstimateRequestSerializer,
+        responses={200: NetworkEstimateResponseSerializer, **_ERRORS},
+    )
+    def post(self, request):
+        body = NetworkEstimateRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = body.validated_data["message"]
+        estimate = _estimate_or_error(message_type=message["type"],
+                                      content=_inline_content(message),
+                                      item_hash=message.get("item_hash"))
+        breakdown = estimate.breakdown
+        total = breakdown.total
+        return Response({
+            "required_tokens": total,
+            "payment_type": breakdown.payment_type,
+            "cost": format_amount(total),
+            "detail": [
+                {"type": row.type, "name": row.name,
+                 "cost_hold": format_amount(row.cost_hold),
+                 "cost_stream": format_amount(row.cost_stream_per_second),
+                 "cost_credit": format_amount(row.cost_credit_per_second),
+                 "size_mib": row.size_mib}
+                for row in breakdown.rows
+            ],
+            "charged_address": estimate.charged_address,
+        }, status=status.HTTP_200_OK)

@@ -17,14 +17,18 @@ class ExactDecimalField(models.DecimalField):
         kwargs.setdefault("decimal_places", DECIMAL_PLACES)
         super().__init__(*args, **kwargs)
 
+    def get_internal_type(self):
+        # Not "DecimalField": the SQLite backend would convert through a 15-digit float.
+        return "ExactDecimalField"
+
     def db_type(self, connection):
         if connection.vendor == "sqlite":
             return "text"
-        return super().db_type(connection)
+        return f"numeric({self.max_digits}, {self.decimal_places})"
 
     def get_db_converters(self, connection):
         if connection.vendor == "sqlite":
-            return [self._from_sqlite_text, *models.Field.get_db_converters(self, connection)]
+            return [self._from_sqlite_text, *super().get_db_converters(connection)]
         return super().get_db_converters(connection)
 
     @staticmethod
