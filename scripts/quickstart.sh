@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Quick start: set everything up and run the service locally until Ctrl-C.
+#   .venv from uv.lock, migrations (with the default pricing), a demo staff login printed once,
+#   then a Celery worker with embedded beat and the dev server on 127.0.0.1:8000.
+# Embedded defaults: SQLite in var/db.sqlite3 and the Celery broker on the filesystem (var/celery),
+# so nothing else needs to be installed or running. Any setting can be overridden from the
+# environment (see README), e.g. DEV_ADDR=127.0.0.1:8001 bash scripts/quickstart.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf '[quickstart] %s\n' "$*" >&2; }
+
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh
+venv_sync
+
+export DEBUG=${DEBUG:-1}
+export DJANGO_SETTINGS_MODULE=credits_project.settings
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-filesystem://}
+DEV_ADDR=${DEV_ADDR:-127.0.0.1:8000}
+PY=.venv/bin/python
+
+log "applying migrations (the default pricing is published by a data migration)"
+$PY manage.py migrate --noinput -v 0
+
+debug_on=$($PY -c 'import django; django.setup(); from django.conf import settings; print(int(settings.DEBUG))')
+if [ "$debug_on" = 1 ]; then
+  $PY manage.py ensure_demo_admin
+else
+  log "DEBUG is off: no demo login is created (use: $PY manage.py createsuperuser)"
+fi
+
+# Each child gets its own process group (setsid), so stopping it also stops what it started
+# (Celery's pool processes, the dev server's autoreloader child).
+pids=()
+stopping=0
+stop_all() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  trap - INT TERM
+  log "stopping the web server and the worker"
+  local pid
+  # The leaders first (Celery's warm shutdown stops its own pool), then the groups' leftovers.
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 100); do          # up to 10 s for a warm shutdown
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  log "stopped"
+}
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap 'stop_all' EXIT
+
+setsid .venv/bin/celery -A credits_project worker --beat \
+  --scheduler django_celery_beat.schedulers:DatabaseScheduler \
+  --loglevel INFO --concurrency 1 &
+pids+=($!)
+setsid $PY manage.py runserver "$DEV_ADDR" &
+pids+=($!)
+
+log "admin: http://$DEV_ADDR/admin/   API docs: http://$DEV_ADDR/api/docs/   Ctrl-C stops everything"
+# Whichever stops first (or Ctrl-C) stops the other.
+rc=0
+wait -n || rc=$?
+log "a process exited (status $rc)"
+exit "$rc"
