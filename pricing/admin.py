@@ -1,0 +1,258 @@
+"""Pricing admin: a draft is edited with inlines, then published (with a confirmation), copied,
+exported or imported as the network's JSON; published and superseded versions are read-only.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import BooleanField, Case, Value, When
+from django.contrib.admin.utils import unquote
+from django.urls import path
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import admin_views
+from .aggregate import format_price
+from .fields import ExactDecimalField
+from .models import GpuDevice, PricingVersion, Product, Tier
+from .selectors import pricing_version_in_force
+from .services import PricingVersionError, pricing_version_copy
+
+
+class PriceFormField(forms.DecimalField):
+    """A price typed as text and shown without the 18-place padding of the column."""
+
+    widget = forms.TextInput
+
+    def prepare_value(self, value):
+        if isinstance(value, Decimal):
+            return format_price(value)
+        return value
+
+
+_PRICE_OVERRIDES = {ExactDecimalField: {"form_class": PriceFormField,
+                                        "widget": forms.TextInput(attrs={"size": 12})}}
+
+
+def _price_display(model, field_name: str):
+    field = model._meta.get_field(field_name)
+
+    @admin.display(description=field.verbose_name)
+    def display(self, obj):
+        value = getattr(obj, field_name)
+        return "-" if value is None else format_price(value)
+
+    display.__name__ = f"{field_name}_shown"
+    return display
+
+
+class _VersionChildInline(admin.TabularInline):
+    """Editable while the parent version is a draft; read-only (no add, no delete) after."""
+
+    extra = 0
+    formfield_overrides = _PRICE_OVERRIDES
+    # Read-only prices are shown through these, without the column's trailing zeros.
+    price_fields: tuple[str, ...] = ()
+
+    @staticmethod
+    def _editable(obj) -> bool:
+        return obj is None or obj.is_editable
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if self._editable(obj):
+            return fields
+        return [f"{name}_shown" if name in self.price_fields else name for name in fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._editable(obj):
+            return ()
+        return tuple(self.get_fields(request, obj))
+
+
+class ProductInline(_VersionChildInline):
+    model = Product
+    fields = ("product_type", "cu_vcpus", "cu_memory_mib", "cu_disk_mib", "price_cu_hold",
+              "price_cu_payg_per_hour", "price_cu_credit_per_hour", "price_storage_hold_per_mib",
+              "price_storage_payg_per_mib_hour", "price_storage_credit_per_mib_hour",
+              "price_fixed_hold")
+    price_fields = tuple(name for name in fields if name.startswith("price_"))
+
+
+for _name in ProductInline.price_fields:
+    setattr(ProductInline, f"{_name}_shown", _price_display(Product, _name))
+
+
+class TierInline(_VersionChildInline):
+    model = Tier
+    fields = ("product_type", "tier_id", "compute_units", "model", "vram_mib")
+
+
+class GpuDeviceInline(_VersionChildInline):
+    model = GpuDevice
+    fields = ("device_id", "model", "name", "vendor")
+    verbose_name = "GPU device"
+    verbose_name_plural = "GPU catalogue (PCI device id → model)"
+
+
+@admin.register(PricingVersion)
+class PricingVersionAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "status", "effective_from", "published_at", "published_by",
+                    "in_force")
+    list_display_links = ("name",)
+    list_filter = ("status",)
+    search_fields = ("name", "notes")
+    list_select_related = ("published_by",)
+    fields = ("name", "status", "in_force", "effective_from", "published_at", "published_by",
+              "copied_from", "created_at", "notes")
+    always_read_only = ("status", "in_force", "effective_from", "published_at", "published_by",
+                        "copied_from", "created_at")
+    inlines = [ProductInline, TierInline, GpuDeviceInline]
+    actions = ["copy_to_new_draft"]
+
+    def get_queryset(self, request):
+        in_force = pricing_version_in_force()
+        marker = (Case(When(pk=in_force.pk, then=Value(True)), default=Value(False),
+                       output_field=BooleanField())
+                  if in_force else Value(False, output_field=BooleanField()))
+        return super().get_queryset(request).annotate(is_in_force=marker)
+
+    @admin.display(boolean=True, description="in force")
+    def in_force(self, obj):
+        if hasattr(obj, "is_in_force"):
+            return obj.is_in_force
+        in_force = pricing_version_in_force()
+        return in_force is not None and in_force.pk == obj.pk
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_editable:
+            return self.fields
+        return self.always_read_only
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not obj.is_editable:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.is_editable:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # Reverting a version to an older historical row could turn a published version back into
+    # a draft and would not restore its products: history is for reading here.
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("Pricing versions are not reverted from history; copy a "
+                                   "version to a new draft instead.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        custom = [
+            path("import/", wrap(self.import_view), name="%s_%s_import" % info),
+            path("<path:object_id>/publish/", wrap(self.publish_view),
+                 name="%s_%s_publish" % info),
+            path("<path:object_id>/copy/", wrap(self.copy_view), name="%s_%s_copy" % info),
+            path("<path:object_id>/export/", wrap(self.export_view),
+                 name="%s_%s_export" % info),
+            path("<path:object_id>/changes/", wrap(self.changes_view),
+                 name="%s_%s_changes" % info),
+        ]
+        return custom + super().get_urls()
+
+    def import_view(self, request):
+        return admin_views.version_import(self, request)
+
+    def publish_view(self, request, object_id):
+        return admin_views.version_publish(self, request, object_id)
+
+    def copy_view(self, request, object_id):
+        return admin_views.version_copy(self, request, object_id)
+
+    def export_view(self, request, object_id):
+        return admin_views.version_export(self, request, object_id)
+
+    def changes_view(self, request, object_id):
+        return admin_views.version_changes(self, request, object_id)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "publish_available": False}
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context["publish_available"] = (
+                obj.is_editable and self.has_change_permission(request, obj))
+            extra_context["copy_available"] = self.has_add_permission(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}),
+                         "import_available": self.has_add_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Copy to a new draft", permissions=["add"])
+    def copy_to_new_draft(self, request, queryset):
+        for version in queryset.order_by("pk"):
+            try:
+                copy = pricing_version_copy(version=version, user=request.user)
+            except PricingVersionError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                continue
+            self.log_addition(request, copy, f"Copied from version {version.pk}.")
+            self.message_user(request, f"Version #{version.pk} copied to the new draft "
+                                       f"“{copy}”.", messages.SUCCESS)
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Lists across versions; rows are edited through their version's inlines."""
+
+    list_select_related = ("version",)
+    formfield_overrides = _PRICE_OVERRIDES
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(_ReadOnlyAdmin):
+    list_display = ("product_type", "version", "cu_vcpus", "cu_memory_mib", "cu_disk_mib",
+                    "price_cu_credit_per_hour_shown", "price_storage_credit_per_mib_hour_shown")
+    list_filter = ("product_type", "version__status")
+
+
+for _name in ProductInline.price_fields:
+    setattr(ProductAdmin, f"{_name}_shown", _price_display(Product, _name))
+
+
+@admin.register(Tier)
+class TierAdmin(_ReadOnlyAdmin):
+    list_display = ("product_type", "tier_id", "compute_units", "model", "vram_mib", "version")
+    list_filter = ("product_type", "version__status")
+
+
+@admin.register(GpuDevice)
+class GpuDeviceAdmin(_ReadOnlyAdmin):
+    list_display = ("device_id", "model", "name", "vendor", "version")
+    list_filter = ("model", "version__status")
+    search_fields = ("device_id", "model", "name")

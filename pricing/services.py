@@ -1,0 +1,262 @@
+"""Writing pricing versions: import a draft from the network's JSON, copy a version to a draft,
+publish a draft with an effective date, and mark versions that can never be in force again.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from .aggregate import (
+    AggregateInvalid,
+    GpuSpec,
+    ProductSpec,
+    parse_compatible_gpus,
+    parse_price_aggregate,
+    version_problems,
+    version_to_compatible_gpus,
+)
+from .enums import VersionStatus
+from .models import GpuDevice, PricingVersion, Product, Tier
+from .selectors import pricing_cache_invalidate, pricing_version_in_force
+
+# A date picked on a page a few minutes ago still means "now"; it is then published as now, so
+# a version never claims to have been in force before it was published.
+EFFECTIVE_FROM_TOLERANCE = timedelta(minutes=5)
+MAX_VERSION_NAME = PricingVersion._meta.get_field("name").max_length
+
+
+class PricingVersionError(Exception):
+    """A pricing version operation refused; `code`, `message` and `errors` are for display."""
+
+    code = "pricing_version_error"
+
+    def __init__(self, message: str, errors: list[str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = list(errors or [])
+
+
+class PricingVersionNotEditable(PricingVersionError):
+    """Only a draft can be edited or published; published versions are copied instead."""
+
+    code = "pricing_version_not_editable"
+
+
+class PricingEffectiveDateInvalid(PricingVersionError):
+    code = "pricing_effective_date_invalid"
+
+
+class PricingVersionInvalid(PricingVersionError, AggregateInvalid):
+    """The version (or the documents it is imported from) has problems, all listed in `errors`."""
+
+    code = "pricing_version_invalid"
+
+    def __init__(self, errors: list[str], warnings: list[str] | None = None,
+                 message: str | None = None):
+        AggregateInvalid.__init__(self, errors, warnings or ())
+        self.message = message or self.message
+
+
+def _create_contents(*, version: PricingVersion, products: list[ProductSpec],
+                     gpus: list[GpuSpec], user, reason: str) -> None:
+    # bulk_create_with_history writes one history row per object, with the user, in bulk.
+    history = {"default_user": user, "default_change_reason": reason}
+    bulk_create_with_history(
+        [Product(version=version, **product.product_fields()) for product in products],
+        Product, **history)
+    bulk_create_with_history(
+        [Tier(version=version, product_type=product.product_type, tier_id=tier.tier_id,
+              compute_units=tier.compute_units, model=tier.model, vram_mib=tier.vram_mib)
+         for product in products for tier in product.tiers],
+        Tier, **history)
+    bulk_create_with_history(
+        [GpuDevice(version=version, device_id=gpu.device_id, model=gpu.model, name=gpu.name,
+                   vendor=gpu.vendor) for gpu in gpus],
+        GpuDevice, **history)
+
+
+def _actor(user):
+    """The user to record, or None (a command, a migration, an anonymous request)."""
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def _name_errors(name: Any) -> list[str]:
+    if not isinstance(name, str) or not name.strip():
+        return ["name: a pricing version needs a name"]
+    if len(name) > MAX_VERSION_NAME:
+        return [f"name: is longer than {MAX_VERSION_NAME} characters"]
+    return []
+
+
+@transaction.atomic
+def pricing_version_import(*, aggregate: Any, compatible_gpus: Any | None = None, name: str,
+                           user=None, notes: str = "") -> PricingVersion:
+    """A new draft from the network's pricing aggregate and, optionally, its settings aggregate.
+
+    Both documents are checked completely before anything is written; on any problem nothing
+    is created and PricingVersionInvalid lists every problem. Without `compatible_gpus` the GPU
+    catalogue of the version in force is copied. Warnings (ignored unknown product types or
+    keys) are on the returned version as `import_warnings`.
+    """
+    user = _actor(user)
+    errors = _name_errors(name)
+    warnings: list[str] = []
+    products: list[ProductSpec] = []
+    try:
+        products = parse_price_aggregate(aggregate)
+        warnings.extend(products.warnings)
+    except AggregateInvalid as exc:
+        errors.extend(exc.errors)
+        warnings.extend(exc.warnings)
+    gpus: list[GpuSpec] = []
+    if compatible_gpus is not None:
+        try:
+            gpus = parse_compatible_gpus(compatible_gpus)
+            warnings.extend(gpus.warnings)
+        except AggregateInvalid as exc:
+            errors.extend(exc.errors)
+            warnings.extend(exc.warnings)
+    if errors:
+        raise PricingVersionInvalid(errors, warnings)
+
+    if compatible_gpus is None:
+        in_force = pricing_version_in_force()
+        if in_force is None:
+            warnings.append("compatible_gpus: none given and no version is in force; the GPU "
+                            "catalogue is empty")
+        else:
+            gpus = parse_compatible_gpus(version_to_compatible_gpus(in_force))
+
+    version = PricingVersion(name=name.strip(), notes=notes, status=VersionStatus.DRAFT)
+    version._history_user = user
+    version.save()
+    _create_contents(version=version, products=products, gpus=gpus, user=user,
+                     reason="imported")
+    version.import_warnings = warnings
+    return version
+
+
+@transaction.atomic
+def pricing_version_copy(*, version: PricingVersion, user=None,
+                         name: str | None = None) -> PricingVersion:
+    """A new draft with the products, tiers and GPU catalogue of `version` (any status)."""
+    user = _actor(user)
+    name = name if name is not None else f"Copy of {version.name}"[:MAX_VERSION_NAME]
+    errors = _name_errors(name)
+    if errors:
+        raise PricingVersionInvalid(errors)
+    copy = PricingVersion(name=name.strip(), status=VersionStatus.DRAFT, copied_from=version)
+    copy._history_user = user
+    copy.save()
+    reason = f"copied from version {version.pk}"
+    history = {"default_user": user, "default_change_reason": reason}
+    product_fields = [f.name for f in Product._meta.concrete_fields
+                      if f.name not in ("id", "version")]
+    bulk_create_with_history(
+        [Product(version=copy, **{f: getattr(p, f) for f in product_fields})
+         for p in version.products.all()], Product, **history)
+    bulk_create_with_history(
+        [Tier(version=copy, product_type=t.product_type, tier_id=t.tier_id,
+              compute_units=t.compute_units, model=t.model, vram_mib=t.vram_mib)
+         for t in version.tiers.all()], Tier, **history)
+    bulk_create_with_history(
+        [GpuDevice(version=copy, device_id=g.device_id, model=g.model, name=g.name,
+                   vendor=g.vendor) for g in version.gpu_devices.all()], GpuDevice, **history)
+    return copy
+
+
+def _versions_lock(*, version_pk: int) -> PricingVersion:
+    """Lock the draft and every published version, in primary-key order (no deadlock between
+    two publishes), so publishing and superseded-marking see one consistent set."""
+    locked = list(PricingVersion.objects.select_for_update()
+                  .filter(pk__in=_pks_to_lock(version_pk)).order_by("pk"))
+    for candidate in locked:
+        if candidate.pk == version_pk:
+            return candidate
+    raise PricingVersion.DoesNotExist(f"Pricing version {version_pk} does not exist.")
+
+
+def _pks_to_lock(version_pk: int) -> list[int]:
+    published = PricingVersion.objects.filter(status=VersionStatus.PUBLISHED)
+    return sorted({version_pk, *published.values_list("pk", flat=True)})
+
+
+@transaction.atomic
+def pricing_version_publish(*, version: PricingVersion, effective_from: datetime | None = None,
+                            user=None) -> PricingVersion:
+    """Publish a draft: in force from `effective_from` (default now; not in the past).
+
+    The draft is checked as an export would be re-imported; every problem is listed in
+    PricingVersionInvalid. Versions that can no longer be in force become superseded, and
+    every process reloads its pricing once the transaction commits.
+    """
+    user = _actor(user)
+    now = timezone.now()
+    locked = _versions_lock(version_pk=version.pk)
+    if locked.status != VersionStatus.DRAFT:
+        raise PricingVersionNotEditable(
+            f"Version #{locked.pk} is {locked.get_status_display().lower()}; only a draft can "
+            "be published. Copy it to a new draft to change it.")
+    if effective_from is None:
+        effective_from = now
+    elif timezone.is_naive(effective_from):
+        raise PricingEffectiveDateInvalid("The effective date needs a time zone.")
+    elif effective_from < now - EFFECTIVE_FROM_TOLERANCE:
+        raise PricingEffectiveDateInvalid(
+            f"The effective date {effective_from.isoformat()} is in the past; a version can "
+            "only take effect now or later.")
+    else:
+        effective_from = max(effective_from, now)
+    problems = version_problems(locked)
+    if problems:
+        raise PricingVersionInvalid(
+            problems, message=f"Version #{locked.pk} cannot be published: {len(problems)} "
+                              "problem(s) found.")
+
+    locked.status = VersionStatus.PUBLISHED
+    locked.effective_from = effective_from
+    locked.published_at = now
+    locked.published_by = user
+    locked._history_user = user
+    locked._change_reason = "published"
+    locked.save()
+    pricing_versions_mark_superseded(now=now, user=user)
+    transaction.on_commit(pricing_cache_invalidate)
+    return locked
+
+
+def _rank(version: PricingVersion) -> tuple:
+    # The order pricing_version_in_force() picks by: latest effective date, then latest publish.
+    return (version.effective_from, version.published_at, version.pk)
+
+
+@transaction.atomic
+def pricing_versions_mark_superseded(*, now: datetime, user=None) -> list[PricingVersion]:
+    """Mark published versions that are not in force and never will be again as superseded.
+
+    A version is dead once a higher-ranked version takes effect no later than
+    max(now, its own effective date): from then on that one always wins. Returns the versions
+    marked. Publishing calls this; a periodic task may call it too once a future version has
+    taken effect.
+    """
+    versions = sorted(PricingVersion.objects.filter(
+        status__in=[VersionStatus.PUBLISHED, VersionStatus.SUPERSEDED]), key=_rank, reverse=True)
+    user = _actor(user)
+    marked = []
+    earliest_above = None  # earliest effective date among the versions ranked above
+    for version in versions:
+        horizon = max(now, version.effective_from)
+        dead = earliest_above is not None and earliest_above <= horizon
+        if dead and version.status == VersionStatus.PUBLISHED:
+            version.status = VersionStatus.SUPERSEDED
+            version._history_user = user
+            version._change_reason = "superseded"
+            version.save(update_fields=["status"])
+            marked.append(version)
+        if earliest_above is None or version.effective_from < earliest_above:
+            earliest_above = version.effective_from
+    return marked
