@@ -832,3 +832,36 @@ def test_format_amount_writes_exactly_18_decimals_floored():
     assert format_amount(Decimal("1000")) == "1000.000000000000000000"
     assert format_amount(Decimal("0.0000055580444444444444444")) == "0.000005558044444444"
     assert format_amount(Decimal("-0.0000055580444444444444444")) == "-0.000005558044444445"
+
+
+# --- consequences of the rules, kept on purpose --------------------------------------------------
+
+def test_an_extra_instance_unit_can_lower_the_hold_cost_because_its_disk_is_worth_more(
+        default_table):
+    # An instance CU holds 1000 but includes 20480 MiB worth 20480 × 0.05 = 1024 of storage hold,
+    # so when the rootfs exceeds the allowance, one more CU lowers the hold cost by 24.
+    one_unit = costs("INSTANCE", instance_content(memory=2048, rootfs_size_mib=40960),
+                     default_table)
+    two_units = costs("INSTANCE", instance_content(memory=4096, rootfs_size_mib=40960),
+                      default_table)
+
+    # 1 CU: 1000 + 2048 - 1024 = 2024; 2 CU: 2000 + 2048 - 2048 = 2000
+    assert one_unit.hold_total == Decimal("2024")
+    assert two_units.hold_total == Decimal("2000")
+
+
+def test_extra_vcpus_within_the_gpu_units_can_lower_the_stream_cost(default_table):
+    # The GPU discount allowance counts resource CUs, not GPU CUs: an A100 (16 CU) with 1 vCPU
+    # has 61440 MiB included, with 8 vCPU 491520 MiB, for the same execution price.
+    one_vcpu = costs("INSTANCE", instance_content(
+        gpus=[gpu(A100)], vcpus=1, memory=2048, rootfs_size_mib=200000), default_table)
+    eight_vcpus = costs("INSTANCE", instance_content(
+        gpus=[gpu(A100)], vcpus=8, memory=2048, rootfs_size_mib=200000), default_table)
+
+    # execution 16 × 0.0001555555555555555555555555556 -> 0.002488888888888888 in both
+    # rootfs 200000 × 2.713888888888888888888888889E-10 = 0.00005427777777777777777777778
+    # 1 vCPU: cap 61440 × 2.7138...E-10 = 0.00001667413333333333333333333 -> -0.000016674133333334
+    #   total 0.002488888888888888 + 0.000054277777777777 - 0.000016674133333334
+    # 8 vCPU: the rootfs fits in 491520 MiB, the discount cancels it: 0.002488888888888888
+    assert _exact(one_vcpu.stream_per_second) == "0.002526492533333331"
+    assert _exact(eight_vcpus.stream_per_second) == "0.002488888888888888"
