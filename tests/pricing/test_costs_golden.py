@@ -22,7 +22,7 @@ Per-second rates of the default pricing (price / 3600 at precision 28):
                         program credit 0.977 -> 0.0002713888888888888888888888889
   credit floor          floor18(1 / 3600) = 0.000277777777777777
 """
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 import pytest
 
@@ -865,3 +865,20 @@ def test_extra_vcpus_within_the_gpu_units_can_lower_the_stream_cost(default_tabl
     # 8 vCPU: the rootfs fits in 491520 MiB, the discount cancels it: 0.002488888888888888
     assert _exact(one_vcpu.stream_per_second) == "0.002526492533333331"
     assert _exact(eight_vcpus.stream_per_second) == "0.002488888888888888"
+
+
+def test_the_callers_decimal_context_does_not_change_a_cost(default_table):
+    parsed = parse_content("INSTANCE", instance_content(rootfs_size_mib=30720), estimate=True)
+
+    with localcontext() as context:
+        context.prec = 10
+        context.rounding = ROUND_FLOOR
+        breakdown = compute_costs(parsed, default_table)
+        totals = totals_of(breakdown)
+
+    # the rows and totals of the rootfs-beyond-the-allowance case, at precision 28
+    assert rows_of(breakdown)[-1] == (
+        DISCOUNT, DISCOUNT, None,
+        "-1024.000000000000000000", "-0.000005558044444445", "-1.022150487075618589")
+    assert totals == (
+        "1512.000000000000000000", "0.000018056799999998", "4.469408576871142626")
