@@ -150,6 +150,20 @@ class PricingVersionAdmin(SimpleHistoryAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A draft's products, tiers and GPU devices go with it; their own lists are read-only,
+        # which must not make a deletable draft undeletable.
+        # Published versions stay (costs were computed with them): the bulk delete action
+        # shows them as protected and deletes nothing. (They are also the only versions refused
+        # delete permission per object; listed as protected, they need no "missing permission".)
+        own = {str(model._meta.verbose_name) for model in (PricingVersion, Product, Tier,
+                                                           GpuDevice)}
+        perms_needed = {name for name in perms_needed if name not in own}
+        protected = [*protected, *(f"{version} (published versions are never deleted)"
+                                   for version in objs if not version.is_editable)]
+        return deleted, model_count, perms_needed, protected
+
     # Reverting a version to an older historical row could turn a published version back into
     # a draft and would not restore its products: history is for reading here.
     def revert_disabled(self, request, obj=None):
