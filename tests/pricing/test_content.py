@@ -14,6 +14,7 @@ from tests.pricing.contents import (
 )
 
 # Contents as the network's SDK posts them: explicit nulls, every optional key spelled out.
+NODE_HASH = "dc3d1d194a990b5c54380c3c0439562fefa42f5a46807cba1c500ec3affecf04"
 NETWORK_INSTANCE = {
     "address": "0xB34f25f2c935bCA437C061547eA12851d719dEFb",
     "time": 1726058735.463,
@@ -28,7 +29,7 @@ NETWORK_INSTANCE = {
                 "type": "superfluid"},
     "requirements": {"cpu": None, "gpu": None,
                      "node": {"owner": None, "address_regex": None, "terms_and_conditions": None,
-                              "node_hash": "dc3d1d194a990b5c54380c3c0439562fefa42f5a46807cba1c500ec3affecf04"}},
+                              "node_hash": NODE_HASH}},
     "volumes": [],
     "replaces": None,
     "rootfs": {"parent": {"ref": "5330dcefe1857bbd61a8b2b8d5a1a4d4e1b3b6f1b0e8a2f9c4d7e3b5a6c8d9e0",
@@ -125,8 +126,7 @@ def test_network_instance_keeps_its_resources_payment_and_rootfs():
     assert (parsed.resources.vcpus, parsed.resources.memory) == (2, 4096)
     assert parsed.payment.type.value == "superfluid"
     assert parsed.rootfs.size_mib == 20480
-    assert parsed.requirements.node.node_hash == NETWORK_INSTANCE["requirements"]["node"][
-        "node_hash"]
+    assert parsed.requirements.node.node_hash == NODE_HASH
 
 
 def test_network_program_volumes_parse_as_immutable_persistent_and_ephemeral():

@@ -251,7 +251,8 @@ def test_credit_floor_raises_small_volume_rows_to_one_credit_per_hour(default_ta
     # given credit payment, E1 plus volumes of 1 MiB (mounted), 5 MiB (ephemeral, no mount) and
     # 6 MiB (mounted)
     content = instance_content(payment="credit", volumes=[
-        persistent_volume(1, mount="/data"), ephemeral_volume(5), persistent_volume(6, mount="/logs")])
+        persistent_volume(1, mount="/data"), ephemeral_volume(5),
+        persistent_volume(6, mount="/logs")])
 
     breakdown = costs("INSTANCE", content, default_table)
 
@@ -331,7 +332,8 @@ def test_memory_driven_compute_units_price_three_units_at_precision_28(default_t
     # given 1 vCPU and 4097 MiB: n = max(1, ceil(4097 / 2048)) = 3
     breakdown = costs("INSTANCE", instance_content(vcpus=1, memory=4097), default_table)
 
-    # hold 3 × 1000; stream 3 × 0.00001527777777777777777777777778 = 0.00004583333333333333333333333334
+    # hold 3 × 1000
+    # stream 3 × 0.00001527777777777777777777777778 = 0.00004583333333333333333333333334
     # credit 3 × 3.958333333333333333333333333 = 11.874999999999999999999999999 has 29 digits:
     #   at precision 28 it rounds (half even) to 11.87500000000000000000000000 -> 11.875 exactly,
     #   where flooring the per-second rate first would give 3 × 3.958333333333333333 = ...999.
