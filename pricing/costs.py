@@ -421,7 +421,17 @@ def _gpu_instance_rows(content, table, credit: bool, ref_sizes_mib) -> tuple[str
     return dominant, rows
 
 
+def _refuse_confidential_gpus(content) -> None:
+    trusted = getattr(getattr(content, "environment", None), "trusted_execution", None)
+    if getattr(trusted, "gpu", None):
+        # PRICING.md has no rule for them: refuse rather than let the cards cost nothing.
+        raise GpuModelNotPriced("Confidential-computing GPUs (environment.trusted_execution.gpu) "
+                                "cannot be priced yet; list the cards in requirements.gpu.",
+                                device_id=None, model=None)
+
+
 def _executable_rows(content, table, credit: bool, ref_sizes_mib) -> tuple[str, list[CostRow]]:
+    _refuse_confidential_gpus(content)
     if not _is_program(content) and _gpus(content):
         return _gpu_instance_rows(content, table, credit, ref_sizes_mib)
     product_type = product_type_of(content, table)

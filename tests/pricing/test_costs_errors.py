@@ -1,6 +1,7 @@
 """Contents the cost engine cannot price: each gives a typed error with a code, a message that
 says what is wrong and the details the API puts in its error shape."""
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -147,3 +148,16 @@ def test_a_product_without_compute_unit_price_is_not_priced():
 
     assert caught.value.details == {"product_type": "instance"}
     assert "compute unit" in caught.value.message
+
+
+def test_confidential_gpus_are_refused_rather_than_priced_as_free(default_table):
+    # given a confidential instance whose cards are requested in trusted_execution.gpu
+    # (building a fully measured TEE content is long; the engine only reads these attributes)
+    parsed = parse_content("INSTANCE", instance_content(payment="credit"), estimate=True)
+    trusted = SimpleNamespace(gpu=SimpleNamespace(vendor="nvidia", arch="hopper", count=1))
+    parsed = parsed.model_copy(update={
+        "environment": parsed.environment.model_copy(update={"trusted_execution": trusted})})
+
+    # when / then
+    with pytest.raises(GpuModelNotPriced, match="trusted_execution.gpu"):
+        compute_costs(parsed, default_table)
