@@ -195,8 +195,10 @@ def pricing_version_publish(*, version: PricingVersion, effective_from: datetime
     every process reloads its pricing once the transaction commits.
     """
     user = _actor(user)
-    now = timezone.now()
     locked = _versions_lock(version_pk=version.pk)
+    # Read the clock once the lock is held: a publish that waited for another one then comes
+    # after it, in effective date as in commit order.
+    now = timezone.now()
     if locked.status != VersionStatus.DRAFT:
         raise PricingVersionNotEditable(
             f"Version #{locked.pk} is {locked.get_status_display().lower()}; only a draft can "

@@ -1,8 +1,10 @@
 """Importing, copying and publishing pricing versions; superseded marking; the pricing cache."""
+import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from pricing import services
 from pricing.aggregate import AggregateInvalid, version_to_aggregate, version_to_compatible_gpus
@@ -383,3 +385,60 @@ def test_a_copy_can_be_edited_and_published(now, default_version):
     assert pricing_version_in_force() == copy
     table = pricing_in_force()[1]
     assert table.products["instance"].compute_unit_price.credit_per_hour == Decimal(15000)
+
+
+# --- concurrency (PostgreSQL row locks, real threads) ----------------------------------------------
+
+def _in_threads(*calls):
+    """Run each call in its own thread and database connection, all released at once."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def _publish_by_pk(pk):
+    return lambda: pricing_version_publish(version=PricingVersion.objects.get(pk=pk))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_draft_published_twice_at_the_same_moment_is_published_once(default_version):
+    draft = pricing_version_copy(version=default_version)
+
+    results = _in_threads(_publish_by_pk(draft.pk), _publish_by_pk(draft.pk))
+
+    assert sorted(type(result).__name__ for result in results) == [
+        "PricingVersion", "PricingVersionNotEditable"]
+    assert PricingVersion.history.filter(id=draft.pk, status=VersionStatus.PUBLISHED).count() \
+        == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_drafts_published_at_the_same_moment_leave_one_version_in_force(default_version):
+    first = pricing_version_copy(version=default_version, name="first")
+    second = pricing_version_copy(version=default_version, name="second")
+
+    results = _in_threads(_publish_by_pk(first.pk), _publish_by_pk(second.pk))
+
+    assert all(isinstance(result, PricingVersion) for result in results), results
+    statuses = dict(PricingVersion.objects.values_list("name", "status"))
+    in_force = pricing_version_in_force()
+    assert in_force.name in ("first", "second")
+    assert statuses[in_force.name] == VersionStatus.PUBLISHED
+    other = "second" if in_force.name == "first" else "first"
+    assert statuses[other] == VersionStatus.SUPERSEDED
+    assert statuses[default_version.name] == VersionStatus.SUPERSEDED
