@@ -9,6 +9,7 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -112,6 +113,8 @@ _DRF_CODES = {
 
 def exception_handler(exc, context):
     """DRF exception handler that answers in the shared error shape."""
+    if isinstance(exc, RequestDataTooBig):  # raised by Django when DRF reads request.body
+        exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message, exc.details),
                         status=exc.status_code)

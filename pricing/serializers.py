@@ -73,8 +73,9 @@ class NetworkMessageSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=MessageType.choices)
     item_hash = serializers.CharField(required=False, max_length=128)
     item_type = serializers.ChoiceField(choices=["inline", "storage", "ipfs"], required=False)
-    item_content = serializers.CharField(required=False, max_length=200_000,
-                                         help_text="The content as a JSON string (inline).")
+    item_content = serializers.CharField(
+        required=False, help_text="The content as a JSON string (inline); the body limit bounds "
+                                  "its length.")
     content = serializers.DictField(required=False, help_text="The content as an object.")
 
 

@@ -21,3 +21,24 @@ def _fresh_caches():
 def default_table():
     """The default pricing of PRICING.md as an engine table, without a database."""
     return table_from_aggregate(DEFAULT_PRICE_AGGREGATE, DEFAULT_COMPATIBLE_GPUS, version_id=1)
+
+
+@pytest.fixture
+def default_version(db):
+    """The published default pricing (PRICING.md), in force now.
+
+    The data migration creates it; transactional tests flush it, so it is made again then.
+    """
+    from django.utils import timezone
+
+    from pricing.selectors import pricing_version_in_force
+    from pricing.services import pricing_version_import, pricing_version_publish
+
+    version = pricing_version_in_force()
+    if version is None:
+        draft = pricing_version_import(aggregate=DEFAULT_PRICE_AGGREGATE,
+                                       compatible_gpus=DEFAULT_COMPATIBLE_GPUS,
+                                       name="Default pricing (test)")
+        version = pricing_version_publish(version=draft, effective_from=timezone.now())
+    pricing_cache_invalidate()
+    return version

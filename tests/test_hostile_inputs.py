@@ -1,0 +1,163 @@
+"""Every malformed, hostile or oversized body gets a 4xx in the one error shape, never a 5xx."""
+import json
+
+import pytest
+
+ADDRESS = "0x9319Ad3B7A8E0eE24f2E639c40D8eD124C5520Ba"
+HASH = "a" * 64
+ENDPOINTS = ["/api/v1/estimates", "/api/v0/price/estimate"]
+
+
+def instance(**overrides):
+    content = {
+        "address": ADDRESS, "time": 1, "allow_amend": False,
+        "environment": {"internet": True},
+        "resources": {"vcpus": 1, "memory": 2048, "seconds": 30},
+        "rootfs": {"parent": {"ref": HASH, "use_latest": True}, "persistence": "host",
+                   "size_mib": 20480},
+        "volumes": [],
+        "payment": {"type": "credit", "chain": "ETH"},
+    }
+    content.update(overrides)
+    return content
+
+
+def wrap(endpoint, message_type, content):
+    if endpoint.startswith("/api/v0/"):
+        return {"message": {"type": message_type, "item_hash": HASH, "content": content}}
+    return {"type": message_type, "content": content}
+
+
+def post_raw(client, endpoint, raw, content_type="application/json"):
+    return client.generic("POST", endpoint, raw, content_type=content_type)
+
+
+def assert_error(response, status, code=None):
+    assert response.status_code == status, response.content[:500]
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code
+    return body["error"]
+
+
+pytestmark = pytest.mark.usefixtures("default_version")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("raw", [b"not json", b"{", b"[1, 2", b'{"type": NaN}',
+                                 b"\xff\xfe\x00", b'{"a": Infinity}', b"1" * 5000])
+def test_a_body_that_is_not_json_is_a_400(client, endpoint, raw):
+    assert_error(post_raw(client, endpoint, raw), 400, "malformed_request")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_an_empty_body_is_a_400_saying_what_is_required(client, endpoint):
+    error = assert_error(post_raw(client, endpoint, b""), 400, "invalid_request")
+    assert "required" in str(error["details"])
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("body", [[], "text", 12, None, {"type": 5, "content": "x"},
+                                  {"type": "FOO", "content": {}}, {"content": {}},
+                                  {"message": "x"}, {"message": {"type": []}}])
+def test_a_body_with_wrong_types_is_a_400_naming_the_fields(client, endpoint, body):
+    error = assert_error(post_raw(client, endpoint, json.dumps(body)), 400, "invalid_request")
+    assert error["details"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("content", [
+    instance(resources={"vcpus": -1, "memory": 2048}),
+    instance(resources={"vcpus": 1, "memory": -5}),
+    instance(resources={"vcpus": 10**9, "memory": 2048}),
+    instance(resources={"vcpus": 1, "memory": 10**30}),
+    instance(resources={"vcpus": 1.5, "memory": 2048}),
+    instance(resources={"vcpus": "1", "memory": "lots"}),
+    instance(rootfs={"parent": {"ref": HASH}, "persistence": "host", "size_mib": 10**40}),
+    instance(rootfs={"parent": {"ref": HASH}, "persistence": "host", "size_mib": 0}),
+    instance(rootfs={"parent": {"ref": "not-a-hash"}, "persistence": "host", "size_mib": 10}),
+    instance(volumes=[{"mount": "/a", "persistence": "host", "size_mib": -1, "name": "a"}]),
+    instance(volumes=[{"mount": "/a", "persistence": "host", "size_mib": 1, "name": "a"}] * 300),
+    instance(payment={"type": "gold", "chain": "ETH"}),
+    instance(payment="credit"),
+    instance(address=None),
+    instance(unexpected_field=1),
+    instance(environment={"internet": True, "trusted_execution": {"firmware": 7}}),
+], ids=lambda c: json.dumps(c)[:60])
+def test_invalid_content_is_a_422_listing_what_is_wrong(client, endpoint, content):
+    response = post_raw(client, endpoint, json.dumps(wrap(endpoint, "INSTANCE", content)))
+    error = assert_error(response, 422, "invalid_content")
+    assert error["details"]["errors"] or "content" in error["message"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_an_unknown_gpu_device_is_a_422_naming_the_device(client, endpoint):
+    content = instance(
+        environment={"internet": True, "hypervisor": "qemu"},
+        requirements={"node": {"node_hash": HASH},
+                      "gpu": [{"vendor": "NVIDIA", "device_name": "X", "device_class": "0300",
+                               "device_id": "ffff:0001"}]})
+    error = assert_error(post_raw(client, endpoint, json.dumps(wrap(endpoint, "INSTANCE", content))),
+                         422, "unknown_gpu_device")
+    assert "ffff:0001" in error["message"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("estimated", [-1, 0, 10**40, "many", [], {}])
+def test_a_store_with_an_absurd_estimated_size_is_a_422(client, endpoint, estimated):
+    content = {"address": ADDRESS, "time": 1, "item_type": "storage", "item_hash": HASH,
+               "estimated_size_mib": estimated}
+    response = post_raw(client, endpoint, json.dumps(wrap(endpoint, "STORE", content)))
+    assert_error(response, 422, "invalid_content")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_deeply_nested_json_is_refused_without_recursing(client, endpoint):
+    deep = "[" * 100_000 + "]" * 100_000
+    assert_error(post_raw(client, endpoint, deep), 400, "malformed_request")
+    nested: dict = {}
+    node = nested
+    for _ in range(60):
+        node["a"] = {}
+        node = node["a"]
+    content = instance(metadata=nested)
+    assert_error(post_raw(client, endpoint, json.dumps(wrap(endpoint, "INSTANCE", content))),
+                 400, "malformed_request")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_multi_megabyte_body_is_a_413(client, endpoint):
+    content = instance(metadata={"blob": "x" * (3 * 1024 * 1024)})
+    assert_error(post_raw(client, endpoint, json.dumps(wrap(endpoint, "INSTANCE", content))),
+                 413, "request_too_large")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_body_that_is_not_declared_json_is_a_415(client, endpoint):
+    assert_error(post_raw(client, endpoint, "type=INSTANCE", "text/plain"), 415,
+                 "unsupported_media_type")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_a_wrong_method_is_a_405_in_the_error_shape(client, endpoint):
+    assert_error(client.put(endpoint, "{}", content_type="application/json"), 405,
+                 "method_not_allowed")
+
+
+def test_an_unknown_api_path_is_a_404_in_the_error_shape(client):
+    assert_error(client.get("/api/v1/no-such-thing"), 404, "not_found")
+
+
+def test_a_v0_inline_item_content_that_is_not_json_is_a_422(client):
+    body = {"message": {"type": "INSTANCE", "item_type": "inline", "item_content": "{nope"}}
+    assert_error(post_raw(client, "/api/v0/price/estimate", json.dumps(body)), 422,
+                 "invalid_content")
+
+
+def test_a_v0_message_without_content_is_a_422(client):
+    body = {"message": {"type": "INSTANCE", "item_type": "storage", "item_hash": HASH}}
+    assert_error(post_raw(client, "/api/v0/price/estimate", json.dumps(body)), 422,
+                 "invalid_content")
