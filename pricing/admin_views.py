@@ -4,6 +4,7 @@ the network's JSON, and every change made to a version and its rows.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from itertools import chain
 
 from django import forms
@@ -18,6 +19,7 @@ from django.utils import timezone
 from .aggregate import (
     AggregateInvalid,
     aggregate_json_loads,
+    format_price,
     version_problems,
     version_to_aggregate,
     version_to_compatible_gpus,
@@ -271,6 +273,12 @@ def version_import(model_admin, request):
 _ACTIONS = {"+": "added", "~": "changed", "-": "deleted"}
 
 
+def _shown(value) -> str:
+    if isinstance(value, Decimal):
+        return format_price(value)
+    return "—" if value in (None, "") else str(value)
+
+
 def _label(record) -> str:
     model = record.instance_type
     if model is PricingVersion:
@@ -300,7 +308,8 @@ def version_changes(model_admin, request, object_id, limit: int = 500):
             previous = record.prev_record
             if previous is not None:
                 for change in record.diff_against(previous).changes:
-                    changes.append(f"{change.field}: {change.old} → {change.new}")
+                    changes.append(f"{change.field}: {_shown(change.old)} → "
+                                   f"{_shown(change.new)}")
         rows.append({"date": record.history_date, "user": record.history_user,
                      "what": _label(record), "action": _ACTIONS.get(record.history_type, "?"),
                      "reason": record.history_change_reason or "", "changes": changes})

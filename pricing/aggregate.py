@@ -31,8 +31,7 @@ CU_PRODUCTS = frozenset(p.value for p in (
 GPU_PRODUCTS = frozenset({ProductType.INSTANCE_GPU_STANDARD.value,
                           ProductType.INSTANCE_GPU_PREMIUM.value})
 
-# JSON key → ProductSpec field suffix, per price section.
-_RATE_KEYS = {"holding": "hold", "payg": "payg", "credit": "credit"}
+# JSON key → ProductSpec field, per price section.
 _CU_PRICE_FIELDS = {"holding": "price_cu_hold", "payg": "price_cu_payg_per_hour",
                     "credit": "price_cu_credit_per_hour"}
 _STORAGE_PRICE_FIELDS = {"holding": "price_storage_hold_per_mib",

@@ -433,7 +433,7 @@ def test_the_changes_page_shows_who_changed_what(admin_client, staff_user, draft
     first = response.context["rows"][0]
     assert (first["what"], first["action"], first["user"]) == ("product instance", "changed",
                                                                staff_user)
-    assert first["changes"][0].startswith("price_cu_hold: 1000")
+    assert first["changes"] == ["price_cu_hold: 1000 → 1200"]
     assert len(response.context["rows"]) == 1 + 8 + 30 + 18 + 1
 
 
@@ -457,3 +457,28 @@ def test_the_bulk_delete_action_deletes_no_published_version(admin_client, defau
     assert "published versions are never deleted" in response.content.decode()
     assert PricingVersion.objects.filter(pk__in=[default_version.pk, draft_version.pk]).count() \
         == 2
+
+
+@pytest.mark.parametrize("prefix, values", [
+    ("tiers", {"product_type": "instance", "tier_id": "tier-1", "compute_units": "3",
+               "model": "", "vram_mib": ""}),
+    ("gpu_devices", {"device_id": "10de:2684", "model": "RTX 4090 again", "name": "",
+                     "vendor": "NVIDIA"}),
+    ("gpu_devices", {"device_id": "10DE:2999", "model": "Upper case", "name": "",
+                     "vendor": "NVIDIA"}),
+    ("products", {"product_type": "storage", "price_storage_hold_per_mib": "1"}),
+])
+def test_a_duplicate_or_malformed_row_in_a_draft_is_a_form_error_not_a_crash(
+        admin_client, draft_version, prefix, values):
+    data = _change_form_data(admin_client.get(_url("change", draft_version.pk)))
+    total = int(data[f"{prefix}-TOTAL_FORMS"])
+    data[f"{prefix}-TOTAL_FORMS"] = str(total + 1)
+    data[f"{prefix}-{total}-version"] = str(draft_version.pk)
+    data.update({f"{prefix}-{total}-{key}": value for key, value in values.items()})
+    before = _snapshot(draft_version)
+
+    response = admin_client.post(_url("change", draft_version.pk), data)
+
+    assert response.status_code == 200
+    assert response.context["errors"]
+    assert _snapshot(draft_version) == before

@@ -387,7 +387,7 @@ def test_a_copy_can_be_edited_and_published(now, default_version):
     assert table.products["instance"].compute_unit_price.credit_per_hour == Decimal(15000)
 
 
-# --- concurrency (PostgreSQL row locks, real threads) ----------------------------------------------
+# --- concurrency (PostgreSQL row locks, real threads) -------------------------------------------
 
 def _in_threads(*calls):
     """Run each call in its own thread and database connection, all released at once."""
