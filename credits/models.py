@@ -1,1 +1,262 @@
-"""Accounts, the credit ledger, resources and the lifecycle (built in later issues)."""
+"""Accounts, the append-only credit ledger and its lots, token balances, resources with their
+cost rows and status history, and scoped API keys.
+
+Credits are whole numbers (`BigIntegerField`); costs are per-second decimals with 18 places.
+"""
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey
+
+from pricing.enums import CostRowType, MessageType, PaymentType, ProductType
+from pricing.fields import ExactDecimalField
+from pricing.models import PricingVersion
+
+
+class Account(models.Model):
+    """An address: EVM addresses are stored checksummed, other chains' addresses as given."""
+
+    address = models.CharField(max_length=128, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class EntryKind(models.TextChoices):
+    GRANT = "grant", "Grant"
+    TRANSFER_IN = "transfer_in", "Transfer in"
+    TRANSFER_OUT = "transfer_out", "Transfer out"
+    EXPENSE = "expense", "Expense"
+    EXPIRY = "expiry", "Expiry"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+CREDIT_KINDS = (EntryKind.GRANT, EntryKind.TRANSFER_IN)
+DEBIT_KINDS = (EntryKind.TRANSFER_OUT, EntryKind.EXPENSE, EntryKind.EXPIRY)
+
+
+class LedgerEntry(models.Model):
+    """One append-only movement of credits; PostgreSQL refuses UPDATE and DELETE of these rows.
+
+    `amount` is the signed change of the balance (credits). A debit also keeps what it asked
+    (`amount_requested`) and what could not be drained (`shortfall`).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    amount = models.BigIntegerField(help_text="Signed change of the balance, in credits.")
+    amount_requested = models.BigIntegerField(null=True, blank=True)
+    shortfall = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="Credits in: the expiry asked for.")
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    reference = models.CharField(max_length=255, blank=True)
+    reason = models.TextField(blank=True)
+    resource = models.ForeignKey("Resource", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="ledger_entries")
+    counterparty = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    effective_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-effective_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "-effective_at", "-id"],
+                                name="ledger_account_history")]
+        constraints = [
+            models.CheckConstraint(name="ledger_shortfall_not_negative",
+                                   condition=Q(shortfall__gte=0)),
+            models.CheckConstraint(
+                name="ledger_sign_matches_kind",
+                condition=(Q(kind__in=CREDIT_KINDS, amount__gte=0)
+                           | Q(kind__in=DEBIT_KINDS, amount__lte=0)
+                           | Q(kind=EntryKind.ADJUSTMENT))),
+            models.CheckConstraint(
+                name="ledger_debit_accounts_for_request",
+                condition=Q(amount_requested__isnull=True)
+                | Q(amount_requested=-F("amount") + F("shortfall"))),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} {self.account_id}"
+
+
+class Lot(models.Model):
+    """Credits opened by a positive entry; drained soonest-expiring first, never below zero."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lots")
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="lots")
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "expires_at", "created_at", "id"]
+        indexes = [models.Index(fields=["account", "expires_at", "created_at", "id"],
+                                condition=Q(remaining__gt=0), name="lot_spendable")]
+        constraints = [
+            models.CheckConstraint(name="lot_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(name="lot_remaining_within_amount",
+                                   condition=Q(remaining__gte=0, remaining__lte=F("amount"))),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.amount}"
+
+
+class LotDrain(models.Model):
+    """A piece of a debit: which lot paid how much (append-only, like the ledger)."""
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="drains")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="drains")
+    amount = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="drain_amount_positive",
+                                              condition=Q(amount__gt=0))]
+
+
+class TokenBalance(models.Model):
+    """Tokens an account holds on a chain, as last reported by the oracle, with its height."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="token_balances")
+    chain = models.CharField(max_length=32)
+    balance = ExactDecimalField()
+    height = models.BigIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "chain"], name="token_balance_per_chain"),
+            models.CheckConstraint(name="token_balance_not_negative",
+                                   condition=Q(balance__gte=0, height__gte=0)),
+        ]
+
+
+class ResourceStatus(models.TextChoices):
+    PROCESSED = "processed", "Processed"
+    REMOVING = "removing", "Removing (grace period)"
+    REMOVED = "removed", "Removed"
+    FORGOTTEN = "forgotten", "Forgotten"
+
+
+class RemovalReason(models.TextChoices):
+    CREDIT_INSUFFICIENT = "credit_insufficient", "Credit insufficient"
+    BALANCE_INSUFFICIENT = "balance_insufficient", "Token balance insufficient"
+
+
+LIVE_STATUSES = (ResourceStatus.PROCESSED, ResourceStatus.REMOVING)
+
+
+class Resource(models.Model):
+    """A registered VM, program or stored file, with its costs at registration."""
+
+    item_hash = models.CharField(max_length=128, unique=True)
+    type = models.CharField(max_length=16, choices=MessageType.choices)
+    content = models.JSONField()
+    owner = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="resources")
+    product_type = models.CharField(max_length=32, choices=ProductType.choices)
+    payment_type = models.CharField(max_length=16, choices=PaymentType.choices)
+    payment_chain = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=ResourceStatus.choices,
+                              default=ResourceStatus.PROCESSED)
+    removal_reason = models.CharField(max_length=32, choices=RemovalReason.choices, blank=True)
+    removing_since = models.DateTimeField(null=True, blank=True)
+    delete_after = models.DateTimeField(null=True, blank=True)
+    pricing_version = models.ForeignKey(PricingVersion, on_delete=models.PROTECT,
+                                        related_name="resources")
+    cost_hold = ExactDecimalField(help_text="Tokens locked while the resource lives.")
+    cost_stream_per_second = ExactDecimalField(help_text="Tokens per second.")
+    cost_credit_per_second = ExactDecimalField(help_text="Credits per second.")
+    size_mib = ExactDecimalField(null=True, blank=True,
+                                 help_text="STORE: size of the stored file in MiB.")
+    created_at = models.DateTimeField(default=timezone.now,
+                                      help_text="Registration; billing hours start here.")
+    ended_at = models.DateTimeField(null=True, blank=True,
+                                    help_text="When it was removed or forgotten.")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="resource_owner_status"),
+            models.Index(fields=["status", "delete_after"], name="resource_status_deadline"),
+            models.Index(fields=["payment_type", "status"], name="resource_payment_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="resource_removing_has_deadline",
+                condition=~Q(status=ResourceStatus.REMOVING)
+                | Q(removing_since__isnull=False, delete_after__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.item_hash[:12]}… ({self.status})"
+
+
+class CostRow(models.Model):
+    """One row of a resource's cost, as the engine computed it with `pricing_version`."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="cost_rows")
+    position = models.PositiveSmallIntegerField()
+    type = models.CharField(max_length=48, choices=CostRowType.choices)
+    name = models.CharField(max_length=300)
+    ref = models.CharField(max_length=128, null=True, blank=True)
+    cost_hold = ExactDecimalField()
+    cost_stream_per_second = ExactDecimalField()
+    cost_credit_per_second = ExactDecimalField()
+    size_mib = ExactDecimalField(null=True, blank=True)
+    pricing_version = models.ForeignKey(PricingVersion, on_delete=models.PROTECT,
+                                        related_name="+")
+
+    class Meta:
+        ordering = ["resource", "position"]
+        constraints = [models.UniqueConstraint(fields=["resource", "position"],
+                                               name="cost_row_position")]
+
+
+class ResourceStatusChange(models.Model):
+    """Audit of every status transition: who or which run, when, from, to, why."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE,
+                                 related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=ResourceStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=ResourceStatus.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.CharField(max_length=200, help_text="A user, an API key or a lifecycle run.")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["resource", "-at"], name="status_change_resource")]
+
+
+class ApiKeyScope(models.TextChoices):
+    OWNER = "owner", "Owner (one account)"
+    SERVICE = "service", "Service"
+    OPERATOR = "operator", "Operator"
+
+
+class ApiKey(AbstractAPIKey):
+    """A hashed, prefixed, revocable key (djangorestframework-api-key) with a scope."""
+
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="api_keys",
+                                help_text="Required for owner keys, empty otherwise.")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        constraints = [
+            models.CheckConstraint(
+                name="api_key_owner_has_account",
+                condition=Q(scope=ApiKeyScope.OWNER, account__isnull=False)
+                | (~Q(scope=ApiKeyScope.OWNER) & Q(account__isnull=True))),
+        ]

@@ -17,6 +17,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .errors import DomainError
+
 logger = logging.getLogger(__name__)
 
 
@@ -118,6 +120,8 @@ def exception_handler(exc, context):
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message, exc.details),
                         status=exc.status_code)
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API exception: Django's 500 handling (and handler500) takes over

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",  # its AbstractAPIKey; our ApiKey (credits) is the one used
     "drf_spectacular",
     "django_celery_beat",
     "simple_history",
@@ -159,12 +160,16 @@ ESTIMATE_THROTTLE_RATE = os.environ.get("ESTIMATE_THROTTLE_RATE", "600/min")
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["credits_project.api.BoundedJSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "credits.auth.ApiKeyAuthentication",
+        "credits.auth.StaffSessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "credits_project.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"estimates": ESTIMATE_THROTTLE_RATE},
+    "DEFAULT_PAGINATION_CLASS": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
 
@@ -178,7 +183,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Several serializers have a `type` field with different choices: name each enum once.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageTypeEnum": "pricing.enums.MessageType",
+        "CostRowTypeEnum": "pricing.enums.CostRowType",
+    },
 }
 
 # --- Pricing: the version in force is cached per process; this bounds how long another

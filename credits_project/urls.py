@@ -3,11 +3,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from credits import urls as credits_urls
 from pricing import urls as pricing_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(pricing_urls.v1_patterns)),
+    path("api/v1/", include(credits_urls)),
     path("api/v0/", include(pricing_urls.v0_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,1 @@
+"""Thin DRF views of the credits API, one module per concern."""

@@ -1,0 +1,122 @@
+"""Who is calling: scoped API keys (`Authorization: Api-Key <key>`) and staff sessions, and the
+permission classes every endpoint declares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions, permissions
+
+from .addresses import InvalidAddress, normalize_address
+from .models import ApiKey, ApiKeyScope
+
+KEYWORD = "Api-Key"
+
+
+@dataclass(frozen=True)
+class ApiKeyPrincipal:
+    """`request.user` for a request made with an API key."""
+
+    api_key: ApiKey
+    is_authenticated: bool = True
+    is_staff: bool = False
+
+    @property
+    def scope(self) -> str:
+        return self.api_key.scope
+
+    @property
+    def account_address(self) -> str | None:
+        return self.api_key.account.address if self.api_key.account_id else None
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith(f"{KEYWORD} "):
+            return None
+        key = header[len(KEYWORD) + 1:].strip()
+        try:
+            api_key = ApiKey.objects.get_from_key(key)  # usable (not revoked) keys only
+        except ApiKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        return ApiKeyPrincipal(api_key), api_key
+
+    def authenticate_header(self, request):
+        return KEYWORD  # so a missing key is a 401, not a 403
+
+
+class StaffSessionAuthentication(authentication.SessionAuthentication):
+    """The admin's session, for staff only (with CSRF checks on writes)."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None or not result[0].is_staff:
+            return None
+        return result
+
+
+def api_key_of(request) -> ApiKey | None:
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+def actor_of(request) -> str:
+    """How the audit trail names the caller."""
+    api_key = api_key_of(request)
+    if api_key is not None:
+        return f"api-key:{api_key.prefix} ({api_key.scope}: {api_key.name})"
+    user = getattr(request, "user", None)
+    if user is not None and getattr(user, "is_staff", False):
+        return f"staff:{user.get_username()}"
+    return "anonymous"
+
+
+def is_staff(request) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and getattr(user, "is_staff", False)
+                and not isinstance(user, ApiKeyPrincipal))
+
+
+def _has_scope(request, scope: str) -> bool:
+    api_key = api_key_of(request)
+    return api_key is not None and api_key.scope == scope
+
+
+class AnyCaller(permissions.AllowAny):
+    """Anyone, with or without a key."""
+
+
+class ServiceKey(permissions.BasePermission):
+    message = "This endpoint needs a service API key."
+
+    def has_permission(self, request, view):
+        return _has_scope(request, ApiKeyScope.SERVICE)
+
+
+class OperatorKeyOrStaff(permissions.BasePermission):
+    message = "This endpoint needs an operator API key or a staff session."
+
+    def has_permission(self, request, view):
+        return _has_scope(request, ApiKeyScope.OPERATOR) or is_staff(request)
+
+
+class OwnerKey(permissions.BasePermission):
+    """An owner key; which account it may act for is checked with `require_owner`."""
+
+    message = "This endpoint needs the owner's API key."
+
+    def has_permission(self, request, view):
+        return _has_scope(request, ApiKeyScope.OWNER)
+
+
+def require_owner(request, address: str) -> None:
+    """Refuse (403) unless the request carries the owner key of `address`."""
+    api_key = api_key_of(request)
+    try:
+        wanted = normalize_address(address)
+    except InvalidAddress:
+        wanted = address
+    if api_key is None or api_key.scope != ApiKeyScope.OWNER \
+            or api_key.account is None or api_key.account.address != wanted:
+        raise exceptions.PermissionDenied(f"Only the owner key of {address} may do this.")

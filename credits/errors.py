@@ -1,0 +1,43 @@
+"""What can go wrong with accounts, credits and resources, and how the API reports it."""
+from credits_project.errors import DomainError
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class IdempotencyConflict(DomainError):
+    """The same reference was used before with another body."""
+
+    status_code = 409
+    code = "idempotency_conflict"
+
+
+class InsufficientCredit(DomainError):
+    """details: required_credits, account_credits, min_runtime_days."""
+
+    status_code = 402
+    code = "insufficient_credit"
+
+
+class InsufficientBalance(DomainError):
+    """details: required_balance, account_balance (tokens)."""
+
+    status_code = 402
+    code = "insufficient_balance"
+
+
+class ResourceConflict(DomainError):
+    status_code = 409
+    code = "resource_conflict"
+
+
+class StaleHeight(DomainError):
+    status_code = 409
+    code = "stale_height"

@@ -1,0 +1,40 @@
+"""The only place that builds `select_for_update` querysets.
+
+Rows are always locked in primary-key order, so no two code paths can deadlock on them. Call
+these inside `transaction.atomic()`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q
+
+from .models import Account, Lot, Resource
+
+
+def accounts_lock(account_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock the accounts' rows (in pk order) and return them by id."""
+    ids = sorted(set(account_ids))
+    return {account.pk: account
+            for account in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
+def account_lock(account_id: int) -> Account:
+    return accounts_lock([account_id])[account_id]
+
+
+def lots_spendable_lock(account_id: int, *, at: datetime) -> list[Lot]:
+    """The account's unexpired lots with credits left, locked, in drain order: soonest expiry
+    first, non-expiring last, then oldest first. Lock the account first."""
+    lots = list(Lot.objects.select_for_update()
+                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at),
+                        account_id=account_id, remaining__gt=0)
+                .order_by("pk"))
+    lots.sort(key=lambda lot: (lot.expires_at is None, lot.expires_at or at, lot.created_at,
+                               lot.pk))
+    return lots
+
+
+def resource_lock(resource_id: int) -> Resource:
+    return Resource.objects.select_for_update().get(pk=resource_id)

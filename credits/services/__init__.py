@@ -1,0 +1,1 @@
+"""Functions that write: ledger movements, resource registration, token balances."""

@@ -1,0 +1,24 @@
+"""Credits endpoints of the v1 API. Each view states who may call it (see credits.auth)."""
+from django.urls import path, re_path
+
+from .api import ledger, resources
+
+ADDRESS = r"(?P<address>[0-9A-Za-z:_\-.]{1,128})"
+
+urlpatterns = [
+    path("resources", resources.ResourceCreateView.as_view(), name="resources"),
+    re_path(r"^resources/(?P<item_hash>[0-9A-Za-z]{1,128})$",
+            resources.ResourceDetailView.as_view(), name="resource-detail"),
+    re_path(rf"^accounts/{ADDRESS}/balance$", ledger.BalanceView.as_view(),
+            name="account-balance"),
+    re_path(rf"^accounts/{ADDRESS}/credit-history$", ledger.CreditHistoryView.as_view(),
+            name="account-credit-history"),
+    re_path(rf"^accounts/{ADDRESS}/affordability$", resources.AffordabilityView.as_view(),
+            name="account-affordability"),
+    re_path(rf"^accounts/{ADDRESS}/token-balances/(?P<chain>[0-9A-Za-z_\-]{{1,32}})$",
+            resources.TokenBalanceView.as_view(), name="account-token-balance"),
+    path("costs", resources.CostsView.as_view(), name="costs"),
+    path("credits/grants", ledger.GrantView.as_view(), name="credit-grants"),
+    path("credits/expenses", ledger.ExpenseView.as_view(), name="credit-expenses"),
+    path("credits/transfers", ledger.TransferView.as_view(), name="credit-transfers"),
+]

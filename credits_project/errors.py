@@ -1,0 +1,13 @@
+"""Domain errors that know how the API reports them (status, machine code, details)."""
+
+
+class DomainError(Exception):
+    """Raised by services and selectors; the API turns it into the shared error shape."""
+
+    status_code = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
