@@ -55,7 +55,9 @@ class EstimateThrottle(SimpleRateThrottle):
         return None if rate in (None, "", "off", "none") else rate
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        api_key_prefix = getattr(request.auth, "prefix", None)
+        ident = f"key:{api_key_prefix}" if api_key_prefix else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class ExactJSONRenderer(JSONRenderer):
