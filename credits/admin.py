@@ -210,8 +210,9 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="credit cost per hour", ordering="credit_cost_per_second_total")
     def credit_cost_per_hour(self, obj):
-        per_second = getattr(obj, "credit_cost_per_second_total", None)
-        if per_second is None:
+        if hasattr(obj, "credit_cost_per_second_total"):  # the list's annotation
+            per_second = obj.credit_cost_per_second_total
+        else:
             per_second = account_credit_cost_per_second(account=obj)
         if not per_second:
             return "-"
@@ -219,10 +220,11 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="runway")
     def runway(self, obj):
-        per_second = obj.credit_cost_per_second_total
-        if not per_second:
+        # Only accounts with billed credit resources have one; it depends on their lots'
+        # expiries, so it comes from the selector (a couple of queries for those rows only).
+        if not obj.credit_cost_per_second_total:
             return "-"
-        return _runway(obj.balance_credits / (per_second * SECONDS_PER_HOUR))
+        return _runway(account_runway_hours(account=obj))
 
     # change page
 
@@ -232,13 +234,13 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="balance by expiry")
     def balance_by_expiry(self, obj):
-        split = _expiry_split(account_balance_by_expiry(account=obj))
+        split = account_balance_by_expiry(account=obj)
         if not split:
             return "no credits"
         rows = format_html_join(
             "", "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
-            (("never" if expires_at is None else expires_at, f"{amount:,}")
-             for expires_at, amount in split))
+            (("never" if part["expires_at"] is None else part["expires_at"],
+              f"{part['amount']:,}") for part in split))
         return format_html("<table><thead><tr><th>expires at</th><th>credits</th></tr></thead>"
                            "<tbody>{}</tbody></table>", rows)
 
@@ -303,7 +305,7 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
             if form.is_valid():
                 data = form.cleaned_data
                 try:
-                    entry = adjustment_create(
+                    result = adjustment_create(
                         address=account.address, amount=data["amount"], reason=data["reason"],
                         actor=f"staff:{request.user.get_username()}",
                         expires_at=data["expires_at"], reference=data["reference"])
@@ -312,7 +314,7 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
                 else:
                     self.log_change(request, account,
                                     f"Adjusted credits by {data['amount']:+,}: {data['reason']}")
-                    self.message_user(request, _adjustment_message(entry, account),
+                    self.message_user(request, _adjustment_message(result.entry, account),
                                       messages.SUCCESS)
                     return redirect(_change_url(account))
         else:
@@ -328,31 +330,10 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/credits/account/adjust.html", context)
 
 
-def _expiry_split(split) -> list[tuple]:
-    """(expires_at or None, credits) pairs from whatever shape the selector gives: a mapping,
-    pairs, or objects/dicts with `expires_at` and `amount`/`credits`/`remaining`."""
-    if isinstance(split, dict):
-        return list(split.items())
-    pairs = []
-    for item in split or ():
-        if isinstance(item, tuple | list):
-            pairs.append((item[0], item[1]))
-            continue
-        get = item.get if isinstance(item, dict) else (lambda name, o=item: getattr(o, name,
-                                                                                    None))
-        amount = next((value for value in (get("amount"), get("credits"), get("remaining"))
-                       if value is not None), None)
-        pairs.append((get("expires_at"), amount))
-    return pairs
-
-
-def _adjustment_message(entry, account) -> str:
-    amount = getattr(entry, "amount", None)
-    shortfall = getattr(entry, "shortfall", 0) or 0
-    text = (f"Adjustment written: {amount:+,} credits." if amount is not None
-            else "Adjustment written.")
-    if shortfall:
-        text += f" {shortfall:,} credits could not be drained (recorded as a shortfall)."
+def _adjustment_message(entry: LedgerEntry, account: Account) -> str:
+    text = f"Adjustment written: {entry.amount:+,} credits."
+    if entry.shortfall:
+        text += f" {entry.shortfall:,} credits could not be drained (recorded as a shortfall)."
     return f"{text} Balance now: {_credits(account_balance(account=account))}."
 
 
