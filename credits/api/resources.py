@@ -1,9 +1,289 @@
-"""Placeholder: being written."""
+"""Resources, affordability, token balances and cost totals: thin views over
+`credits.services.resources`, `credits.services.token_balances` and
+`credits.selectors.resources`. Each view says who may call it."""
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pricing.api import EstimateThrottle
+from pricing.costs import DAY_SECONDS, HOUR_SECONDS, amount_for_seconds, format_amount
+from pricing.serializers import ErrorSerializer
 
-class _Pending(APIView):
-    pass
+from ..addresses import InvalidAddress, normalize_address
+from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, require_owner
+from ..errors import InvalidInput, NotFound
+from ..models import Resource
+from ..selectors.resources import ContentRefused, account_affordability, costs_totals, resource_get
+from ..serializers.resources import (
+    AffordabilityRequestSerializer,
+    AffordabilityResponseSerializer,
+    CostsQuerySerializer,
+    CostsResponseSerializer,
+    ResourceRegisterRequestSerializer,
+    ResourceSerializer,
+    TokenBalanceRequestSerializer,
+    TokenBalanceResponseSerializer,
+)
+from ..services.resources import resource_forget, resource_register
+from ..services.token_balances import token_balance_set
 
 
-ResourceCreateView = ResourceDetailView = AffordabilityView = TokenBalanceView = CostsView = _Pending
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+_BAD_BODY = {
+    400: _error("Malformed body (not JSON, wrong types, missing fields)."),
+    413: _error("Body too large."),
+    415: _error("Body is not application/json."),
+}
+_PRICING_ERRORS = {
+    422: _error("Content invalid or not priceable (e.g. unknown_volume_size, "
+                "unknown_gpu_device)."),
+    503: _error("No pricing version in force."),
+}
+_AUTH_ERRORS = {
+    401: _error("No API key, or an unknown or revoked one."),
+    403: _error("The key's scope or account may not do this."),
+}
+ITEM_HASH_PARAMETER = OpenApiParameter(
+    "item_hash", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^[0-9A-Za-z]{1,128}$",
+    description="The resource's item hash.")
+ADDRESS_PARAMETER = OpenApiParameter(
+    "address", OpenApiTypes.STR, OpenApiParameter.PATH,
+    pattern=r"^[0-9A-Za-z:_\-.]{1,128}$", description="An account address.")
+CHAIN_PARAMETER = OpenApiParameter(
+    "chain", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^[0-9A-Za-z_\-]{1,32}$",
+    description="The chain as the network names it (ETH, AVAX, BASE, SOL…), any case.")
+
+
+def _address_or_error(address: str) -> str:
+    try:
+        return normalize_address(address)
+    except InvalidAddress as exc:
+        raise InvalidInput(str(exc), field="address") from exc
+
+
+def _optional_datetime(value):
+    return None if value is None else value.isoformat()
+
+
+def resource_payload(resource: Resource) -> dict:
+    """A resource as `GET resources/{item_hash}` shows it."""
+    credit_per_second = resource.cost_credit_per_second
+    return {
+        "item_hash": resource.item_hash,
+        "type": resource.type,
+        "owner": resource.owner.address,
+        "status": resource.status,
+        "removal_reason": resource.removal_reason or None,
+        "removing_since": _optional_datetime(resource.removing_since),
+        "delete_after": _optional_datetime(resource.delete_after),
+        "created_at": resource.created_at.isoformat(),
+        "ended_at": _optional_datetime(resource.ended_at),
+        "payment_type": resource.payment_type,
+        "payment_chain": resource.payment_chain,
+        "product_type": resource.product_type,
+        "pricing_version": resource.pricing_version_id,
+        "size_mib": None if resource.size_mib is None else format(resource.size_mib, "f"),
+        "costs": {
+            "cost_hold": format_amount(resource.cost_hold),
+            "cost_stream_per_second": format_amount(resource.cost_stream_per_second),
+            "cost_credit_per_second": format_amount(credit_per_second),
+            "cost_credit_per_hour": format_amount(
+                amount_for_seconds(credit_per_second, HOUR_SECONDS)),
+            "cost_credit_per_day": format_amount(
+                amount_for_seconds(credit_per_second, DAY_SECONDS)),
+        },
+        "rows": [
+            {
+                "type": row.type,
+                "name": row.name,
+                "ref": row.ref,
+                "cost_hold": format_amount(row.cost_hold),
+                "cost_stream": format_amount(row.cost_stream_per_second),
+                "cost_credit": format_amount(row.cost_credit_per_second),
+                "size_mib": None if row.size_mib is None else format(row.size_mib, "f"),
+            }
+            for row in resource.cost_rows.all()
+        ],
+    }
+
+
+def _resource_or_404(item_hash: str) -> Resource:
+    resource = resource_get(item_hash=item_hash)
+    if resource is None:
+        raise NotFound(f"No resource has item hash {item_hash}.", item_hash=item_hash)
+    return resource
+
+
+class ResourceCreateView(APIView):
+    permission_classes = [OwnerKey]
+
+    @extend_schema(
+        summary="Register a resource",
+        description="**Who:** the owner's API key (an owner key bound to `content.address`).\n\n"
+                    "Computes the cost rows with the pricing version in force and, under a lock "
+                    "on the owner's account, checks the one-day rule (credit: the credits must "
+                    "cover one day of all the account's credit-paid resources with this one) or "
+                    "the hold rule (hold: the token balance on the payment chain must cover the "
+                    "hold costs of its resources with this one); stream payments are stored "
+                    "unchecked. 201 with the resource; 200 for an identical replay; 402 "
+                    "`insufficient_credit` (`required_credits` exact with 18 decimals, "
+                    "`account_credits`, `min_runtime_days`) or `insufficient_balance` "
+                    "(`required_balance`, `account_balance`), and then nothing is stored; 409 "
+                    "when the item hash is taken by another content.",
+        request=ResourceRegisterRequestSerializer,
+        responses={201: ResourceSerializer,
+                   200: OpenApiResponse(ResourceSerializer, description="Identical replay."),
+                   402: _error("The account cannot fund the resource; nothing stored."),
+                   409: _error("The item hash is registered with another owner, type or "
+                               "content."),
+                   **_BAD_BODY, **_AUTH_ERRORS, **_PRICING_ERRORS},
+    )
+    def post(self, request):
+        body = ResourceRegisterRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        owner_address = data["content"].get("address")
+        if not isinstance(owner_address, str):
+            raise ContentRefused("content.address is required (the owner's address).",
+                                 errors=[{"loc": "address", "msg": "Field required",
+                                          "type": "missing"}])
+        require_owner(request, owner_address)
+        result = resource_register(item_hash=data["item_hash"], message_type=data["type"],
+                                   content=data["content"], actor=actor_of(request))
+        resource = resource_get(item_hash=result.resource.item_hash)
+        return Response(resource_payload(resource),
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class ResourceDetailView(APIView):
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [OwnerKey()]
+        return [AnyCaller()]
+
+    @extend_schema(
+        summary="A resource",
+        description="**Who:** anyone.\n\nStatus, removal reason and deadline, costs (hold in "
+                    "tokens, stream in tokens per second, credit in credits per second, per "
+                    "hour and per day) and the cost rows computed at registration.",
+        parameters=[ITEM_HASH_PARAMETER],
+        responses={200: ResourceSerializer, 404: _error("No such resource.")},
+    )
+    def get(self, request, item_hash: str):
+        return Response(resource_payload(_resource_or_404(item_hash)))
+
+    @extend_schema(
+        summary="Forget a resource",
+        description="**Who:** the owner's API key.\n\nThe resource becomes `forgotten` (final): "
+                    "no longer billed or counted by the one-day rule. Forgetting a forgotten "
+                    "resource answers the same; a removed one is a 409.",
+        parameters=[ITEM_HASH_PARAMETER],
+        responses={200: ResourceSerializer, 404: _error("No such resource."),
+                   409: _error("The resource is removed."), **_AUTH_ERRORS},
+    )
+    def delete(self, request, item_hash: str):
+        resource = _resource_or_404(item_hash)
+        require_owner(request, resource.owner.address)
+        resource_forget(item_hash=item_hash, actor=actor_of(request))
+        return Response(resource_payload(_resource_or_404(item_hash)))
+
+
+class AffordabilityView(APIView):
+    permission_classes = [AnyCaller]
+    throttle_classes = [EstimateThrottle]
+
+    @extend_schema(
+        summary="Could this account register this resource now?",
+        description="**Who:** anyone (throttled like estimates).\n\nThe body is an estimate's "
+                    "(`estimated_size_mib` allowed). The account checked is the one in the URL; "
+                    "the content's own address is not used. Amounts are in the payment type's "
+                    "unit: credits (credit: one day of all the account's credit-paid resources "
+                    "with this one, against its credits), tokens (hold: hold costs on the "
+                    "payment chain with this one, against its token balance there); a stream is "
+                    "always affordable here (the compute node watches the stream). An unknown "
+                    "account has nothing.",
+        parameters=[ADDRESS_PARAMETER],
+        request=AffordabilityRequestSerializer,
+        responses={200: AffordabilityResponseSerializer, 429: _error("Throttled."),
+                   **_BAD_BODY, **_PRICING_ERRORS},
+    )
+    def post(self, request, address: str):
+        body = AffordabilityRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        requirement = account_affordability(address=_address_or_error(address),
+                                            message_type=body.validated_data["type"],
+                                            content=body.validated_data["content"])
+        return Response({
+            "affordable": requirement.affordable,
+            "payment_type": requirement.payment_type,
+            "required": format_amount(requirement.required),
+            "available": format_amount(requirement.available),
+            "shortfall": format_amount(requirement.shortfall),
+        })
+
+
+class TokenBalanceView(APIView):
+    permission_classes = [ServiceKey]
+
+    @extend_schema(
+        summary="Report an account's token balance on a chain",
+        description="**Who:** a service API key (the balance oracle).\n\nA newer `height` "
+                    "replaces the balance (201 the first time, then 200); the same height and "
+                    "balance again is a 200 that changes nothing; an older height, or the same "
+                    "height with another balance, is a 409 `stale_height` with "
+                    "`current_height`.",
+        parameters=[ADDRESS_PARAMETER, CHAIN_PARAMETER],
+        request=TokenBalanceRequestSerializer,
+        responses={201: TokenBalanceResponseSerializer, 200: TokenBalanceResponseSerializer,
+                   409: _error("A balance at a newer (or the same) height is recorded."),
+                   422: _error("Invalid address or unknown chain."),
+                   **_BAD_BODY, **_AUTH_ERRORS},
+    )
+    def put(self, request, address: str, chain: str):
+        body = TokenBalanceRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = token_balance_set(address=address, chain=chain,
+                                   balance=body.validated_data["balance"],
+                                   height=body.validated_data["height"],
+                                   actor=actor_of(request))
+        token_balance = result.token_balance
+        return Response({
+            "address": token_balance.account.address,
+            "chain": token_balance.chain,
+            "balance": format_amount(token_balance.balance),
+            "height": token_balance.height,
+            "updated_at": token_balance.updated_at.isoformat(),
+        }, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class CostsView(APIView):
+    permission_classes = [AnyCaller]
+
+    @extend_schema(
+        summary="Cost totals of live resources",
+        description="**Who:** anyone.\n\nTotals over resources in `processed` or `removing`, "
+                    "each resource in its payment type's column: `hold` in tokens, `superfluid` "
+                    "in tokens per second, `credit` in credits per second.",
+        parameters=[CostsQuerySerializer],
+        responses={200: CostsResponseSerializer,
+                   400: _error("Invalid filter (address, item hash or payment type).")},
+    )
+    def get(self, request):
+        query = CostsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        totals = costs_totals(**query.validated_data)
+        return Response({
+            "totals": {
+                "hold": format_amount(totals.hold),
+                "superfluid": format_amount(totals.superfluid_per_second),
+                "credit": format_amount(totals.credit_per_second),
+            },
+            "resource_count": totals.resource_count,
+        })

@@ -1,11 +1,49 @@
-"""Reading resources and what they cost an account."""
-from decimal import Decimal
+"""Reading resources and what they cost an account: live totals per payment type, the sizes of
+registered STORE files, token balances, and whether an account can afford a new resource."""
+from __future__ import annotations
 
-from django.db.models import Sum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal
+from typing import Any, Iterable
 
-from pricing.enums import PaymentType
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
-from ..models import LIVE_STATUSES, Account, Resource
+from credits_project.errors import DomainError
+from pricing.content import ContentInvalid, parse_content
+from pricing.costs import (
+    DAY_SECONDS,
+    MIB_BYTES,
+    CostBreakdown,
+    CostError,
+    amount_for_seconds,
+    compute_costs,
+)
+from pricing.enums import MessageType, PaymentType
+from pricing.models import PricingVersion
+from pricing.selectors import pricing_in_force
+
+from ..addresses import InvalidAddress, normalize_address
+from ..models import LIVE_STATUSES, Account, Resource, TokenBalance
+
+_ZERO = Decimal(0)
+# Sums of 18-decimal rates and balances are exact at this precision (38 digits + carries).
+_EXACT = Context(prec=60)
+# A hold payment without a chain is checked on the network's default chain.
+DEFAULT_HOLD_CHAIN = "ETH"
+
+
+def credit_min_runtime_days() -> int:
+    """The one-day rule's length in days (setting CREDIT_MIN_RUNTIME_DAYS, default 1)."""
+    return int(settings.CREDIT_MIN_RUNTIME_DAYS)
+
+
+def credits_required_for_runtime(*, cost_credit_per_second: Decimal) -> Decimal:
+    """Credits needed to run at `cost_credit_per_second` for the one-day rule's length (exact,
+    18 decimals; not rounded to whole credits)."""
+    return amount_for_seconds(cost_credit_per_second, DAY_SECONDS * credit_min_runtime_days())
 
 
 def account_credit_cost_per_second(*, account: Account) -> Decimal:
@@ -15,3 +53,236 @@ def account_credit_cost_per_second(*, account: Account) -> Decimal:
                                      status__in=LIVE_STATUSES)
              .aggregate(total=Sum("cost_credit_per_second"))["total"])
     return Decimal(total or 0)
+
+
+def account_hold_total(*, account: Account, chain: str) -> Decimal:
+    """Tokens locked by the account's hold-paid resources on `chain` (`processed`, `removing`)."""
+    total = (Resource.objects.filter(owner=account, payment_type=PaymentType.HOLD,
+                                     payment_chain=chain, status__in=LIVE_STATUSES)
+             .aggregate(total=Sum("cost_hold"))["total"])
+    return Decimal(total or 0)
+
+
+def token_balance_of(*, account: Account, chain: str) -> Decimal:
+    """The account's token balance on `chain` as last reported; none reported is 0."""
+    balance = (TokenBalance.objects.filter(account=account, chain=chain)
+               .values_list("balance", flat=True).first())
+    return Decimal(balance) if balance is not None else _ZERO
+
+
+def store_sizes_mib(*, item_hashes: Iterable[str]) -> dict[str, Decimal]:
+    """Sizes in MiB of the registered, live STORE resources among `item_hashes`.
+
+    The size comes from the stored content's byte size (exact: bytes / 2**20 can have 20
+    decimals, one more than `size_mib` keeps), else from `size_mib`.
+    """
+    wanted = sorted(set(item_hashes))
+    if not wanted:
+        return {}
+    sizes: dict[str, Decimal] = {}
+    rows = (Resource.objects.filter(type=MessageType.STORE, status__in=LIVE_STATUSES,
+                                    item_hash__in=wanted)
+            .values_list("item_hash", "content", "size_mib"))
+    for item_hash, content, size_mib in rows:
+        size_bytes = content.get("size") if isinstance(content, dict) else None
+        if isinstance(size_bytes, int) and not isinstance(size_bytes, bool) and size_bytes >= 0:
+            sizes[item_hash] = _EXACT.divide(Decimal(size_bytes), MIB_BYTES)
+        elif size_mib is not None:
+            sizes[item_hash] = Decimal(size_mib)
+    return sizes
+
+
+def content_refs(parsed) -> list[str]:
+    """Item hashes of the files a parsed content references by size: program code, runtime and
+    data, and immutable volumes (the rootfs has its own `size_mib`)."""
+    refs: list[str] = []
+    for attr in ("code", "runtime", "data"):
+        part = getattr(parsed, attr, None)
+        ref = getattr(part, "ref", None)
+        if ref is not None:
+            refs.append(str(ref))
+    for volume in getattr(parsed, "volumes", None) or ():
+        ref = getattr(volume, "ref", None)
+        if ref is not None:
+            refs.append(str(ref))
+    return refs
+
+
+def payment_chain_of(parsed, payment_type: str) -> str:
+    """The chain the payment is checked on: the content's, or ETH for a hold without one."""
+    payment = getattr(parsed, "payment", None)
+    chain = getattr(getattr(payment, "chain", None), "value", None)
+    if chain:
+        return str(chain)
+    return DEFAULT_HOLD_CHAIN if payment_type == PaymentType.HOLD else ""
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What an account needs for its live resources of one payment type plus a new one, in the
+    payment type's unit (credits for credit, tokens for hold), and what it has."""
+
+    payment_type: str
+    required: Decimal
+    available: Decimal
+    checked: bool = True  # streams are not checked
+
+    @property
+    def affordable(self) -> bool:
+        return not self.checked or self.available >= self.required
+
+    @property
+    def shortfall(self) -> Decimal:
+        return max(_ZERO, _EXACT.subtract(self.required, self.available))
+
+
+def requirement_for(*, account: Account | None, breakdown: CostBreakdown, payment_chain: str,
+                    at: datetime) -> Requirement:
+    """The one-day rule (credit) or the hold rule for `account` taking on `breakdown`.
+
+    Credit: one day (CREDIT_MIN_RUNTIME_DAYS) of the credit cost per second of the live
+    credit-paid resources plus the new one, against the credits unexpired at `at`. Hold: the
+    hold costs of the live hold-paid resources on the chain plus the new one, against the token
+    balance on that chain. Stream: not checked. `account` None is an account with nothing.
+    """
+    payment_type = breakdown.payment_type
+    if payment_type == PaymentType.CREDIT:
+        existing = account_credit_cost_per_second(account=account) if account else _ZERO
+        rate = _EXACT.add(existing, breakdown.credit_per_second)
+        required = credits_required_for_runtime(cost_credit_per_second=rate)
+        from .ledger import account_balance  # here: the ledger selectors import this module
+
+        available = Decimal(account_balance(account=account, at=at)) if account else _ZERO
+        return Requirement(payment_type=payment_type, required=required, available=available)
+    if payment_type == PaymentType.HOLD:
+        existing = account_hold_total(account=account, chain=payment_chain) if account else _ZERO
+        required = _EXACT.add(existing, breakdown.hold_total)
+        available = token_balance_of(account=account, chain=payment_chain) if account else _ZERO
+        return Requirement(payment_type=payment_type, required=required, available=available)
+    return Requirement(payment_type=payment_type, required=_ZERO, available=_ZERO, checked=False)
+
+
+# --- pricing a content -------------------------------------------------------------------------
+
+class ContentRefused(DomainError):
+    """The content is not a valid Aleph content of its type; details.errors say where."""
+
+    status_code = 422
+    code = "invalid_content"
+
+
+class CannotPrice(DomainError):
+    """The engine cannot price the content; `code` is the engine's (e.g. unknown_volume_size)."""
+
+    status_code = 422
+    code = "cannot_price"
+
+    def __init__(self, error: CostError):
+        super().__init__(error.message, **error.details)
+        self.code = error.code
+
+
+class PricingUnavailable(DomainError):
+    status_code = 503
+    code = "pricing_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class PricedContent:
+    parsed: Any
+    owner_address: str
+    breakdown: CostBreakdown
+    version: PricingVersion
+    payment_chain: str
+
+
+def content_price(*, message_type: str, content: Any, item_hash: str | None,
+                  estimate: bool) -> PricedContent:
+    """Parse `content` and price it with the version in force; referenced files are sized from
+    registered STORE resources (or, in an estimate, from `estimated_size_mib`).
+
+    Raises ContentRefused (422), CannotPrice (422) or PricingUnavailable (503).
+    """
+    try:
+        parsed = parse_content(message_type, content, estimate=estimate)
+    except ContentInvalid as exc:
+        raise ContentRefused(exc.message, errors=exc.errors) from exc
+    try:
+        owner_address = normalize_address(str(parsed.address))
+    except InvalidAddress as exc:
+        raise ContentRefused(f"content.address: {exc}",
+                             errors=[{"loc": "address", "msg": str(exc),
+                                      "type": "invalid_address"}]) from exc
+    version, table = pricing_in_force()
+    if version is None or table is None:
+        raise PricingUnavailable("No pricing version is in force yet.")
+    ref_sizes_mib = store_sizes_mib(item_hashes=content_refs(parsed))
+    try:
+        breakdown = compute_costs(parsed, table, ref_sizes_mib=ref_sizes_mib, item_hash=item_hash)
+    except CostError as exc:
+        raise CannotPrice(exc) from exc
+    return PricedContent(parsed=parsed, owner_address=owner_address, breakdown=breakdown,
+                         version=version,
+                         payment_chain=payment_chain_of(parsed, breakdown.payment_type))
+
+
+# --- reads for the API -------------------------------------------------------------------------
+
+def account_by_address(*, address: str) -> Account | None:
+    """The account of `address` (normalised), or None if it has never been seen."""
+    return Account.objects.filter(address=normalize_address(address)).first()
+
+
+def account_affordability(*, address: str, message_type: str, content: Any,
+                          at: datetime | None = None) -> Requirement:
+    """Could the account of `address` register this content now? The content is an estimate
+    body (`estimated_size_mib` allowed); its own address is not used: the account checked is
+    `address`. An unknown account has nothing (no credits, no tokens, no resources)."""
+    at = at or timezone.now()
+    account = account_by_address(address=address)
+    priced = content_price(message_type=message_type, content=content, item_hash=None,
+                           estimate=True)
+    return requirement_for(account=account, breakdown=priced.breakdown,
+                           payment_chain=priced.payment_chain, at=at)
+
+
+def resource_get(*, item_hash: str) -> Resource | None:
+    """A resource with its owner and cost rows (three queries), or None."""
+    return (Resource.objects.select_related("owner", "pricing_version")
+            .prefetch_related("cost_rows").filter(item_hash=item_hash).first())
+
+
+@dataclass(frozen=True, slots=True)
+class CostTotals:
+    """Live resources' costs, each in its payment type's unit: hold in tokens, superfluid in
+    tokens per second, credit in credits per second."""
+
+    hold: Decimal
+    superfluid_per_second: Decimal
+    credit_per_second: Decimal
+    resource_count: int
+
+
+def costs_totals(*, address: str | None = None, item_hash: str | None = None,
+                 payment_type: str | None = None) -> CostTotals:
+    """Totals per payment type over resources in `processed` or `removing`, filtered by owner
+    address, item hash and payment type. Each resource counts in its own payment type's column."""
+    resources = Resource.objects.filter(status__in=LIVE_STATUSES)
+    if address is not None:
+        resources = resources.filter(owner__address=normalize_address(address))
+    if item_hash is not None:
+        resources = resources.filter(item_hash=item_hash)
+    if payment_type is not None:
+        resources = resources.filter(payment_type=payment_type)
+    totals = resources.aggregate(
+        hold=Sum("cost_hold", filter=Q(payment_type=PaymentType.HOLD)),
+        superfluid=Sum("cost_stream_per_second", filter=Q(payment_type=PaymentType.SUPERFLUID)),
+        credit=Sum("cost_credit_per_second", filter=Q(payment_type=PaymentType.CREDIT)),
+        count=Count("id"),
+    )
+    return CostTotals(hold=Decimal(totals["hold"] or 0),
+                      superfluid_per_second=Decimal(totals["superfluid"] or 0),
+                      credit_per_second=Decimal(totals["credit"] or 0),
+                      resource_count=totals["count"])

@@ -1,0 +1,1 @@
+"""Request validation and documented answer shapes of the credits API."""
