@@ -22,6 +22,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from credits_project.errors import DomainError
+from pricing.costs import HOUR_SECONDS, amount_for_seconds
 from pricing.enums import PaymentType
 
 from .addresses import InvalidAddress, normalize_address
@@ -38,35 +39,11 @@ from .models import (
     ResourceStatusChange,
     TokenBalance,
 )
+from .selectors.ledger import account_balance, account_balance_by_expiry, account_runway_hours
 from .selectors.resources import account_credit_cost_per_second
+from .services.ledger import adjustment_create
 
-SECONDS_PER_HOUR = 3600
 RECENT_ENTRIES_SHOWN = 10
-
-
-def account_balance(**kwargs):
-    from .selectors.ledger import account_balance as selector
-
-    return selector(**kwargs)
-
-
-def account_balance_by_expiry(**kwargs):
-    from .selectors.ledger import account_balance_by_expiry as selector
-
-    return selector(**kwargs)
-
-
-def account_runway_hours(**kwargs):
-    from .selectors.ledger import account_runway_hours as selector
-
-    return selector(**kwargs)
-
-
-def adjustment_create(**kwargs):
-    from .services.ledger import adjustment_create as service
-
-    return service(**kwargs)
-
 
 # The library's own concrete model is installed only for its abstract base; ours is `ApiKey`.
 if admin.site.is_registered(LibraryAPIKey):
@@ -216,7 +193,7 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
             per_second = account_credit_cost_per_second(account=obj)
         if not per_second:
             return "-"
-        return f"{per_second * SECONDS_PER_HOUR:,.2f} credits"
+        return f"{amount_for_seconds(per_second, HOUR_SECONDS):,.2f} credits"
 
     @admin.display(description="runway")
     def runway(self, obj):
