@@ -3,6 +3,8 @@
 `credits.selectors.resources`. Each view says who may call it."""
 from __future__ import annotations
 
+from decimal import Context, Decimal
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -30,6 +32,9 @@ from ..serializers.resources import (
 )
 from ..services.resources import resource_forget, resource_register
 from ..services.token_balances import token_balance_set
+
+
+_EXACT = Context(prec=60)
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -72,6 +77,11 @@ def _optional_datetime(value):
     return None if value is None else value.isoformat()
 
 
+def _size_mib(value: Decimal | None) -> str | None:
+    """A size as the estimate writes it: the stored 18-decimal column without trailing zeros."""
+    return None if value is None else format(value.normalize(_EXACT), "f")
+
+
 def resource_payload(resource: Resource) -> dict:
     """A resource as `GET resources/{item_hash}` shows it."""
     credit_per_second = resource.cost_credit_per_second
@@ -89,7 +99,7 @@ def resource_payload(resource: Resource) -> dict:
         "payment_chain": resource.payment_chain,
         "product_type": resource.product_type,
         "pricing_version": resource.pricing_version_id,
-        "size_mib": None if resource.size_mib is None else format(resource.size_mib, "f"),
+        "size_mib": _size_mib(resource.size_mib),
         "costs": {
             "cost_hold": format_amount(resource.cost_hold),
             "cost_stream_per_second": format_amount(resource.cost_stream_per_second),
@@ -107,7 +117,7 @@ def resource_payload(resource: Resource) -> dict:
                 "cost_hold": format_amount(row.cost_hold),
                 "cost_stream": format_amount(row.cost_stream_per_second),
                 "cost_credit": format_amount(row.cost_credit_per_second),
-                "size_mib": None if row.size_mib is None else format(row.size_mib, "f"),
+                "size_mib": _size_mib(row.size_mib),
             }
             for row in resource.cost_rows.all()
         ],

@@ -15,7 +15,7 @@ from ..models import RemovalReason, ResourceStatus
 
 ITEM_HASH_MAX_LENGTH = 128
 # Up to 10**20 tokens with up to 18 decimals; no sign, no exponent, no spaces.
-TOKEN_BALANCE_PATTERN = re.compile(r"^(0|[1-9][0-9]{0,20})(\.[0-9]{1,18})?$")
+TOKEN_BALANCE_PATTERN = re.compile(r"(0|[1-9][0-9]{0,20})(\.[0-9]{1,18})?")
 
 
 class ItemHashField(serializers.CharField):
@@ -50,8 +50,9 @@ class StrictIntegerField(serializers.IntegerField):
 class TokenAmountField(serializers.CharField):
     """A token amount as a decimal string: 0 to 10**20, at most 18 decimals."""
 
+    max_chars = 40
+
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 40)
         kwargs.setdefault("help_text", "Tokens as a decimal string: 0 to 10^20, at most 18 "
                                        "decimals, e.g. \"1500.25\".")
         super().__init__(**kwargs)
@@ -59,11 +60,10 @@ class TokenAmountField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError("A decimal string is required (not a number).")
-        value = super().to_internal_value(data)
-        if not TOKEN_BALANCE_PATTERN.match(value):
+        if len(data) > self.max_chars or not TOKEN_BALANCE_PATTERN.fullmatch(data):
             raise serializers.ValidationError(
                 "A decimal string of 0 to 10^20 with at most 18 decimals is required.")
-        amount = Decimal(value)
+        amount = Decimal(data)
         if amount > Decimal(10) ** 20:
             raise serializers.ValidationError("At most 10^20.")
         return amount
