@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
@@ -59,6 +59,11 @@ def _changelist_url(model, **filters) -> str:
 
 def _change_url(obj) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def _when(value) -> str:
+    """A datetime as the admin shows its own (local time, the site's format)."""
+    return "never" if value is None else formats.localize(timezone.localtime(value))
 
 
 def _credits(value: int | None) -> str:
@@ -216,8 +221,7 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
             return "no credits"
         rows = format_html_join(
             "", "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
-            (("never" if part["expires_at"] is None else part["expires_at"],
-              f"{part['amount']:,}") for part in split))
+            ((_when(part["expires_at"]), f"{part['amount']:,}") for part in split))
         return format_html("<table><thead><tr><th>expires at</th><th>credits</th></tr></thead>"
                            "<tbody>{}</tbody></table>", rows)
 
@@ -236,7 +240,7 @@ class AccountAdmin(AddressSearchMixin, admin.ModelAdmin):
         rows = format_html_join(
             "", "<tr><td><a href='{}'>{}</a></td><td>{}</td><td style='text-align:right'>{}"
                 "</td><td>{}</td><td>{}</td></tr>",
-            ((_change_url(entry), entry.effective_at, entry.get_kind_display(),
+            ((_change_url(entry), _when(entry.effective_at), entry.get_kind_display(),
               f"{entry.amount:+,}", entry.reason or entry.reference, entry.created_by)
              for entry in entries))
         return format_html(
@@ -314,7 +318,7 @@ def _adjustment_message(entry: LedgerEntry, account: Account) -> str:
     return f"{text} Balance now: {_credits(account_balance(account=account))}."
 
 
-# --- ledger -----------------------------------------------------------------------------------------
+# --- ledger --------------------------------------------------------------------------------------
 
 class DrainInline(ReadOnlyInline):
     model = LotDrain
@@ -408,7 +412,7 @@ class TokenBalanceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
     list_select_related = ("account",)
 
 
-# --- API keys ----------------------------------------------------------------------------------------
+# --- API keys ------------------------------------------------------------------------------------
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(APIKeyModelAdmin):

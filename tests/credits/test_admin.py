@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from credits.models import (
+    ApiKey,
+    ApiKeyScope,
     Account,
     CostRow,
     EntryKind,
@@ -354,3 +356,18 @@ def test_the_ledger_entry_page_shows_the_lot_it_opened(admin_client, account):
     lots = [form.instance for inline in response.context["inline_admin_formsets"]
             for form in inline.formset.forms if isinstance(form.instance, Lot)]
     assert [(lot.amount, lot.remaining) for lot in lots] == [(33, 33)]
+
+
+def test_the_account_page_links_lead_to_its_own_resources_and_keys(admin_client, account,
+                                                                   other_account,
+                                                                   default_version):
+    mine = _resource(account, default_version)
+    _resource(other_account, default_version, item_hash="4" * 64)
+    key, _ = ApiKey.objects.create_key(name="alice", scope=ApiKeyScope.OWNER, account=account)
+    ApiKey.objects.create_key(name="bob", scope=ApiKeyScope.OWNER, account=other_account)
+
+    resources = admin_client.get(_url("resource", "changelist"), {"owner__id__exact": account.pk})
+    keys = admin_client.get(_url("apikey", "changelist"), {"account__id__exact": account.pk})
+
+    assert list(resources.context["cl"].result_list) == [mine]
+    assert list(keys.context["cl"].result_list) == [key]

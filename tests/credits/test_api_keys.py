@@ -131,7 +131,7 @@ def test_scope_and_account_cannot_be_changed_after_creation(admin_client):
     assert "name" in form.fields
 
 
-# --- the list and revocation -----------------------------------------------------------------------
+# --- the list and revocation ---------------------------------------------------------------------
 
 def test_the_list_shows_scope_and_account_and_filters_by_scope(admin_client):
     account = Account.objects.create(address=CHECKSUMMED)

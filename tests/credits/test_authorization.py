@@ -37,7 +37,7 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 ALLOW, UNAUTHENTICATED, FORBIDDEN = "allowed", 401, 403
 
-# --- the policy ------------------------------------------------------------------------------------
+# --- the policy ----------------------------------------------------------------------------------
 
 PUBLIC = {"anonymous", "owner", "other_owner", "service", "operator", "staff"}
 OWNER_OF_ACCOUNT = {"owner"}            # the owner key of the account the request is about
@@ -130,7 +130,7 @@ def expected_outcome(endpoint: Endpoint, caller: str):
     return UNAUTHENTICATED if caller == "anonymous" else FORBIDDEN
 
 
-# --- the URL map -----------------------------------------------------------------------------------
+# --- the URL map ---------------------------------------------------------------------------------
 
 def _api_patterns(resolver=None, prefix: str = "") -> list[tuple[str, str, object]]:
     """(route, URL name, callback) of every URL pattern whose route starts with api/."""
@@ -178,7 +178,7 @@ def test_only_the_operator_endpoints_of_issue_4_may_be_missing():
     assert missing <= {"pending-deletions", "lifecycle-runs"}
 
 
-# --- the world every request runs in ----------------------------------------------------------------
+# --- the world every request runs in -------------------------------------------------------------
 
 @pytest.fixture
 def world(default_version, api_keys, ledger_resource_factory, django_user_model):
