@@ -46,18 +46,34 @@ else
   if [ ! -f "$PGBASE/data/PG_VERSION" ]; then
     as_postgres "$PGBIN/initdb" -D "$PGBASE/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
   fi
-  # A killed server leaves postmaster.pid behind; remove it unless its process still lives.
-  pidfile="$PGBASE/data/postmaster.pid"
-  if [ -f "$pidfile" ]; then
-    oldpid=$(head -1 "$pidfile")
-    if ! { [ -n "$oldpid" ] && grep -qs postgres "/proc/$oldpid/comm"; }; then
-      echo "[test] removing stale $pidfile" >&2
-      rm -f "$pidfile"
+  # A killed server leaves postmaster.pid and the socket's lock file behind: remove them unless
+  # their process still runs in this data directory (a killed postmaster can stay a zombie until
+  # init reaps it, its pid can be reused, and its backends need a moment to notice it is gone:
+  # hence the retries).
+  datadir=$(cd "$PGBASE/data" && pwd -P)
+  remove_stale_lock() {
+    local lockfile=$1 oldpid oldstat
+    [ -f "$lockfile" ] || return 0
+    oldpid=$(head -1 "$lockfile")
+    oldstat=$(cat "/proc/$oldpid/stat" 2>/dev/null || true)
+    if [[ -z "$oldpid" || "$oldstat" != *"(postgres) "[RSDT]* \
+          || "$(readlink "/proc/$oldpid/cwd" 2>/dev/null)" != "$datadir" ]]; then
+      echo "[test] removing stale $lockfile (pid ${oldpid:-?} is not running)" >&2
+      rm -f "$lockfile"
     fi
-  fi
-  as_postgres "$PGBIN/pg_ctl" -D "$PGBASE/data" -l "$PGBASE/log" -w -t 60 -o \
-    "-p $PGPORT -k $PGBASE -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    start >&2 || { tail -20 "$PGBASE/log" >&2; exit 1; }
+  }
+  for attempt in 1 2 3 4 5; do
+    remove_stale_lock "$PGBASE/data/postmaster.pid"
+    remove_stale_lock "$PGBASE/.s.PGSQL.$PGPORT.lock"
+    if as_postgres "$PGBIN/pg_ctl" -D "$PGBASE/data" -l "$PGBASE/log" -w -t 60 -o \
+      "-p $PGPORT -k $PGBASE -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >&2; then
+      break
+    fi
+    if [ "$attempt" = 5 ]; then tail -20 "$PGBASE/log" >&2; exit 1; fi
+    echo "[test] PostgreSQL did not start (attempt $attempt), retrying" >&2
+    sleep 2
+  done
   lap "postgres started on $PGPORT ($PGBASE)"
 fi
 DBNAME=${CI_DBNAME:-credits}
