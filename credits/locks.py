@@ -5,9 +5,12 @@ these inside `transaction.atomic()`.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
 
 from .models import Account, Lot, Resource
@@ -38,3 +41,40 @@ def lots_spendable_lock(account_id: int, *, at: datetime) -> list[Lot]:
 
 def resource_lock(resource_id: int) -> Resource:
     return Resource.objects.select_for_update().get(pk=resource_id)
+
+
+def accounts_lock_ids(account_ids: Iterable[int]) -> list[int]:
+    """Lock many account rows (pk order) without loading them: a lifecycle batch."""
+    ids = sorted(set(account_ids))
+    return list(Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+                .values_list("pk", flat=True))
+
+
+_LIFECYCLE_LOCK_SPACE = 0x43524544  # "CRED": the advisory-lock namespace of this service
+
+
+@contextmanager
+def lifecycle_lock(name: str, *, wait: bool = False):
+    """A database lock so only one lifecycle run (or one run of a shard) works at a time.
+
+    PostgreSQL: a session advisory lock, released when the run ends or its connection dies
+    (a killed worker never leaves it held). Other databases (the SQLite quick start, which
+    serialises writers itself) always acquire. Yields whether the lock was acquired.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = zlib.crc32(name.encode())
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])
+            acquired = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])
+            acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])

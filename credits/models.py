@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey
+from simple_history.models import HistoricalRecords
 
 from pricing.enums import CostRowType, MessageType, PaymentType, ProductType
 from pricing.fields import ExactDecimalField
@@ -181,6 +182,9 @@ class Resource(models.Model):
                                       help_text="Registration; billing hours start here.")
     ended_at = models.DateTimeField(null=True, blank=True,
                                     help_text="When it was removed or forgotten.")
+    charged_hours = models.BigIntegerField(
+        default=0, help_text="Billing hours charged so far: hour k covers "
+                             "[created_at + k h, created_at + (k+1) h).")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -231,10 +235,104 @@ class ResourceStatusChange(models.Model):
     reason = models.CharField(max_length=255, blank=True)
     actor = models.CharField(max_length=200, help_text="A user, an API key or a lifecycle run.")
     at = models.DateTimeField(default=timezone.now)
+    run = models.ForeignKey("LifecycleRun", null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="status_changes")
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["resource", "-at"], name="status_change_resource")]
+
+
+class LifecycleSettings(models.Model):
+    """The lifecycle's knobs, edited by staff; one row (defaults from Django settings)."""
+
+    grace_hours = models.PositiveIntegerField(
+        help_text="How long a resource flagged for deletion keeps running before removal.")
+    metering_enabled = models.BooleanField(
+        help_text="Charge credit-paid resources for each whole hour they run.")
+    funding_horizon_hours = models.PositiveIntegerField(
+        help_text="An account must fund this many hours of its credit-paid resources "
+                  "(registration and each run).")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "lifecycle settings"
+        constraints = [models.CheckConstraint(name="lifecycle_settings_single_row",
+                                              condition=Q(id=1))]
+
+    def __str__(self) -> str:
+        return (f"grace {self.grace_hours} h, metering {'on' if self.metering_enabled else 'off'}"
+                f", horizon {self.funding_horizon_hours} h")
+
+
+class LifecycleRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Finished with errors"
+    SKIPPED = "skipped", "Skipped (another run held the lock)"
+
+
+class LifecycleRun(models.Model):
+    """One lifecycle run (or one shard of it): when, as of which instant, and what it did."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    as_of = models.DateTimeField(help_text="The instant the run evaluated.")
+    trigger = models.CharField(max_length=32, default="manual")
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=LifecycleRunStatus.choices,
+                              default=LifecycleRunStatus.RUNNING)
+    shard_index = models.PositiveIntegerField(null=True, blank=True)
+    shard_count = models.PositiveIntegerField(default=1)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="shards")
+    accounts = models.PositiveIntegerField(default=0)
+    resources = models.PositiveIntegerField(default=0)
+    charges = models.PositiveIntegerField(default=0)
+    credits_charged = models.BigIntegerField(default=0)
+    credits_short = models.BigIntegerField(default=0)
+    expired_credits = models.BigIntegerField(default=0)
+    flagged = models.PositiveIntegerField(default=0)
+    restored = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    error_messages = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} as of {self.as_of:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class Charge(models.Model):
+    """One metered hour of one credit-paid resource: charged exactly once (unique)."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="charges")
+    hour_index = models.BigIntegerField(help_text="Hour k: [created_at + k h, + (k+1) h).")
+    amount_requested = models.BigIntegerField()
+    amount_drained = models.BigIntegerField()
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="charges")
+    run = models.ForeignKey(LifecycleRun, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="charge_rows")
+    pricing_version = models.ForeignKey(PricingVersion, on_delete=models.PROTECT,
+                                        related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["resource", "hour_index"],
+                                    name="charge_once_per_resource_hour"),
+            models.CheckConstraint(name="charge_drained_within_requested",
+                                   condition=Q(amount_drained__gte=0,
+                                               amount_drained__lte=F("amount_requested"))),
+        ]
+
+    @property
+    def hour_start(self):
+        from datetime import timedelta
+
+        return self.resource.created_at + timedelta(hours=self.hour_index)
 
 
 class ApiKeyScope(models.TextChoices):

@@ -228,3 +228,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Lifecycle defaults (staff edit the live values in the admin: LifecycleSettings)
+LIFECYCLE_GRACE_HOURS = env_int("LIFECYCLE_GRACE_HOURS", 24)
+LIFECYCLE_METERING_ENABLED = env_bool("LIFECYCLE_METERING_ENABLED", True)
+LIFECYCLE_FUNDING_HORIZON_HOURS = env_int("LIFECYCLE_FUNDING_HORIZON_HOURS", 24)
+# Accounts per batch (one transaction each) and shards (Celery tasks in parallel) of a run.
+LIFECYCLE_BATCH_ACCOUNTS = env_int("LIFECYCLE_BATCH_ACCOUNTS", 5000)
+LIFECYCLE_SHARDS = env_int("LIFECYCLE_SHARDS", 1)

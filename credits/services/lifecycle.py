@@ -1,0 +1,402 @@
+"""The hourly lifecycle run: meter, fund or flag, finalise, record.
+
+Set-based: each batch of accounts is a handful of SQL statements (window functions, bulk
+inserts and guarded updates), whatever the number of accounts, run in one transaction while the
+batch's account rows are locked. A failed batch is rolled back whole and counted as an error;
+the next run completes its work, because everything a run does is derived from the rows
+(`charged_hours`, statuses, deadlines), never from what an earlier run remembered.
+
+The same SQL runs on PostgreSQL (exact numeric arithmetic) and on SQLite (the quick start,
+where decimals are approximated by floats).
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from pricing.costs import HOUR_SECONDS
+from pricing.enums import PaymentType
+
+from ..locks import accounts_lock_ids, lifecycle_lock
+from ..models import (
+    LifecycleRun,
+    LifecycleRunStatus,
+    RemovalReason,
+    Resource,
+    ResourceStatus,
+)
+from ..selectors.lifecycle import lifecycle_settings_get
+from .ledger import lots_expire
+
+logger = logging.getLogger(__name__)
+
+_LIVE = f"('{ResourceStatus.PROCESSED}', '{ResourceStatus.REMOVING}')"
+
+
+@dataclass
+class RunCounts:
+    accounts: int = 0
+    resources: int = 0
+    charges: int = 0
+    credits_charged: int = 0
+    credits_short: int = 0
+    flagged: int = 0
+    restored: int = 0
+    removed: int = 0
+    errors: int = 0
+    expired_credits: int = 0
+    flagged_ids: list[int] = field(default_factory=list)
+    restored_ids: list[int] = field(default_factory=list)
+    removed_ids: list[int] = field(default_factory=list)
+
+    def add(self, other: "RunCounts") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+class LifecycleRefused(Exception):
+    """The run was asked for something it may not do (e.g. act at another instant)."""
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+# --- SQL dialect ---------------------------------------------------------------------------
+
+def _seconds_between(later: str, earlier: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"(EXTRACT(EPOCH FROM {later}) - EXTRACT(EPOCH FROM {earlier}))"
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+def _whole_hours_between(later: str, earlier: str) -> str:
+    return f"CAST(FLOOR({_seconds_between(later, earlier)} / {HOUR_SECONDS}) AS BIGINT)" \
+        if connection.vendor == "postgresql" else \
+        f"CAST({_seconds_between(later, earlier)} / {HOUR_SECONDS} AS INTEGER)"
+
+
+def _hourly_charge(rate_column: str) -> str:
+    """Credits per hour, rounded half-up to whole credits (rates are never negative)."""
+    if connection.vendor == "postgresql":
+        return f"CAST(ROUND({rate_column} * {HOUR_SECONDS}) AS BIGINT)"
+    return f"CAST(ROUND(CAST({rate_column} AS REAL) * {HOUR_SECONDS}) AS INTEGER)"
+
+
+def _number(column: str) -> str:
+    return column if connection.vendor == "postgresql" else f"CAST({column} AS REAL)"
+
+
+def _db_time(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _temp(cursor, name: str, select_sql: str, params: dict) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {select_sql}", params)
+
+
+def _drop_temps(cursor, *names: str) -> None:
+    for name in names:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+def _meter(cursor, *, now, run: LifecycleRun, actor: str) -> RunCounts:
+    """Charge every whole hour each live credit resource ran since its last charge."""
+    counts = RunCounts()
+    end = (f"CASE WHEN r.status = '{ResourceStatus.REMOVING}' AND r.delete_after < %(now)s "
+           f"THEN r.delete_after ELSE %(now)s END")
+    params = {"now": now, "run": run.pk, "actor": actor,
+              "ref": f"lifecycle-run:{run.pk}", "key": f"meter:run:{run.pk}:account:"}
+    _temp(cursor, "lc_due", f"""
+        SELECT r.id AS resource_id, r.owner_id, r.created_at, r.pricing_version_id,
+               r.charged_hours AS from_hour, {_whole_hours_between(end, 'r.created_at')} AS to_hour,
+               {_hourly_charge('r.cost_credit_per_second')} AS per_hour
+        FROM credits_resource r
+        WHERE r.owner_id IN (SELECT account_id FROM lc_batch)
+          AND r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}""", params)
+    cursor.execute("DELETE FROM lc_due WHERE to_hour <= from_hour")
+    _temp(cursor, "lc_account", """
+        SELECT owner_id AS account_id, SUM((to_hour - from_hour) * per_hour) AS requested
+        FROM lc_due GROUP BY owner_id HAVING SUM((to_hour - from_hour) * per_hour) > 0""", params)
+    # Soonest-expiring lots first, non-expiring last, then oldest: each lot gives what the
+    # account still needs after the lots before it, and never more than it has.
+    _temp(cursor, "lc_drain", """
+        SELECT lot_id, account_id,
+               CASE WHEN requested - before_lot >= remaining THEN remaining
+                    ELSE requested - before_lot END AS amount
+        FROM (SELECT l.id AS lot_id, l.account_id, l.remaining, a.requested,
+                     SUM(l.remaining) OVER (PARTITION BY l.account_id
+                         ORDER BY (l.expires_at IS NULL), l.expires_at, l.created_at, l.id
+                         ROWS UNBOUNDED PRECEDING) - l.remaining AS before_lot
+              FROM credits_lot l JOIN lc_account a ON a.account_id = l.account_id
+              WHERE l.remaining > 0 AND (l.expires_at IS NULL OR l.expires_at > %(now)s)) s
+        WHERE requested > before_lot""", params)
+    cursor.execute("""
+        UPDATE credits_lot SET remaining = credits_lot.remaining - d.amount
+        FROM lc_drain d WHERE credits_lot.id = d.lot_id""")
+    cursor.execute("""
+        INSERT INTO credits_ledgerentry (account_id, kind, amount, amount_requested, shortfall,
+            idempotency_key, request_hash, reference, reason, effective_at, created_by)
+        SELECT a.account_id, 'expense', -COALESCE(s.drained, 0), a.requested,
+               a.requested - COALESCE(s.drained, 0), %(key)s || a.account_id, '', %(ref)s,
+               'metering', %(now)s, %(actor)s
+        FROM lc_account a LEFT JOIN (SELECT account_id, SUM(amount) AS drained FROM lc_drain
+                                     GROUP BY account_id) s ON s.account_id = a.account_id""",
+                   params)
+    _temp(cursor, "lc_entry", """
+        SELECT e.id AS entry_id, e.account_id, -e.amount AS drained
+        FROM credits_ledgerentry e JOIN lc_account a ON a.account_id = e.account_id
+        WHERE e.effective_at = %(now)s AND e.reference = %(ref)s AND e.kind = 'expense'""",
+          params)
+    cursor.execute("""
+        INSERT INTO credits_lotdrain (entry_id, lot_id, amount)
+        SELECT e.entry_id, d.lot_id, d.amount FROM lc_drain d
+        JOIN lc_entry e ON e.account_id = d.account_id""")
+    # One charge per (resource, hour), oldest resource first; the account's drained credits
+    # are allotted to its charges in that order, so a shortfall lands on the newest hours.
+    cursor.execute("""
+        INSERT INTO credits_charge (resource_id, hour_index, amount_requested, amount_drained,
+                                    entry_id, run_id, pricing_version_id)
+        WITH RECURSIVE h(resource_id, owner_id, created_at, pricing_version_id, hour_index,
+                         to_hour, per_hour) AS (
+            SELECT resource_id, owner_id, created_at, pricing_version_id, from_hour, to_hour,
+                   per_hour FROM lc_due
+            UNION ALL
+            SELECT resource_id, owner_id, created_at, pricing_version_id, hour_index + 1,
+                   to_hour, per_hour FROM h WHERE hour_index + 1 < to_hour)
+        SELECT h.resource_id, h.hour_index, h.per_hour,
+               CASE WHEN e.drained - before_charge >= h.per_hour THEN h.per_hour
+                    WHEN e.drained > before_charge THEN e.drained - before_charge
+                    ELSE 0 END,
+               e.entry_id, %(run)s, h.pricing_version_id
+        FROM (SELECT h.*, SUM(per_hour) OVER (PARTITION BY owner_id
+                  ORDER BY created_at, resource_id, hour_index ROWS UNBOUNDED PRECEDING)
+                  - per_hour AS before_charge FROM h) h
+        JOIN lc_entry e ON e.account_id = h.owner_id""", params)
+    counts.charges = cursor.rowcount
+    cursor.execute("""
+        UPDATE credits_resource SET charged_hours = d.to_hour
+        FROM lc_due d WHERE credits_resource.id = d.resource_id""")
+    cursor.execute("SELECT COALESCE(SUM(x.drained), 0), COALESCE(SUM(e.shortfall), 0) "
+                   "FROM lc_entry x JOIN credits_ledgerentry e ON e.id = x.entry_id")
+    drained, short = cursor.fetchone()
+    counts.credits_charged = int(drained)
+    counts.credits_short = int(short)
+    _drop_temps(cursor, "lc_due", "lc_account", "lc_drain", "lc_entry")
+    return counts
+
+
+def _transition(cursor, *, candidates_sql: str, params: dict, from_status: str, to_status: str,
+                reason: str, set_sql: str) -> list[int]:
+    """Guarded transition of the candidate resources: audit rows, then
+    `UPDATE … WHERE status = from_status`. The batch's accounts are locked, so the set
+    cannot change between the two statements."""
+    _temp(cursor, "lc_move", f"""
+        SELECT r.id FROM credits_resource r
+        WHERE r.id IN ({candidates_sql}) AND r.status = '{from_status}'""", params)
+    cursor.execute("SELECT id FROM lc_move ORDER BY id")
+    ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        cursor.execute(f"""
+            INSERT INTO credits_resourcestatuschange (resource_id, from_status, to_status,
+                                                      reason, actor, at, run_id)
+            SELECT id, '{from_status}', '{to_status}', %(reason)s, %(actor)s, %(now)s, %(run)s
+            FROM lc_move""", {**params, "reason": reason})
+        cursor.execute(f"""
+            UPDATE credits_resource SET status = '{to_status}', {set_sql}
+            WHERE id IN (SELECT id FROM lc_move) AND status = '{from_status}'""", params)
+        if cursor.rowcount != len(ids):  # the guard: someone else moved one meanwhile
+            raise RuntimeError(f"{from_status}→{to_status}: expected {len(ids)} rows, "
+                               f"updated {cursor.rowcount}")
+    _drop_temps(cursor, "lc_move")
+    return ids
+
+
+def _fund_or_flag(cursor, *, now, run, actor, grace: timedelta,
+                  horizon_seconds: int) -> RunCounts:
+    counts = RunCounts()
+    params = {"now": now, "run": run.pk, "actor": actor,
+              "delete_after": _db_time(run.as_of + grace), "horizon": horizon_seconds}
+    # Credit: the balance now against the running total of one horizon of cost, oldest first.
+    _temp(cursor, "lc_fund", f"""
+        SELECT r.id, r.status, r.delete_after,
+               CASE WHEN SUM({_number('r.cost_credit_per_second')}) OVER (
+                        PARTITION BY r.owner_id ORDER BY r.created_at, r.id
+                        ROWS UNBOUNDED PRECEDING) * %(horizon)s <= COALESCE(b.balance, 0)
+                    THEN 1 ELSE 0 END AS funded
+        FROM credits_resource r
+        LEFT JOIN (SELECT account_id, SUM(remaining) AS balance FROM credits_lot
+                   WHERE account_id IN (SELECT account_id FROM lc_batch) AND remaining > 0
+                     AND (expires_at IS NULL OR expires_at > %(now)s)
+                   GROUP BY account_id) b ON b.account_id = r.owner_id
+        WHERE r.owner_id IN (SELECT account_id FROM lc_batch)
+          AND r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}
+        UNION ALL
+        SELECT r.id, r.status, r.delete_after,
+               CASE WHEN SUM({_number('r.cost_hold')}) OVER (
+                        PARTITION BY r.owner_id, r.payment_chain ORDER BY r.created_at, r.id
+                        ROWS UNBOUNDED PRECEDING) <= COALESCE({_number('t.balance')}, 0)
+                    THEN 1 ELSE 0 END AS funded
+        FROM credits_resource r
+        LEFT JOIN credits_tokenbalance t
+               ON t.account_id = r.owner_id AND t.chain = r.payment_chain
+        WHERE r.owner_id IN (SELECT account_id FROM lc_batch)
+          AND r.payment_type = '{PaymentType.HOLD}' AND r.status IN {_LIVE}""", params)
+    flag_set = (f"removing_since = %(now)s, delete_after = %(delete_after)s, "
+                f"removal_reason = %(reason)s")
+    for payment_type, reason in ((PaymentType.CREDIT, RemovalReason.CREDIT_INSUFFICIENT),
+                                 (PaymentType.HOLD, RemovalReason.BALANCE_INSUFFICIENT)):
+        ids = _transition(
+            cursor, params={**params, "reason": reason.value, "payment": payment_type.value},
+            candidates_sql="SELECT f.id FROM lc_fund f JOIN credits_resource x ON x.id = f.id "
+                           "WHERE f.funded = 0 AND x.payment_type = %(payment)s",
+            from_status=ResourceStatus.PROCESSED, to_status=ResourceStatus.REMOVING,
+            reason=reason.value, set_sql=flag_set)
+        counts.flagged += len(ids)
+        counts.flagged_ids += ids
+    # Funded again before the deadline: back to processed. Past the deadline it is removed.
+    ids = _transition(
+        cursor, params=params,
+        candidates_sql="SELECT id FROM lc_fund WHERE funded = 1 AND delete_after > %(now)s",
+        from_status=ResourceStatus.REMOVING, to_status=ResourceStatus.PROCESSED,
+        reason="funded", set_sql="removing_since = NULL, delete_after = NULL, "
+                                 "removal_reason = ''")
+    counts.restored = len(ids)
+    counts.restored_ids = ids
+    _drop_temps(cursor, "lc_fund")
+    return counts
+
+
+def _finalise(cursor, *, now, run, actor) -> RunCounts:
+    params = {"now": now, "run": run.pk, "actor": actor}
+    ids = _transition(
+        cursor, params=params,
+        candidates_sql="SELECT id FROM credits_resource WHERE owner_id IN "
+                       "(SELECT account_id FROM lc_batch) AND status = 'removing' AND delete_after <= %(now)s",
+        from_status=ResourceStatus.REMOVING, to_status=ResourceStatus.REMOVED,
+        reason="grace_expired", set_sql="ended_at = delete_after")
+    return RunCounts(removed=len(ids), removed_ids=ids)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+_HASH_SPACE = 2 ** 32
+
+
+def account_shard(account_id: int, shard_count: int) -> int:
+    """The shard of an account: its place in equal ranges of a 32-bit hash of its id."""
+    hashed = (account_id * 2654435761) % _HASH_SPACE  # Knuth's multiplicative hash
+    return hashed * shard_count // _HASH_SPACE
+
+
+def _account_batches(*, batch_size: int, shard_index: int | None, shard_count: int):
+    """Lists of ids of accounts with live resources, `batch_size` accounts each, in id order."""
+    owners = (Resource.objects.filter(status__in=[ResourceStatus.PROCESSED,
+                                                  ResourceStatus.REMOVING])
+              .order_by("owner_id").values_list("owner_id", flat=True).distinct())
+    ids = [owner for owner in owners.iterator(chunk_size=10_000)
+           if shard_index is None or account_shard(owner, shard_count) == shard_index]
+    for start in range(0, len(ids), batch_size):
+        yield ids[start:start + batch_size]
+
+
+def _run_batch(*, account_ids: list[int], run, now, actor, settings_) -> RunCounts:
+    batch = RunCounts(accounts=len(account_ids))
+    with transaction.atomic(), connection.cursor() as cursor:
+        accounts_lock_ids(account_ids)
+        _temp(cursor, "lc_batch", "SELECT id AS account_id FROM credits_account WHERE id IN "
+              f"({', '.join(['%s'] * len(account_ids))})", account_ids)
+        cursor.execute(f"SELECT COUNT(*) FROM credits_resource WHERE status IN {_LIVE} AND "
+                       "owner_id IN (SELECT account_id FROM lc_batch)")
+        batch.resources = cursor.fetchone()[0]
+        if settings_.metering_enabled:
+            batch.add(_meter(cursor, now=now, run=run, actor=actor))
+        batch.add(_fund_or_flag(cursor, now=now, run=run, actor=actor,
+                                grace=timedelta(hours=settings_.grace_hours),
+                                horizon_seconds=settings_.funding_horizon_hours * HOUR_SECONDS))
+        batch.add(_finalise(cursor, now=now, run=run, actor=actor))
+        _drop_temps(cursor, "lc_batch")
+    return batch
+
+
+def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger: str = "manual",
+                  shard_index: int | None = None, shard_count: int = 1,
+                  batch_size: int | None = None, wait: bool = False,
+                  fail_batch=None) -> LifecycleRun:
+    """Run the lifecycle once (or one shard of it) as of `at` (default: now).
+
+    Another run holding the lifecycle lock makes this one skip (or wait, with `wait=True`).
+    `dry_run` does everything inside a transaction that is rolled back, so it reports exactly
+    what a real run would change and changes nothing. `fail_batch(index)` is a test hook that
+    may raise to simulate a crash in a batch.
+    """
+    from django.conf import settings as django_settings
+
+    now_real = timezone.now()
+    as_of = at or now_real
+    if at is not None and not dry_run and not django_settings.LIFECYCLE_ALLOW_TIME_TRAVEL:
+        raise LifecycleRefused("Running the lifecycle as of another instant changes real "
+                               "accounts: only with --dry-run, or with "
+                               "LIFECYCLE_ALLOW_TIME_TRAVEL on (tests).")
+    settings_ = lifecycle_settings_get()
+    batch_size = batch_size or django_settings.LIFECYCLE_BATCH_ACCOUNTS
+    lock_name = "all" if shard_index is None else f"shard-{shard_index}-of-{shard_count}"
+    with lifecycle_lock(lock_name, wait=wait) as acquired:
+        run = LifecycleRun.objects.create(
+            started_at=now_real, as_of=as_of, dry_run=dry_run, trigger=trigger,
+            shard_index=shard_index, shard_count=shard_count,
+            status=LifecycleRunStatus.RUNNING if acquired else LifecycleRunStatus.SKIPPED)
+        if not acquired:
+            run.finished_at = timezone.now()
+            run.save(update_fields=["finished_at"])
+            return run
+        counts = RunCounts()
+        actor = f"lifecycle-run:{run.pk}"
+        now = _db_time(as_of)
+        error_messages: list[str] = []
+        # A real run commits batch by batch; a dry run keeps everything in one transaction
+        # and rolls it back at the end.
+        outer = transaction.atomic() if dry_run else nullcontext()
+        try:
+            with outer:
+                if shard_index in (None, 0):
+                    counts.expired_credits = lots_expire(at=as_of)
+                batches = _account_batches(batch_size=batch_size, shard_index=shard_index,
+                                           shard_count=shard_count)
+                for index, account_ids in enumerate(batches):
+                    try:
+                        if fail_batch is not None:
+                            fail_batch(index)
+                        counts.add(_run_batch(account_ids=account_ids, run=run, now=now,
+                                              actor=actor, settings_=settings_))
+                    except Exception as exc:  # rolled back whole; the next run redoes it
+                        logger.exception("lifecycle run %s: batch %s failed", run.pk, index)
+                        counts.errors += 1
+                        error_messages.append(
+                            f"batch {index} (accounts {account_ids[0]}–{account_ids[-1]}): "
+                            f"{exc}"[:500])
+                if dry_run:
+                    raise _DryRunRollback
+        except _DryRunRollback:
+            pass
+        _record(run, counts, error_messages)
+        run.counts = counts
+        return run
+
+
+def _record(run: LifecycleRun, counts: RunCounts, error_messages: list[str]) -> None:
+    run.finished_at = timezone.now()
+    run.status = (LifecycleRunStatus.FAILED if counts.errors else LifecycleRunStatus.SUCCEEDED)
+    for name in ("accounts", "resources", "charges", "credits_charged", "credits_short",
+                 "flagged", "restored", "removed", "errors", "expired_credits"):
+        setattr(run, name, getattr(counts, name))
+    run.error_messages = "\n".join(error_messages)
+    run.save()
