@@ -98,8 +98,9 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 class AddressSearchMixin:
     """Search that finds an EVM address typed in any case.
 
-    A whole EVM address is normalized to its checksummed stored form and matched exactly (an
-    index lookup); anything else falls back to the case-insensitive `search_fields`.
+    A whole EVM address is matched in its checksummed stored form, and case-insensitively too
+    (a row written outside the services may not be checksummed); anything else falls back to
+    the case-insensitive `search_fields`.
     """
 
     address_lookup = "address"
@@ -112,7 +113,9 @@ class AddressSearchMixin:
             except InvalidAddress:
                 pass
             else:
-                return queryset.filter(**{self.address_lookup: address}), False
+                lookup = self.address_lookup
+                return queryset.filter(Q(**{lookup: address})
+                                       | Q(**{f"{lookup}__iexact": term})), False
         return super().get_search_results(request, queryset, search_term)
 
 

@@ -371,3 +371,12 @@ def test_the_account_page_links_lead_to_its_own_resources_and_keys(admin_client,
 
     assert list(resources.context["cl"].result_list) == [mine]
     assert list(keys.context["cl"].result_list) == [key]
+
+
+def test_an_address_stored_without_checksum_is_still_found(admin_client, account):
+    legacy = Account.objects.create(address=OTHER.lower())  # written outside the services
+
+    response = admin_client.get(_url("account", "changelist"), {"q": OTHER.upper()
+                                                                 .replace("0X", "0x")})
+
+    assert list(response.context["cl"].result_list) == [legacy]
