@@ -100,16 +100,21 @@ def _reference(value, *, field_name: str = "reference") -> str:
     return value
 
 
-def _expiry(value: datetime | None, *, at: datetime) -> datetime | None:
+def _expiry(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime) or timezone.is_naive(value):
         raise InvalidInput("expires_at must be an aware datetime (ISO 8601 with a time zone).",
                            field="expires_at")
-    if value <= at:
+    return value
+
+
+def _expiry_in_future(value: datetime | None, *, at: datetime) -> None:
+    # Checked after the replay lookup: a replay answers like the first time even once the
+    # expiry it asked for has passed.
+    if value is not None and value <= at:
         raise InvalidInput("expires_at must be in the future.", field="expires_at",
                            expires_at=value.isoformat(), at=at.isoformat())
-    return value
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -217,7 +222,7 @@ def grant_create(*, address: str, amount: int, expires_at: datetime | None, refe
     address = _address(address)
     amount = _credits(amount)
     reference = _reference(reference)
-    expires_at = _expiry(expires_at, at=at)
+    expires_at = _expiry(expires_at)
     key = f"grant:{reference}"
     fingerprint = request_fingerprint({"op": "grant", "address": address, "amount": amount,
                                        "expires_at": _utc(expires_at), "reference": reference})
@@ -225,6 +230,7 @@ def grant_create(*, address: str, amount: int, expires_at: datetime | None, refe
     account = account_lock(_account_get_or_create(address).pk)
     if (entry := _replay_or_none(key, fingerprint)) is not None:
         return _replayed(entry)
+    _expiry_in_future(expires_at, at=at)
     return _credit(account=account, kind=EntryKind.GRANT, amount=amount, expires_at=expires_at,
                    at=at, idempotency_key=key, fingerprint=fingerprint, reference=reference,
                    created_by=actor)
@@ -272,7 +278,7 @@ def transfer_create(*, sender_address: str, recipient_address: str, amount: int,
     recipient_address = _address(recipient_address, field_name="to")
     amount = _credits(amount)
     reference = _reference(reference)
-    expires_at = _expiry(expires_at, at=at)
+    expires_at = _expiry(expires_at)
     if sender_address == recipient_address:
         raise InvalidInput("A transfer to the sender itself is not possible.", field="to")
 
@@ -296,6 +302,7 @@ def transfer_create(*, sender_address: str, recipient_address: str, amount: int,
         return TransferResult(out_entry=out_entry, in_entry=in_entry,
                               drains=list(out_entry.drains.order_by("pk")),
                               lots=list(in_entry.lots.order_by("pk")), replayed=True)
+    _expiry_in_future(expires_at, at=at)
 
     # The balance checked is the one drained: the same lots, at the same instant.
     pieces = _drain_plan(lots_spendable_lock(sender.pk, at=at), amount)
@@ -345,7 +352,7 @@ def adjustment_create(*, address: str, amount: int, reason: str, actor: str,
         reference = _reference(reference)
     if amount < 0 and expires_at is not None:
         raise InvalidInput("Only a positive adjustment can have an expiry.", field="expires_at")
-    expires_at = _expiry(expires_at, at=at)
+    expires_at = _expiry(expires_at)
     key = f"adjustment:{reference if reference is not None else uuid.uuid4()}"
     fingerprint = request_fingerprint({"op": "adjustment", "address": address, "amount": amount,
                                        "reason": reason, "expires_at": _utc(expires_at),
@@ -354,6 +361,7 @@ def adjustment_create(*, address: str, amount: int, reason: str, actor: str,
     account = account_lock(_account_get_or_create(address).pk)
     if (entry := _replay_or_none(key, fingerprint)) is not None:
         return _replayed(entry)
+    _expiry_in_future(expires_at, at=at)
     fields = {"reference": reference or "", "reason": reason, "created_by": actor}
     if amount > 0:
         return _credit(account=account, kind=EntryKind.ADJUSTMENT, amount=amount,

@@ -110,6 +110,23 @@ def test_a_replayed_grant_with_the_same_expiry_in_another_time_zone_is_a_replay(
     assert replay.replayed is True and replay.entry.pk == first.entry.pk
 
 
+def test_a_grant_replayed_after_its_expiry_passed_still_answers_like_the_first_time():
+    first = grant(100, reference="purchase-1", expires_at=T0 + HOUR)
+
+    replay = grant(100, reference="purchase-1", expires_at=T0 + HOUR, at=T0 + DAY)
+
+    assert replay.replayed is True and replay.entry.pk == first.entry.pk
+
+
+def test_a_transfer_replayed_after_its_expiry_passed_still_answers_like_the_first_time():
+    grant(10, reference="g")
+    first = transfer(5, reference="gift", expires_at=T0 + HOUR)
+
+    replay = transfer(5, reference="gift", expires_at=T0 + HOUR, at=T0 + DAY)
+
+    assert replay.replayed is True and replay.out_entry.pk == first.out_entry.pk
+
+
 @pytest.mark.parametrize("change", [{"amount": 101}, {"expires_at": T0 + DAY},
                                     {"address": OTHER_ADDRESS}])
 def test_a_grant_reusing_a_reference_with_another_body_is_a_conflict(change):
