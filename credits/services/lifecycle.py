@@ -204,18 +204,19 @@ def _transition(cursor, *, candidates_sql: str, params: dict, from_status: str, 
         WHERE r.id IN ({candidates_sql}) AND r.status = '{from_status}'""", params)
     cursor.execute("SELECT id FROM lc_move ORDER BY id")
     ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        cursor.execute(f"""
-            INSERT INTO credits_resourcestatuschange (resource_id, from_status, to_status,
-                                                      reason, actor, at, run_id)
-            SELECT id, '{from_status}', '{to_status}', %(reason)s, %(actor)s, %(now)s, %(run)s
-            FROM lc_move""", {**params, "reason": reason})
-        cursor.execute(f"""
-            UPDATE credits_resource SET status = '{to_status}', {set_sql}
-            WHERE id IN (SELECT id FROM lc_move) AND status = '{from_status}'""", params)
-        if cursor.rowcount != len(ids):  # the guard: someone else moved one meanwhile
-            raise RuntimeError(f"{from_status}→{to_status}: expected {len(ids)} rows, "
-                               f"updated {cursor.rowcount}")
+    # Both statements run even for an empty set: a batch costs the same queries whatever
+    # its data, which keeps a run's query count flat.
+    cursor.execute(f"""
+        INSERT INTO credits_resourcestatuschange (resource_id, from_status, to_status,
+                                                  reason, actor, at, run_id)
+        SELECT id, '{from_status}', '{to_status}', %(reason)s, %(actor)s, %(now)s, %(run)s
+        FROM lc_move""", {**params, "reason": reason})
+    cursor.execute(f"""
+        UPDATE credits_resource SET status = '{to_status}', {set_sql}
+        WHERE id IN (SELECT id FROM lc_move) AND status = '{from_status}'""", params)
+    if cursor.rowcount != len(ids):  # the guard: someone else moved one meanwhile
+        raise RuntimeError(f"{from_status}→{to_status}: expected {len(ids)} rows, "
+                           f"updated {cursor.rowcount}")
     _drop_temps(cursor, "lc_move")
     return ids
 
