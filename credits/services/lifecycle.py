@@ -12,6 +12,7 @@ where decimals are approximated by floats).
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -50,6 +51,10 @@ class RunCounts:
     removed: int = 0
     errors: int = 0
     expired_credits: int = 0
+    seconds_expire: float = 0.0
+    seconds_meter: float = 0.0
+    seconds_fund_or_flag: float = 0.0
+    seconds_finalise: float = 0.0
     flagged_ids: list[int] = field(default_factory=list)
     restored_ids: list[int] = field(default_factory=list)
     removed_ids: list[int] = field(default_factory=list)
@@ -319,11 +324,17 @@ def _run_batch(*, account_ids: list[int], run, now, actor, settings_) -> RunCoun
                        "owner_id IN (SELECT account_id FROM lc_batch)")
         batch.resources = cursor.fetchone()[0]
         if settings_.metering_enabled:
+            started = time.perf_counter()
             batch.add(_meter(cursor, now=now, run=run, actor=actor))
+            batch.seconds_meter += time.perf_counter() - started
+        started = time.perf_counter()
         batch.add(_fund_or_flag(cursor, now=now, run=run, actor=actor,
                                 grace=timedelta(hours=settings_.grace_hours),
                                 horizon_seconds=settings_.funding_horizon_hours * HOUR_SECONDS))
+        batch.seconds_fund_or_flag += time.perf_counter() - started
+        started = time.perf_counter()
         batch.add(_finalise(cursor, now=now, run=run, actor=actor))
+        batch.seconds_finalise += time.perf_counter() - started
         _drop_temps(cursor, "lc_batch")
     return batch
 
@@ -369,7 +380,9 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger:
         try:
             with outer:
                 if shard_index in (None, 0):
+                    started = time.perf_counter()
                     counts.expired_credits = lots_expire(at=as_of)
+                    counts.seconds_expire = time.perf_counter() - started
                 batches = _account_batches(batch_size=batch_size, shard_index=shard_index,
                                            shard_count=shard_count)
                 for index, account_ids in enumerate(batches):
