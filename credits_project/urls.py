@@ -11,8 +11,11 @@ urlpatterns = [
     path("api/v1/", include(pricing_urls.v1_patterns)),
     path("api/v1/", include(credits_urls)),
     path("api/v0/", include(pricing_urls.v0_patterns)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Public documents: they read no credentials, so a dead key cannot make them fail.
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[]), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema",
+                                                     authentication_classes=[]),
+         name="api-docs"),
 ]
 
 handler400 = "credits_project.api.bad_request"

@@ -111,15 +111,7 @@ ENDPOINTS: list[Endpoint] = [
 
 
 # Cases known to fail, with why: (URL name, method, caller) → reason. Strict, so a fix shows.
-_DOCUMENTS_AUTHENTICATE = (
-    "credits_project/urls.py: the schema and docs views run the API key authentication, so a "
-    "dead key gets a 401 rendered as YAML or HTML (not the JSON error shape), and /api/docs/ "
-    "with a dead key and Accept: application/json is a 500; they should not read credentials "
-    "(authentication_classes=[])")
-KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    (name, "get", caller): _DOCUMENTS_AUTHENTICATE
-    for name in ("schema", "api-docs") for caller in ("revoked", "expired")
-}
+KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 
 def expected_outcome(endpoint: Endpoint, caller: str):
@@ -316,7 +308,6 @@ def test_a_logged_in_user_who_is_not_staff_counts_as_anonymous(world, django_use
     _assert_error_shape(response)
 
 
-@pytest.mark.xfail(strict=True, reason=_DOCUMENTS_AUTHENTICATE)
 @pytest.mark.parametrize("accept", ["application/json", "text/html"])
 def test_the_docs_page_never_fails_on_a_dead_key(world, accept):
     client = APIClient()
