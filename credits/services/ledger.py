@@ -381,9 +381,13 @@ def lots_expire(*, at: datetime | None = None, batch_size: int = EXPIRY_BATCH_SI
     expired = 0
     while True:
         with transaction.atomic():
-            batch = _lots_due_lock(at=at, limit=batch_size)
-            if not batch:
-                return expired
+            candidates = list(Lot.objects.filter(expires_at__lte=at, remaining__gt=0)
+                              .order_by("pk").values_list("pk", "account_id")[:batch_size])
+            # Accounts first, then lots, as every service does: the entries' foreign keys
+            # share-lock the account rows, so taking the lots first could deadlock with a
+            # service that holds an account and waits for one of these lots.
+            accounts_lock({account_id for _, account_id in candidates})
+            batch = _lots_due_lock(pks=[pk for pk, _ in candidates], at=at)
             entries = LedgerEntry.objects.bulk_create([
                 LedgerEntry(account_id=lot.account_id, kind=EntryKind.EXPIRY,
                             amount=-lot.remaining, idempotency_key=f"expiry:lot:{lot.pk}",
@@ -394,15 +398,14 @@ def lots_expire(*, at: datetime | None = None, batch_size: int = EXPIRY_BATCH_SI
                 for entry, lot in zip(entries, batch, strict=True)])
             Lot.objects.filter(pk__in=[lot.pk for lot in batch]).update(remaining=0)
             expired += sum(lot.remaining for lot in batch)
-        if len(batch) < batch_size:
+        if len(candidates) < batch_size:
             return expired
 
 
-def _lots_due_lock(*, at: datetime, limit: int) -> list[Lot]:
-    # Lots only, in pk order, as `lots_spendable_lock` takes them: no account lock is needed
-    # (nothing here depends on the balance) and the shared order keeps the two deadlock-free.
-    # A lot drained meanwhile is read again after the lock, so `remaining` is exact.
+def _lots_due_lock(*, pks: list[int], at: datetime) -> list[Lot]:
+    # Locked in pk order, as `lots_spendable_lock` does, after their accounts. A lot drained
+    # meanwhile is read again once locked, so `remaining` is exact (and maybe 0 now).
     return list(Lot.objects.select_for_update()
-                .filter(expires_at__lte=at, remaining__gt=0)
+                .filter(pk__in=pks, expires_at__lte=at, remaining__gt=0)
                 .order_by("pk")
-                .only("pk", "account_id", "remaining", "expires_at")[:limit])
+                .only("pk", "account_id", "remaining", "expires_at"))
