@@ -51,6 +51,9 @@ _PRICING_ERRORS = {
                 "unknown_gpu_device)."),
     503: _error("No pricing version in force."),
 }
+_PATH_ERRORS = {
+    404: _error("Nothing at this path: a path parameter does not match its pattern."),
+}
 _AUTH_ERRORS = {
     401: _error("No API key, or an unknown or revoked one."),
     403: _error("The key's scope or account may not do this."),
@@ -222,7 +225,7 @@ class AffordabilityView(APIView):
         parameters=[ADDRESS_PARAMETER],
         request=AffordabilityRequestSerializer,
         responses={200: AffordabilityResponseSerializer, 429: _error("Throttled."),
-                   **_BAD_BODY, **_PRICING_ERRORS},
+                   **_BAD_BODY, **_PRICING_ERRORS, **_PATH_ERRORS},
     )
     def post(self, request, address: str):
         body = AffordabilityRequestSerializer(data=request.data)
@@ -254,7 +257,7 @@ class TokenBalanceView(APIView):
         responses={201: TokenBalanceResponseSerializer, 200: TokenBalanceResponseSerializer,
                    409: _error("A balance at a newer (or the same) height is recorded."),
                    422: _error("Invalid address or unknown chain."),
-                   **_BAD_BODY, **_AUTH_ERRORS},
+                   **_BAD_BODY, **_AUTH_ERRORS, **_PATH_ERRORS},
     )
     def put(self, request, address: str, chain: str):
         body = TokenBalanceRequestSerializer(data=request.data)
@@ -286,7 +289,8 @@ class CostsView(APIView):
                    400: _error("Invalid filter (address, item hash or payment type).")},
     )
     def get(self, request):
-        query = CostsQuerySerializer(data=request.query_params)
+        # A plain dict: an empty filter (`?address=`) is refused, not read as an absent one.
+        query = CostsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         totals = costs_totals(**query.validated_data)
         return Response({

@@ -14,6 +14,8 @@ from datetime import datetime
 from decimal import Context, Decimal
 from typing import Any
 
+from aleph_message.exceptions import UnknownHashError
+from aleph_message.models.item_hash import ItemType
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,6 +25,7 @@ from pricing.enums import MessageType, PaymentType
 from ..errors import (
     InsufficientBalance,
     InsufficientCredit,
+    InvalidInput,
     NotFound,
     ResourceConflict,
 )
@@ -73,6 +76,16 @@ def _stored_content(content: dict) -> dict:
         return value
 
     return json.loads(json.dumps(convert(content)))
+
+
+def _require_item_hash(item_hash: Any) -> None:
+    try:
+        if not isinstance(item_hash, str) or len(item_hash) > 128:
+            raise UnknownHashError(item_hash)
+        ItemType.from_hash(item_hash)
+    except UnknownHashError:
+        raise InvalidInput("item_hash must be 64 lowercase hex digits or an IPFS CID.",
+                           field="item_hash") from None
 
 
 def _store_size_mib(message_type: str, priced: PricedContent) -> Decimal | None:
@@ -154,6 +167,7 @@ def resource_register(*, item_hash: str, message_type: str, content: dict, actor
     InsufficientBalance (402: nothing is stored).
     """
     at = at or timezone.now()
+    _require_item_hash(item_hash)
     priced = content_price(message_type=message_type, content=content, item_hash=item_hash,
                            estimate=False)
     stored_content = _stored_content(content)

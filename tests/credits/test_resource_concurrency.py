@@ -25,7 +25,9 @@ THREADS = 50
 AFFORDABLE = 7
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    # serialized_rollback: a plain flush would re-create content types that the next
+    # serialized_rollback test (tests/pricing) restores again, and collide.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("default_version"),
     pytest.mark.skipif("connection.vendor != 'postgresql'",
                        reason="row locks need PostgreSQL"),

@@ -476,3 +476,13 @@ def test_a_removed_resource_cannot_be_forgotten(resources_grant):
 def test_forgetting_an_unknown_resource_is_not_found():
     with pytest.raises(NotFound):
         resource_forget(item_hash=item_hash(42), actor="owner")
+
+
+@pytest.mark.parametrize("bad_hash", ["", "xyz", "A" * 64, "a" * 63, None, "Qm" + "0" * 44])
+def test_an_item_hash_that_is_not_the_networks_is_refused(bad_hash):
+    from credits.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        resource_register(item_hash=bad_hash, message_type="INSTANCE", content=credit_instance(),
+                          actor="test", at=T0)
+    assert nothing_stored()

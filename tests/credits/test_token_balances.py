@@ -152,13 +152,17 @@ def test_only_a_service_key_reports_balances(client_as, caller, status):
 
 
 @pytest.mark.parametrize("payload", [
-    {}, {"balance": "10"}, {"height": 1}, {"balance": 10, "height": 1},
-    {"balance": 10.5, "height": 1}, {"balance": "-1", "height": 1}, {"balance": "1e5", "height": 1},
-    {"balance": "100000000000000000001", "height": 1}, {"balance": "1." + "1" * 19, "height": 1},
-    {"balance": " 1", "height": 1}, {"balance": "1\n", "height": 1}, {"balance": "", "height": 1}, {"balance": "0x10", "height": 1}, {"balance": "NaN", "height": 1},
-    {"balance": "1", "height": 1.5}, {"balance": "1", "height": 1.0}, {"balance": "1", "height": "1"},
-    {"balance": "1", "height": -1}, {"balance": "1", "height": 2 ** 64}, {"balance": "1", "height": True},
-    {"balance": "1", "height": None}, {"balance": None, "height": 1}, {"balance": ["1"], "height": 1},
+    {}, {"balance": "10"}, {"height": 1},
+    {"balance": 10, "height": 1}, {"balance": 10.5, "height": 1}, {"balance": "-1", "height": 1},
+    {"balance": "1e5", "height": 1}, {"balance": "100000000000000000001", "height": 1},
+    {"balance": "1." + "1" * 19, "height": 1}, {"balance": " 1", "height": 1},
+    {"balance": "1\n", "height": 1}, {"balance": "", "height": 1},
+    {"balance": "0x10", "height": 1}, {"balance": "NaN", "height": 1},
+    {"balance": None, "height": 1}, {"balance": ["1"], "height": 1},
+    {"balance": "1", "height": 1.5}, {"balance": "1", "height": 1.0},
+    {"balance": "1", "height": "1"}, {"balance": "1", "height": -1},
+    {"balance": "1", "height": 2 ** 64}, {"balance": "1", "height": True},
+    {"balance": "1", "height": None},
     [], "x", 1, None,
 ])
 def test_wrong_bodies_are_a_400_and_change_nothing(client_as, payload):
@@ -184,7 +188,7 @@ def test_a_bad_address_or_chain_is_a_422(client_as, address, chain):
 
 # --- concurrency -------------------------------------------------------------------------------
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks need PostgreSQL")
 def test_concurrent_reports_end_at_the_highest_height():
     heights = list(range(1, 31))
