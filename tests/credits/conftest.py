@@ -91,18 +91,3 @@ def resources_grant(db):
         return grant_create(address=address, amount=amount, expires_at=expires_at,
                             reference=f"resources-test-{uuid.uuid4()}", actor="test", at=at)
     return grant
-
-
-@pytest.fixture
-def resources_owner_client(db):
-    """`client(address)`: an API client sending a new owner key of that account (created)."""
-    from credits.addresses import normalize_address
-
-    def make(address):
-        account, _ = Account.objects.get_or_create(address=normalize_address(address))
-        _, key = ApiKey.objects.create_key(name=f"owner {address}", scope=ApiKeyScope.OWNER,
-                                           account=account)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-        return client
-    return make
