@@ -64,7 +64,7 @@ def lifecycle_lock(name: str, *, wait: bool = False):
     if connection.vendor != "postgresql":
         yield True
         return
-    key = zlib.crc32(name.encode())
+    key = zlib.crc32(name.encode()) - 2**31  # PostgreSQL takes two signed 32-bit keys
     with connection.cursor() as cursor:
         if wait:
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])
