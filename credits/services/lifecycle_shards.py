@@ -1,0 +1,119 @@
+"""Starting lifecycle runs: in one process, or split into shards over ranges of account hashes.
+
+A sharded run is a parent `LifecycleRun` and one shard run per account-hash range, linked to it.
+Each shard, once recorded, adds up the finished shards into the parent; the one that finds every
+shard finished closes the parent. So no Celery result backend (a chord's) is needed, and a
+parent whose shard was lost stays `running`, visibly.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import LifecycleRun, LifecycleRunStatus
+from .lifecycle import LifecycleRefused, RunCounts, lifecycle_run
+
+SHARD_TRIGGER = "shard"
+_SUMMED = ("accounts", "resources", "charges", "credits_charged", "credits_short", "flagged",
+           "restored", "removed", "errors", "expired_credits")
+
+
+def lifecycle_run_start(*, trigger: str) -> LifecycleRun:
+    """What the periodic task does: one run here, or `LIFECYCLE_SHARDS` shard tasks."""
+    if settings.LIFECYCLE_SHARDS <= 1:
+        return lifecycle_run(trigger=trigger)
+    return lifecycle_run_sharded(shard_count=settings.LIFECYCLE_SHARDS, trigger=trigger)
+
+
+def lifecycle_run_sharded(*, shard_count: int, trigger: str) -> LifecycleRun:
+    """Record a parent run and send a Celery group of `shard_count` shard tasks for it.
+
+    The group is sent once the parent is committed, so a worker always finds it. Returns the
+    parent, still `running`: the last shard to finish closes it.
+    """
+    from celery import group
+
+    from ..tasks import lifecycle_shard_task
+
+    parent = _parent_create(shard_count=shard_count, trigger=trigger)
+    shards = group(lifecycle_shard_task.s(index, shard_count, parent.pk)
+                   for index in range(shard_count))
+    transaction.on_commit(shards.apply_async)
+    return parent
+
+
+def lifecycle_run_sharded_here(*, shard_count: int, trigger: str, at: datetime | None = None,
+                               dry_run: bool = False, wait: bool = False,
+                               batch_size: int | None = None) -> LifecycleRun:
+    """Run every shard in this process, one after another (`manage.py run_lifecycle --shards`).
+
+    The same shard service as the Celery tasks; the parent gets `.counts`, the shards' counts
+    added up (with the ids of the resources flagged, restored and removed).
+    """
+    _refuse_time_travel(at=at, dry_run=dry_run)
+    parent = _parent_create(shard_count=shard_count, trigger=trigger, at=at, dry_run=dry_run)
+    counts = RunCounts()
+    for index in range(shard_count):
+        shard = lifecycle_shard_run(parent_id=parent.pk, shard_index=index,
+                                    shard_count=shard_count, at=at, dry_run=dry_run, wait=wait,
+                                    batch_size=batch_size)
+        counts.add(getattr(shard, "counts", RunCounts()))  # a skipped shard has none
+    parent.refresh_from_db()
+    parent.counts = counts
+    return parent
+
+
+def lifecycle_shard_run(*, parent_id: int, shard_index: int, shard_count: int,
+                        at: datetime | None = None, dry_run: bool = False, wait: bool = False,
+                        batch_size: int | None = None) -> LifecycleRun:
+    """One shard of a sharded run: run it, link it to its parent, add it up into the parent."""
+    run = lifecycle_run(at=at, dry_run=dry_run, trigger=SHARD_TRIGGER, shard_index=shard_index,
+                        shard_count=shard_count, wait=wait, batch_size=batch_size)
+    LifecycleRun.objects.filter(pk=run.pk).update(parent_id=parent_id)
+    run.parent_id = parent_id
+    lifecycle_run_summarise(parent_id=parent_id)
+    return run
+
+
+def lifecycle_run_summarise(*, parent_id: int) -> LifecycleRun:
+    """Add the parent's finished shards up into it; close it when every shard has finished.
+
+    Safe when shards finish at once: each shard calls this after its own run is committed, so
+    the last call sees them all, and the update is guarded (`WHERE finished_at IS NULL`), so a
+    call that saw fewer shards never overwrites a closed parent.
+    """
+    shards = list(LifecycleRun.objects.filter(parent_id=parent_id, finished_at__isnull=False))
+    values = {name: sum(getattr(shard, name) for shard in shards) for name in _SUMMED}
+    values["error_messages"] = "\n".join(
+        f"shard {shard.shard_index}: {shard.error_messages}"
+        for shard in sorted(shards, key=lambda shard: shard.shard_index) if shard.error_messages)
+    parent = LifecycleRun.objects.get(pk=parent_id)
+    if len({shard.shard_index for shard in shards}) >= parent.shard_count:
+        statuses = {shard.status for shard in shards}
+        values["finished_at"] = max(shard.finished_at for shard in shards)
+        values["status"] = (LifecycleRunStatus.FAILED if values["errors"]
+                            else LifecycleRunStatus.SKIPPED
+                            if statuses == {LifecycleRunStatus.SKIPPED}
+                            else LifecycleRunStatus.SUCCEEDED)
+    LifecycleRun.objects.filter(pk=parent_id, finished_at__isnull=True).update(**values)
+    parent.refresh_from_db()
+    return parent
+
+
+def _parent_create(*, shard_count: int, trigger: str, at: datetime | None = None,
+                   dry_run: bool = False) -> LifecycleRun:
+    now = timezone.now()
+    return LifecycleRun.objects.create(started_at=now, as_of=at or now, trigger=trigger,
+                                       dry_run=dry_run, shard_count=shard_count,
+                                       status=LifecycleRunStatus.RUNNING)
+
+
+def _refuse_time_travel(*, at: datetime | None, dry_run: bool) -> None:
+    # The same rule as `lifecycle_run`, checked before a parent is recorded for nothing.
+    if at is not None and not dry_run and not settings.LIFECYCLE_ALLOW_TIME_TRAVEL:
+        raise LifecycleRefused("Running the lifecycle as of another instant changes real "
+                               "accounts: only with --dry-run, or with "
+                               "LIFECYCLE_ALLOW_TIME_TRAVEL on (tests).")
