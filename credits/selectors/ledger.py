@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 
 from pricing.costs import HOUR_SECONDS, amount_for_seconds
 from pricing.enums import PaymentType
+from pricing.fields import exact_sum_by
 
 from ..errors import InvalidInput
 from ..models import (
@@ -123,10 +124,10 @@ def account_hold_locked_by_chain(*, account: Account | None) -> dict[str, Decima
     """Tokens locked by the account's live hold-paid resources, per payment chain."""
     if account is None:
         return {}
-    rows = (Resource.objects.filter(owner=account, payment_type=PaymentType.HOLD,
-                                    status__in=LIVE_STATUSES)
-            .values("payment_chain").annotate(locked=Sum("cost_hold")).order_by("payment_chain"))
-    return {row["payment_chain"]: Decimal(row["locked"]) for row in rows}
+    locked = exact_sum_by(Resource.objects.filter(owner=account, payment_type=PaymentType.HOLD,
+                                                  status__in=LIVE_STATUSES),
+                          "payment_chain", "cost_hold")
+    return dict(sorted(locked.items()))
 
 
 def account_by_address(*, address: str) -> Account | None:

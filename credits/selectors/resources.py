@@ -8,7 +8,6 @@ from decimal import Context, Decimal
 from typing import Any, Iterable
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from credits_project.errors import DomainError
@@ -22,6 +21,7 @@ from pricing.costs import (
     compute_costs,
 )
 from pricing.enums import MessageType, PaymentType
+from pricing.fields import exact_sum
 from pricing.models import PricingVersion
 from pricing.selectors import pricing_in_force
 
@@ -49,18 +49,16 @@ def credits_required_for_runtime(*, cost_credit_per_second: Decimal) -> Decimal:
 def account_credit_cost_per_second(*, account: Account) -> Decimal:
     """Credits per second of the account's credit-paid resources that are billed now
     (`processed` and `removing`)."""
-    total = (Resource.objects.filter(owner=account, payment_type=PaymentType.CREDIT,
-                                     status__in=LIVE_STATUSES)
-             .aggregate(total=Sum("cost_credit_per_second"))["total"])
-    return Decimal(total or 0)
+    return exact_sum(Resource.objects.filter(owner=account, payment_type=PaymentType.CREDIT,
+                                             status__in=LIVE_STATUSES),
+                     "cost_credit_per_second")
 
 
 def account_hold_total(*, account: Account, chain: str) -> Decimal:
     """Tokens locked by the account's hold-paid resources on `chain` (`processed`, `removing`)."""
-    total = (Resource.objects.filter(owner=account, payment_type=PaymentType.HOLD,
-                                     payment_chain=chain, status__in=LIVE_STATUSES)
-             .aggregate(total=Sum("cost_hold"))["total"])
-    return Decimal(total or 0)
+    return exact_sum(Resource.objects.filter(owner=account, payment_type=PaymentType.HOLD,
+                                             payment_chain=chain, status__in=LIVE_STATUSES),
+                     "cost_hold")
 
 
 def token_balance_of(*, account: Account, chain: str) -> Decimal:
@@ -192,7 +190,6 @@ class PricingUnavailable(DomainError):
 @dataclass(frozen=True, slots=True)
 class PricedContent:
     parsed: Any
-    owner_address: str
     breakdown: CostBreakdown
     version: PricingVersion
     payment_chain: str
@@ -209,12 +206,6 @@ def content_price(*, message_type: str, content: Any, item_hash: str | None,
         parsed = parse_content(message_type, content, estimate=estimate)
     except ContentInvalid as exc:
         raise ContentRefused(exc.message, errors=exc.errors) from exc
-    try:
-        owner_address = normalize_address(str(parsed.address))
-    except InvalidAddress as exc:
-        raise ContentRefused(f"content.address: {exc}",
-                             errors=[{"loc": "address", "msg": str(exc),
-                                      "type": "invalid_address"}]) from exc
     version, table = pricing_in_force()
     if version is None or table is None:
         raise PricingUnavailable("No pricing version is in force yet.")
@@ -223,12 +214,22 @@ def content_price(*, message_type: str, content: Any, item_hash: str | None,
         breakdown = compute_costs(parsed, table, ref_sizes_mib=ref_sizes_mib, item_hash=item_hash)
     except CostError as exc:
         raise CannotPrice(exc) from exc
-    return PricedContent(parsed=parsed, owner_address=owner_address, breakdown=breakdown,
-                         version=version,
+    return PricedContent(parsed=parsed, breakdown=breakdown, version=version,
                          payment_chain=payment_chain_of(parsed, breakdown.payment_type))
 
 
 # --- reads for the API -------------------------------------------------------------------------
+
+def content_owner_address(parsed) -> str:
+    """The owner of a parsed content: `content.address`, normalised; ContentRefused if it is
+    not an address."""
+    try:
+        return normalize_address(str(parsed.address))
+    except InvalidAddress as exc:
+        raise ContentRefused(f"content.address: {exc}",
+                             errors=[{"loc": "address", "msg": str(exc),
+                                      "type": "invalid_address"}]) from exc
+
 
 def account_by_address(*, address: str) -> Account | None:
     """The account of `address` (normalised), or None if it has never been seen."""
@@ -276,13 +277,10 @@ def costs_totals(*, address: str | None = None, item_hash: str | None = None,
         resources = resources.filter(item_hash=item_hash)
     if payment_type is not None:
         resources = resources.filter(payment_type=payment_type)
-    totals = resources.aggregate(
-        hold=Sum("cost_hold", filter=Q(payment_type=PaymentType.HOLD)),
-        superfluid=Sum("cost_stream_per_second", filter=Q(payment_type=PaymentType.SUPERFLUID)),
-        credit=Sum("cost_credit_per_second", filter=Q(payment_type=PaymentType.CREDIT)),
-        count=Count("id"),
-    )
-    return CostTotals(hold=Decimal(totals["hold"] or 0),
-                      superfluid_per_second=Decimal(totals["superfluid"] or 0),
-                      credit_per_second=Decimal(totals["credit"] or 0),
-                      resource_count=totals["count"])
+    return CostTotals(
+        hold=exact_sum(resources.filter(payment_type=PaymentType.HOLD), "cost_hold"),
+        superfluid_per_second=exact_sum(resources.filter(payment_type=PaymentType.SUPERFLUID),
+                                        "cost_stream_per_second"),
+        credit_per_second=exact_sum(resources.filter(payment_type=PaymentType.CREDIT),
+                                    "cost_credit_per_second"),
+        resource_count=resources.count())
