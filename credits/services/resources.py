@@ -42,6 +42,7 @@ from ..selectors.resources import (
     ContentRefused,
     PricedContent,
     Requirement,
+    content_owner_address,
     content_price,
     credit_min_runtime_days,
     requirement_for,
@@ -171,7 +172,7 @@ def resource_register(*, item_hash: str, message_type: str, content: dict, actor
     priced = content_price(message_type=message_type, content=content, item_hash=item_hash,
                            estimate=False)
     stored_content = _stored_content(content)
-    owner_address = priced.owner_address
+    owner_address = content_owner_address(priced.parsed)
     for attempt in (1, 2):
         try:
             with transaction.atomic():

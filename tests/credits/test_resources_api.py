@@ -277,6 +277,13 @@ def test_affordability_checks_the_url_account_not_the_content_address(client, fu
     assert answer["available"] == "0.000000000000000000"
 
 
+def test_affordability_does_not_read_the_content_address_at_all(client, funded):
+    answer = affordability(client, ADDRESS, credit_instance(address="not an address!"))
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["affordable"] is True
+
+
 def test_affordability_of_an_unknown_account_is_all_shortfall(client):
     answer = affordability(client, OTHER_ADDRESS.lower(), credit_instance()).json()
 
