@@ -218,7 +218,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 
 # --- Lifecycle (issue 4 builds the run; the switch is named in the spec)
 LIFECYCLE_ALLOW_TIME_TRAVEL = env_bool("LIFECYCLE_ALLOW_TIME_TRAVEL", False)
-CREDIT_MIN_RUNTIME_DAYS = env_int("CREDIT_MIN_RUNTIME_DAYS", 1)  # the one-day rule's length
 
 LOGGING = {
     "version": 1,

@@ -7,13 +7,12 @@ from datetime import datetime
 from decimal import Context, Decimal
 from typing import Any, Iterable
 
-from django.conf import settings
 from django.utils import timezone
 
 from credits_project.errors import DomainError
 from pricing.content import ContentInvalid, parse_content
 from pricing.costs import (
-    DAY_SECONDS,
+    HOUR_SECONDS,
     MIB_BYTES,
     CostBreakdown,
     CostError,
@@ -35,15 +34,24 @@ _EXACT = Context(prec=60)
 DEFAULT_HOLD_CHAIN = "ETH"
 
 
-def credit_min_runtime_days() -> int:
-    """The one-day rule's length in days (setting CREDIT_MIN_RUNTIME_DAYS, default 1)."""
-    return int(settings.CREDIT_MIN_RUNTIME_DAYS)
+def funding_horizon_hours() -> int:
+    """The one-day rule's length: the lifecycle's funding horizon, edited by staff (default
+    LIFECYCLE_FUNDING_HORIZON_HOURS = 24). Registration and every lifecycle run use it."""
+    from .lifecycle import lifecycle_settings_get
+
+    return lifecycle_settings_get().funding_horizon_hours
+
+
+def credit_min_runtime_days() -> Decimal:
+    """The funding horizon in days, as the 402 answer reports it (`min_runtime_days`)."""
+    days = Decimal(funding_horizon_hours()) / 24
+    return days.to_integral_value() if days == days.to_integral_value() else days.normalize()
 
 
 def credits_required_for_runtime(*, cost_credit_per_second: Decimal) -> Decimal:
-    """Credits needed to run at `cost_credit_per_second` for the one-day rule's length (exact,
+    """Credits needed to run at `cost_credit_per_second` for the funding horizon (exact,
     18 decimals; not rounded to whole credits)."""
-    return amount_for_seconds(cost_credit_per_second, DAY_SECONDS * credit_min_runtime_days())
+    return amount_for_seconds(cost_credit_per_second, HOUR_SECONDS * funding_horizon_hours())
 
 
 def account_credit_cost_per_second(*, account: Account) -> Decimal:
@@ -140,7 +148,7 @@ def requirement_for(*, account: Account | None, breakdown: CostBreakdown, paymen
                     at: datetime) -> Requirement:
     """The one-day rule (credit) or the hold rule for `account` taking on `breakdown`.
 
-    Credit: one day (CREDIT_MIN_RUNTIME_DAYS) of the credit cost per second of the live
+    Credit: one funding horizon (a day by default) of the credit cost per second of the live
     credit-paid resources plus the new one, against the credits unexpired at `at`. Hold: the
     hold costs of the live hold-paid resources on the chain plus the new one, against the token
     balance on that chain. Stream: not checked. `account` None is an account with nothing.

@@ -172,8 +172,12 @@ def test_credits_expired_at_registration_time_do_not_count(resources_grant):
     assert refused.value.details["account_credits"] == "0"
 
 
-def test_the_funding_horizon_comes_from_the_setting(resources_grant, settings):
-    settings.CREDIT_MIN_RUNTIME_DAYS = 2
+def test_the_funding_horizon_comes_from_the_lifecycle_settings(resources_grant):
+    from credits.selectors.lifecycle import lifecycle_settings_get
+
+    horizon = lifecycle_settings_get()
+    horizon.funding_horizon_hours = 48
+    horizon.save()
     resources_grant(ADDRESS, 684_000, at=T0 - timedelta(hours=1))
     resources_grant(OTHER_ADDRESS, 683_999, at=T0 - timedelta(hours=1))
 
