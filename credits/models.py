@@ -204,6 +204,17 @@ class Resource(models.Model):
         return f"{self.type} {self.item_hash[:12]}… ({self.status})"
 
 
+class PendingDeletion(Resource):
+    """A resource in `removing`, as the operators' pending-deletions list in the admin shows it
+    (a proxy: the same rows, its own admin page)."""
+
+    class Meta:
+        proxy = True
+        ordering = ["delete_after", "id"]
+        verbose_name = "pending deletion"
+        verbose_name_plural = "pending deletions"
+
+
 class CostRow(models.Model):
     """One row of a resource's cost, as the engine computed it with `pricing_version`."""
 

@@ -1,7 +1,7 @@
 """Credits endpoints of the v1 API. Each view states who may call it (see credits.auth)."""
 from django.urls import path, re_path
 
-from .api import ledger, resources
+from .api import ledger, lifecycle, resources
 
 ADDRESS = r"(?P<address>[0-9A-Za-z:_\-.]{1,128})"
 
@@ -21,4 +21,7 @@ urlpatterns = [
     path("credits/grants", ledger.GrantView.as_view(), name="credit-grants"),
     path("credits/expenses", ledger.ExpenseView.as_view(), name="credit-expenses"),
     path("credits/transfers", ledger.TransferView.as_view(), name="credit-transfers"),
+    path("pending-deletions", lifecycle.PendingDeletionsView.as_view(),
+         name="pending-deletions"),
+    path("lifecycle-runs", lifecycle.LifecycleRunsView.as_view(), name="lifecycle-runs"),
 ]

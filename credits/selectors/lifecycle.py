@@ -1,8 +1,44 @@
-"""Reading the lifecycle: its settings, runs and the resources pending deletion."""
+"""Reading the lifecycle: its settings, runs and the resources pending deletion (with what their
+owners lack to keep them). Pure reads: nothing here writes or locks, except that the settings
+row is created from Django settings on first use."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal
+
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from ..models import LifecycleSettings
+from pricing.costs import HOUR_SECONDS, amount_for_seconds
+from pricing.enums import PaymentType
 
+from ..addresses import normalize_address
+from ..models import (
+    LIVE_STATUSES,
+    LifecycleRun,
+    LifecycleSettings,
+    Lot,
+    Resource,
+    ResourceStatus,
+    TokenBalance,
+)
+
+# The periodic task the data migration 0004 creates (django-celery-beat).
+LIFECYCLE_PERIODIC_TASK_NAME = "credit lifecycle"
+_ZERO = Decimal(0)
+# Sums of 18-decimal rates and balances are exact at this precision.
+_EXACT = Context(prec=60)
+
+
+# --- settings ----------------------------------------------------------------------------------
 
 def lifecycle_settings_defaults() -> dict:
     return {"grace_hours": settings.LIFECYCLE_GRACE_HOURS,
@@ -12,6 +48,214 @@ def lifecycle_settings_defaults() -> dict:
 
 def lifecycle_settings_get() -> LifecycleSettings:
     """The live settings (the single row, created from Django settings on first use)."""
-    row, _ = LifecycleSettings.objects.get_or_create(pk=1,
-                                                     defaults=lifecycle_settings_defaults())
+    row = LifecycleSettings.objects.filter(pk=1).first()
+    if row is not None:
+        return row
+    row = LifecycleSettings(pk=1, **lifecycle_settings_defaults())
+    # Its first history row names no one: it may be created inside any request, and the
+    # caller of an API request (an API key) is not a user the history could point at.
+    row._history_user = None
+    row._change_reason = "Created from the Django settings' defaults."
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent first use may win the insert
+            row.save(force_insert=True)
+    except IntegrityError:
+        return LifecycleSettings.objects.get(pk=1)
+    finally:
+        del row._history_user, row._change_reason
     return row
+
+
+def lifecycle_periodic_task():
+    """The django-celery-beat periodic task that schedules the run, or None if it is missing."""
+    from django_celery_beat.models import PeriodicTask
+
+    return PeriodicTask.objects.filter(name=LIFECYCLE_PERIODIC_TASK_NAME).first()
+
+
+# --- cursors -----------------------------------------------------------------------------------
+
+def cursor_encode(instant: datetime, pk: int) -> str:
+    """An opaque cursor for a list ordered by (instant, id)."""
+    raw = json.dumps([instant.isoformat(), pk], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str) -> tuple[datetime, int]:
+    """The (instant, id) of a cursor from `cursor_encode`; ValueError if it is not one."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        instant_text, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        instant = parse_datetime(instant_text)
+    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        raise ValueError("not a cursor of this list") from None
+    if instant is None or timezone.is_naive(instant) or isinstance(pk, bool) \
+            or not isinstance(pk, int):
+        raise ValueError("not a cursor of this list")
+    return instant, pk
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+def lifecycle_runs_recent(*, limit: int,
+                          before: tuple[datetime, int] | None = None) -> list[LifecycleRun]:
+    """Up to `limit` runs (and shards of runs), newest first (by start, then id), strictly
+    after the position `before` = (started_at, id) of the previous page's last run."""
+    runs = LifecycleRun.objects.order_by("-started_at", "-id")
+    if before is not None:
+        started_at, run_id = before
+        runs = runs.filter(Q(started_at__lt=started_at)
+                           | Q(started_at=started_at, id__lt=run_id))
+    return list(runs[:limit])
+
+
+def lifecycle_run_cursor(run: LifecycleRun) -> str:
+    return cursor_encode(run.started_at, run.pk)
+
+
+# --- pending deletions -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """What an owner lacks to fund all its live resources of one payment type (and chain, for
+    hold): `required` − `available`, never below 0. Credits for credit, tokens for hold; a
+    stream is not checked (`amount` None)."""
+
+    unit: str | None  # "credits", "tokens" or None (not checked)
+    chain: str
+    required: Decimal | None
+    available: Decimal | None
+
+    @property
+    def amount(self) -> Decimal | None:
+        if self.required is None or self.available is None:
+            return None
+        return max(_ZERO, _EXACT.subtract(self.required, self.available))
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDeletion:
+    """A resource in `removing`, with its countdown (at `at`) and its owner's shortfall."""
+
+    resource: Resource
+    shortfall: Shortfall
+    at: datetime
+
+    @property
+    def owner_address(self) -> str:
+        return self.resource.owner.address
+
+    @property
+    def seconds_left(self) -> int:
+        """Whole seconds until `delete_after`; 0 once it has passed."""
+        return max(0, int((self.resource.delete_after - self.at).total_seconds()))
+
+    @property
+    def overdue(self) -> bool:
+        """The deadline has passed: the next run removes it."""
+        return self.resource.delete_after <= self.at
+
+
+def pending_deletions_queryset(*, reason: str | None = None, payment_type: str | None = None,
+                               owner: str | None = None, due_before: datetime | None = None,
+                               after: tuple[datetime, int] | None = None) -> QuerySet[Resource]:
+    """Resources in `removing`, soonest `delete_after` first (then id), optionally of one
+    removal reason, payment type or owner (an address in any case), due strictly before
+    `due_before`, and strictly after the position `after` = (delete_after, id)."""
+    resources = (Resource.objects.filter(status=ResourceStatus.REMOVING)
+                 .select_related("owner").order_by("delete_after", "id"))
+    if reason is not None:
+        resources = resources.filter(removal_reason=reason)
+    if payment_type is not None:
+        resources = resources.filter(payment_type=payment_type)
+    if owner is not None:
+        resources = resources.filter(owner__address=normalize_address(owner))
+    if due_before is not None:
+        resources = resources.filter(delete_after__lt=due_before)
+    if after is not None:
+        delete_after, resource_id = after
+        resources = resources.filter(Q(delete_after__gt=delete_after)
+                                     | Q(delete_after=delete_after, id__gt=resource_id))
+    return resources
+
+
+def pending_deletions(*, reason: str | None = None, payment_type: str | None = None,
+                      owner: str | None = None, due_before: datetime | None = None,
+                      at: datetime | None = None, after: tuple[datetime, int] | None = None,
+                      limit: int | None = None) -> list[PendingDeletion]:
+    """Resources in `removing`, soonest deadline first, each with its countdown and its owner's
+    shortfall at `at` (default now); see `pending_deletions_queryset` for the filters.
+
+    A fixed number of queries whatever the number of rows or owners: one for the page, and at
+    most four grouped by owner for the shortfalls (`shortfalls_by_resource`).
+    """
+    at = at or timezone.now()
+    resources = pending_deletions_queryset(reason=reason, payment_type=payment_type,
+                                           owner=owner, due_before=due_before, after=after)
+    page = list(resources if limit is None else resources[:limit])
+    shortfalls = shortfalls_by_resource(resources=page, at=at)
+    return [PendingDeletion(resource=resource, shortfall=shortfalls[resource.pk], at=at)
+            for resource in page]
+
+
+def pending_deletion_cursor(row: PendingDeletion) -> str:
+    return cursor_encode(row.resource.delete_after, row.resource.pk)
+
+
+def shortfalls_by_resource(*, resources: Sequence[Resource],
+                           at: datetime | None = None) -> dict[int, Shortfall]:
+    """The owner's shortfall for each resource's payment type, by resource id.
+
+    Credit: one funding horizon (`LifecycleSettings.funding_horizon_hours`) of the credit cost
+    per second of the owner's live (`processed`, `removing`) credit-paid resources, minus the
+    credits unexpired at `at` — what the owner must add for the run to fund all of them. Hold:
+    the hold costs of the owner's live hold-paid resources on the resource's chain, minus the
+    token balance reported there. The same sums as `account_credit_cost_per_second`,
+    `account_balance`, `account_hold_total` and `token_balance_of`, grouped by owner: at most
+    four queries for any number of resources.
+    """
+    at = at or timezone.now()
+    credit_owners = {r.owner_id for r in resources if r.payment_type == PaymentType.CREDIT}
+    hold_owners = {r.owner_id for r in resources if r.payment_type == PaymentType.HOLD}
+    rates: dict[int, Decimal] = {}
+    balances: dict[int, int] = {}
+    holds: dict[tuple[int, str], Decimal] = {}
+    tokens: dict[tuple[int, str], Decimal] = {}
+    horizon_seconds = 0
+    if credit_owners:
+        horizon_seconds = lifecycle_settings_get().funding_horizon_hours * HOUR_SECONDS
+        rates = {owner_id: Decimal(total) for owner_id, total in (
+            Resource.objects.filter(owner_id__in=credit_owners, payment_type=PaymentType.CREDIT,
+                                    status__in=LIVE_STATUSES)
+            .order_by().values("owner_id").annotate(total=Sum("cost_credit_per_second"))
+            .values_list("owner_id", "total"))}
+        balances = {account_id: int(total) for account_id, total in (
+            Lot.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at),
+                               account_id__in=credit_owners, remaining__gt=0)
+            .order_by().values("account_id").annotate(total=Sum("remaining"))
+            .values_list("account_id", "total"))}
+    if hold_owners:
+        holds = {(owner_id, chain): Decimal(total) for owner_id, chain, total in (
+            Resource.objects.filter(owner_id__in=hold_owners, payment_type=PaymentType.HOLD,
+                                    status__in=LIVE_STATUSES)
+            .order_by().values("owner_id", "payment_chain").annotate(total=Sum("cost_hold"))
+            .values_list("owner_id", "payment_chain", "total"))}
+        tokens = {(account_id, chain): Decimal(balance) for account_id, chain, balance in (
+            TokenBalance.objects.filter(account_id__in=hold_owners)
+            .values_list("account_id", "chain", "balance"))}
+    shortfalls: dict[int, Shortfall] = {}
+    for resource in resources:
+        if resource.payment_type == PaymentType.CREDIT:
+            required = amount_for_seconds(rates.get(resource.owner_id, _ZERO), horizon_seconds)
+            shortfalls[resource.pk] = Shortfall(
+                unit="credits", chain="", required=required,
+                available=Decimal(balances.get(resource.owner_id, 0)))
+        elif resource.payment_type == PaymentType.HOLD:
+            key = (resource.owner_id, resource.payment_chain)
+            shortfalls[resource.pk] = Shortfall(
+                unit="tokens", chain=resource.payment_chain,
+                required=holds.get(key, _ZERO), available=tokens.get(key, _ZERO))
+        else:
+            shortfalls[resource.pk] = Shortfall(unit=None, chain=resource.payment_chain,
+                                                required=None, available=None)
+    return shortfalls
