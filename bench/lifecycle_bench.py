@@ -1,0 +1,879 @@
+#!/usr/bin/env python3
+"""Benchmark: one full lifecycle run (expire, meter one hour, fund-or-flag, finalise) over
+100 K accounts and 1 M credit-paid resources on PostgreSQL, beside a plain GROUP BY aggregate.
+
+Creates a throw-away database, migrates it, generates the data with set-based SQL (a progress
+line per phase on stderr), VACUUM ANALYZE, then runs `lifecycle_run(at=…)` once in a fresh
+Python process and reports wall time per step, peak memory (ru_maxrss and sampled RSS), the
+number of SQL statements, the run's counts, the warm time of
+`SELECT owner_id, sum(cost_credit_per_second) FROM credits_resource GROUP BY owner_id`, and
+`manage.py check_ledger` afterwards. Prints a markdown table, writes bench/results/*.json and
+drops the database (unless --keep).
+
+    bench/lifecycle                                   # 100 000 accounts, 1 000 000 resources
+    bench/lifecycle --accounts 10000 --resources 100000 --keep
+    bench/lifecycle --save-seed    # also keep the generated data as <db>_seed (a template) ...
+    bench/lifecycle --from-seed    # ... and measure again on an identical copy, no generation
+
+The data, anchored at the run's instant T (now, to the second):
+- accounts own 1 to 30 resources (20 % one, 8 % thirty, the rest 2–16, adjusted to the total),
+  created over the past 90 days, each a copy of one of five instances registered through
+  `resource_register` (its costs, cost rows and content), all paid by credit;
+- every resource was charged up to the previous hourly run (T − 1 h): `charged_hours`, one
+  previous-hour charge each, the account's metering expense and its drain are there, so the
+  run meters exactly one hour (one charge per resource);
+- lots: a non-expiring grant for everyone, a grant expiring in 1–60 days for half the
+  accounts; 90 % of accounts can fund 1.3–60 days, 9 % only 5–95 % of a day (fund-or-flag
+  flags their newest resources) and 1 % could fund five days only with a lot that expired
+  during the last hour (expiry writes it off, then the account is flagged);
+- 40 % of the unfunded accounts were flagged before: their newest resource is `removing`,
+  half with a deadline in the last hour (finalise removes it), half later today; 1 % of the
+  funded accounts have their newest resource `removing` (the run restores it).
+
+Needs: .venv, PostgreSQL answering on 127.0.0.1:$BENCH_PGPORT (default 55432) as user
+postgres without a password. The run uses the server's settings as they are (work_mem …);
+only the generating session sets work_mem and synchronous_commit for itself.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import math
+import os
+import platform
+import random
+import resource as rusage
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+TARGET_SECONDS = 16.0
+TOLERATED_SECONDS = 2 * TARGET_SECONDS
+TARGET_MEMORY_MB = 500
+AGGREGATE_SQL = ("SELECT owner_id, sum(cost_credit_per_second) FROM credits_resource "
+                 "GROUP BY owner_id")
+TEMPLATE_OWNER = "0x" + "7" * 40
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+class Progress:
+    """A one-line progress bar on stderr, redrawn in place (one line per update without a tty)."""
+
+    def __init__(self, phase: str, total: int, unit: str = "rows"):
+        self.phase, self.total, self.unit = phase, max(total, 1), unit
+        self.started = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self.printed_tenth = -1
+        self.update(0)
+
+    def update(self, done: int) -> None:
+        fraction = min(done / self.total, 1.0)
+        bar = "#" * int(fraction * 30) + "." * (30 - int(fraction * 30))
+        line = (f"[bench] {self.phase:<28} [{bar}] {fraction * 100:5.1f}% "
+                f"{done:>11,}/{self.total:,} {self.unit}  {time.perf_counter() - self.started:6.1f} s")
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif int(fraction * 10) > self.printed_tenth:  # a log file: every tenth, not every chunk
+            self.printed_tenth = int(fraction * 10)
+            print(line, file=sys.stderr, flush=True)
+
+    def finish(self) -> float:
+        if self.tty or self.printed_tenth < 10:
+            self.update(self.total)
+        if self.tty:
+            print(file=sys.stderr, flush=True)
+        return time.perf_counter() - self.started
+
+
+def chunks(first: int, last: int, count: int):
+    """`count` inclusive id ranges covering first..last."""
+    size = max(1, math.ceil((last - first + 1) / count))
+    for low in range(first, last + 1, size):
+        yield low, min(low + size - 1, last)
+
+
+# --- machine and environment -------------------------------------------------------------
+
+def machine() -> dict:
+    cpu_model = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu_model = line.split(":", 1)[1].strip()
+            break
+    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal"))
+    return {"nproc": os.cpu_count(), "cpu_model": cpu_model,
+            "memory_gib": round(mem_kib / 1024 / 1024, 1), "kernel": platform.release(),
+            "python": platform.python_version()}
+
+
+def load_average() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def git_commit() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return commit + ("+dirty" if dirty else "")
+
+
+def psql(pg: dict, sql: str, database: str = "postgres") -> str:
+    out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg["host"], "-p",
+                          str(pg["port"]), "-U", "postgres", "-d", database, "-tAc", sql],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"[bench] psql failed: {sql}\n{out.stderr}")
+    return out.stdout.strip()
+
+
+def database_exists(pg: dict, name: str) -> bool:
+    return psql(pg, f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
+
+
+def drop_database(pg: dict, name: str) -> None:
+    psql(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def child_env(pg: dict, db_name: str) -> dict:
+    env = {key: value for key, value in os.environ.items()
+           if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "LIFECYCLE_BATCH_ACCOUNTS")}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "credits_project.settings",
+        "DATABASE_URL": f"postgres://postgres@{pg['host']}:{pg['port']}/{db_name}",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "LIFECYCLE_ALLOW_TIME_TRAVEL": "1",  # the run acts as of the data's anchor T
+        "PYTHONPATH": str(ROOT),
+    })
+    return env
+
+
+def django_setup(env: dict) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+# --- generation ----------------------------------------------------------------------------
+
+def template_instances() -> list[tuple[str, int, dict]]:
+    """(label, weight in %, content): five credit-paid instances, E1 the most common."""
+    from tests.pricing.contents import instance_content, persistent_volume
+
+    return [
+        ("1 vCPU, 2 GiB (E1)", 55, instance_content(payment="credit")),
+        ("2 vCPU, 4 GiB", 20, instance_content(payment="credit", vcpus=2, memory=4096)),
+        ("1 vCPU + 50 GiB volume", 10, instance_content(
+            payment="credit", volumes=[persistent_volume(51200, mount="/data")])),
+        ("4 vCPU, 8 GiB, 100 GiB", 10, instance_content(payment="credit", vcpus=4, memory=8192,
+                                                        rootfs_size_mib=102400)),
+        ("8 vCPU, 16 GiB, 200 GiB", 5, instance_content(payment="credit", vcpus=8, memory=16384,
+                                                        rootfs_size_mib=204800)),
+    ]
+
+
+def register_templates(at: dt.datetime) -> list[dict]:
+    """Register each template through the service, copy what it stored, roll it all back."""
+    from django.db import transaction
+
+    from credits.services.ledger import grant_create
+    from credits.services.resources import resource_register
+
+    templates = []
+    with transaction.atomic():
+        grant_create(address=TEMPLATE_OWNER, amount=10 ** 12, expires_at=None,
+                     reference="bench-template", actor="bench", at=at)
+        for index, (label, weight, content) in enumerate(template_instances(), start=1):
+            content["address"] = TEMPLATE_OWNER
+            resource = resource_register(item_hash=f"{index:064x}", message_type="INSTANCE",
+                                         content=content, actor="bench", at=at).resource
+            templates.append({
+                "idx": index, "label": label, "weight": weight, "type": resource.type,
+                "content": resource.content, "product_type": resource.product_type,
+                "payment_chain": resource.payment_chain,
+                "pricing_version_id": resource.pricing_version_id,
+                "cost_hold": resource.cost_hold,
+                "cost_stream_per_second": resource.cost_stream_per_second,
+                "cost_credit_per_second": resource.cost_credit_per_second,
+                "size_mib": resource.size_mib,
+                "rows": [{"position": row.position, "type": row.type, "name": row.name,
+                          "ref": row.ref, "cost_hold": row.cost_hold,
+                          "cost_stream_per_second": row.cost_stream_per_second,
+                          "cost_credit_per_second": row.cost_credit_per_second,
+                          "size_mib": row.size_mib}
+                         for row in resource.cost_rows.order_by("position")],
+            })
+        transaction.set_rollback(True)
+    return templates
+
+
+def account_plan(accounts: int, resources: int, seed: int) -> list[tuple]:
+    """Per account: (id, resources, class, removing kind, runway in days, future lot share,
+    future lot days). Classes: funded, unfunded, expired (funded only by a lot that expired
+    in the last hour). Removing kinds: '' , past, future (unfunded), restore (funded)."""
+    if not accounts <= resources <= 30 * accounts:
+        raise SystemExit("[bench] need 1 to 30 resources per account")
+    rng = random.Random(seed)
+    counts = []
+    for _ in range(accounts):
+        draw = rng.random()
+        counts.append(1 if draw < 0.20 else 30 if draw < 0.28 else rng.randint(2, 16))
+    total = sum(counts)
+    while total != resources:  # nudge random accounts (within 1..30) to the exact total
+        i = rng.randrange(accounts)
+        if total < resources and counts[i] < 30:
+            counts[i] += 1
+            total += 1
+        elif total > resources and counts[i] > 1:
+            counts[i] -= 1
+            total -= 1
+    plan = []
+    for i, count in enumerate(counts, start=1):
+        draw = rng.random()
+        if draw < 0.09:
+            klass, runway = "unfunded", rng.uniform(0.05, 0.95)
+            kind_draw = rng.random()
+            removing = "past" if kind_draw < 0.2 else "future" if kind_draw < 0.4 else ""
+        elif draw < 0.10:
+            klass, runway, removing = "expired", rng.uniform(0.05, 0.95), ""
+        else:
+            klass, runway = "funded", math.exp(rng.uniform(math.log(1.3), math.log(60)))
+            removing = "restore" if rng.random() < 0.01 else ""
+        share = rng.uniform(0.2, 0.6) if rng.random() < 0.5 else 0.0
+        plan.append((i, count, klass, removing, round(runway, 6), round(share, 6),
+                     rng.randint(1, 60)))
+    return plan
+
+
+def copy_rows(cursor, table: str, columns: list[str], rows) -> None:
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join("\\N" if value is None else str(value) for value in row) + "\n")
+    buffer.seek(0)
+    cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int) -> dict:
+    from django.db import connection
+
+    from credits.selectors.lifecycle import lifecycle_settings_get
+
+    timings = {}
+    started_all = time.perf_counter()
+    lifecycle_settings_get()  # the settings row exists in a live system; not part of a run
+    templates = register_templates(at)
+    log("templates (registered, then rolled back): " + "; ".join(
+        f"{t['label']} {t['cost_credit_per_second']} credits/s ({t['weight']} %)"
+        for t in templates))
+    plan = account_plan(accounts, resources, seed)
+    params = {"at": at}
+    chunk_count = 10
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET work_mem = '256MB'")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        cursor.execute("SELECT setseed(%s)", [(seed % 1000) / 1000])
+
+        # -- staging: templates, plan, resources in creation order -------------------------
+        progress = Progress("staging", 3, "steps")
+        cursor.execute("""
+            CREATE UNLOGGED TABLE bench_template (idx int PRIMARY KEY, weight int, type text,
+                content jsonb, product_type text, payment_chain text, pricing_version_id bigint,
+                cost_hold numeric, cost_stream_per_second numeric,
+                cost_credit_per_second numeric, size_mib numeric);
+            CREATE UNLOGGED TABLE bench_template_row (idx int, position int, type text, name text,
+                ref text, cost_hold numeric, cost_stream_per_second numeric,
+                cost_credit_per_second numeric, size_mib numeric);
+            CREATE UNLOGGED TABLE bench_plan (account_id bigint PRIMARY KEY, n int, class text,
+                removing_kind text, runway float8, future_share float8, future_days int);""")
+        for t in templates:
+            cursor.execute("INSERT INTO bench_template VALUES "
+                           "(%s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s)",
+                           [t["idx"], t["weight"], t["type"], json.dumps(t["content"]),
+                            t["product_type"], t["payment_chain"], t["pricing_version_id"],
+                            t["cost_hold"], t["cost_stream_per_second"],
+                            t["cost_credit_per_second"], t["size_mib"]])
+            for row in t["rows"]:
+                cursor.execute("INSERT INTO bench_template_row VALUES "
+                               "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                               [t["idx"], row["position"], row["type"], row["name"], row["ref"],
+                                row["cost_hold"], row["cost_stream_per_second"],
+                                row["cost_credit_per_second"], row["size_mib"]])
+        copy_rows(cursor, "bench_plan", ["account_id", "n", "class", "removing_kind", "runway",
+                                         "future_share", "future_days"], plan)
+        progress.update(1)
+        cumulative, template_case = 0, []
+        for t in templates:
+            cumulative += t["weight"]
+            template_case.append(f"WHEN u < {cumulative / 100} THEN {t['idx']}")
+        # Ids follow creation time, as in a live system: an account's resources are spread
+        # over the table, not side by side.
+        cursor.execute(f"""
+            CREATE UNLOGGED TABLE bench_res AS
+            SELECT (row_number() OVER (ORDER BY created_at, owner_id, k))::bigint AS id,
+                   owner_id, created_at, tpl, deadline_draw,
+                   row_number() OVER (PARTITION BY owner_id ORDER BY created_at DESC) = 1
+                       AS newest
+            FROM (SELECT owner_id, k, created_at, deadline_draw,
+                         CASE {' '.join(template_case)} ELSE 1 END AS tpl
+                  FROM (SELECT p.account_id AS owner_id, g.k, random() AS u,
+                               random() AS deadline_draw,
+                               %(at)s - interval '2 hours' - random() * interval '90 days'
+                                   AS created_at
+                        FROM bench_plan p CROSS JOIN LATERAL generate_series(1, p.n) AS g(k)
+                        OFFSET 0) drawn) s""", params)
+        progress.update(2)
+        cursor.execute("CREATE UNIQUE INDEX ON bench_res (id); ANALYZE bench_res; "
+                       "ANALYZE bench_plan")
+        timings["staging"] = progress.finish()
+
+        # -- accounts ----------------------------------------------------------------------
+        progress = Progress("accounts", accounts)
+        for low, high in chunks(1, accounts, 5):
+            cursor.execute("""
+                INSERT INTO credits_account (id, address, created_at)
+                SELECT i, '0x' || lpad(i::text, 40, '0'), %(at)s - interval '120 days'
+                FROM generate_series(%(low)s, %(high)s) AS i""", {**params, "low": low,
+                                                                    "high": high})
+            progress.update(high)
+        timings["accounts"] = progress.finish()
+
+        # -- resources ---------------------------------------------------------------------
+        progress = Progress("resources", resources)
+        deadline = (f"CASE WHEN p.removing_kind = 'past' "
+                    f"THEN %(at)s - (1 + 49 * s.deadline_draw) * interval '1 minute' "
+                    f"ELSE %(at)s + (1 + 22 * s.deadline_draw) * interval '1 hour' END")
+        for low, high in chunks(1, resources, chunk_count):
+            cursor.execute(f"""
+                INSERT INTO credits_resource (id, item_hash, type, content, owner_id,
+                    product_type, payment_type, payment_chain, status, removal_reason,
+                    removing_since, delete_after, pricing_version_id, cost_hold,
+                    cost_stream_per_second, cost_credit_per_second, size_mib, created_at,
+                    ended_at, charged_hours)
+                SELECT s.id, md5('bench-resource:' || s.id) || md5('bench-hash:' || s.id),
+                       t.type,
+                       jsonb_set(jsonb_set(t.content, '{{address}}',
+                                           to_jsonb('0x' || lpad(s.owner_id::text, 40, '0'))),
+                                 '{{time}}', to_jsonb(extract(epoch FROM s.created_at))),
+                       s.owner_id, t.product_type, 'credit', t.payment_chain,
+                       CASE WHEN x.removing THEN 'removing' ELSE 'processed' END,
+                       CASE WHEN x.removing THEN 'credit_insufficient' ELSE '' END,
+                       CASE WHEN x.removing THEN GREATEST(s.created_at,
+                                                          {deadline} - interval '24 hours') END,
+                       CASE WHEN x.removing THEN {deadline} END,
+                       t.pricing_version_id, t.cost_hold, t.cost_stream_per_second,
+                       t.cost_credit_per_second, t.size_mib, s.created_at, NULL,
+                       -- charged up to the previous run, at T - 1 h
+                       FLOOR(EXTRACT(EPOCH FROM (%(at)s - interval '1 hour' - s.created_at))
+                             / 3600)::bigint
+                FROM bench_res s
+                JOIN bench_template t ON t.idx = s.tpl
+                JOIN bench_plan p ON p.account_id = s.owner_id
+                CROSS JOIN LATERAL (SELECT s.newest AND p.removing_kind <> '' AS removing) x
+                WHERE s.id BETWEEN %(low)s AND %(high)s""", {**params, "low": low, "high": high})
+            progress.update(high)
+        timings["resources"] = progress.finish()
+
+        # -- cost rows and registration audit rows (what registration writes) -------------
+        progress = Progress("cost rows + audit rows", resources)
+        for low, high in chunks(1, resources, chunk_count):
+            cursor.execute("""
+                INSERT INTO credits_costrow (resource_id, position, type, name, ref, cost_hold,
+                    cost_stream_per_second, cost_credit_per_second, size_mib, pricing_version_id)
+                SELECT s.id, tr.position, tr.type, tr.name, tr.ref, tr.cost_hold,
+                       tr.cost_stream_per_second, tr.cost_credit_per_second, tr.size_mib,
+                       t.pricing_version_id
+                FROM bench_res s JOIN bench_template t ON t.idx = s.tpl
+                JOIN bench_template_row tr ON tr.idx = s.tpl
+                WHERE s.id BETWEEN %(low)s AND %(high)s ORDER BY s.id, tr.position""",
+                           {"low": low, "high": high})
+            cursor.execute("""
+                INSERT INTO credits_resourcestatuschange (resource_id, from_status, to_status,
+                                                          reason, actor, at, run_id)
+                SELECT r.id, '', 'processed', 'registered', 'bench', r.created_at, NULL::bigint
+                FROM credits_resource r WHERE r.id BETWEEN %(low)s AND %(high)s
+                UNION ALL
+                SELECT r.id, 'processed', 'removing', 'credit_insufficient', 'lifecycle-run:0',
+                       r.removing_since, NULL
+                FROM credits_resource r
+                WHERE r.id BETWEEN %(low)s AND %(high)s AND r.status = 'removing'
+                ORDER BY 6""", {"low": low, "high": high})
+            progress.update(high)
+        timings["cost_and_audit_rows"] = progress.finish()
+
+        # -- credits: lots, their grants, the previous hour's expense and drain -------------
+        progress = Progress("ledger and lots", accounts)
+        cursor.execute("""
+            CREATE UNLOGGED TABLE bench_acct AS
+            SELECT r.owner_id AS account_id,
+                   SUM(ROUND(r.cost_credit_per_second * 3600))::bigint AS per_hour,
+                   CEIL(SUM(r.cost_credit_per_second) * 86400)::bigint AS per_day
+            FROM credits_resource r GROUP BY r.owner_id""")
+        # Spendable before the run (lot C aside) = this hour's charge + `runway` days; a
+        # future-expiring lot B holds `future_share` of it. The previous hour was drained from
+        # the soonest-expiring lot: C, else B, else A. Ids: lots 3a-2 (A), 3a-1 (B), 3a (C);
+        # entries 4a-3 (A), 4a-2 (B), 4a-1 (C), 4a (the previous hour's expense).
+        cursor.execute("""
+            CREATE UNLOGGED TABLE bench_lot AS
+            WITH s AS (
+                SELECT p.account_id AS a, p.class, a.per_hour, a.per_day, p.future_days,
+                       a.per_hour + CASE WHEN p.class = 'funded' THEN CEIL(a.per_day * p.runway)
+                                         ELSE FLOOR(a.per_day * p.runway) END AS spendable,
+                       p.future_share
+                FROM bench_plan p JOIN bench_acct a ON a.account_id = p.account_id),
+            parts AS (
+                SELECT a, class, per_hour, per_day, future_days,
+                       FLOOR(spendable * future_share)::bigint AS b_left,
+                       (spendable - FLOOR(spendable * future_share))::bigint AS a_left
+                FROM s),
+            drained AS (
+                SELECT *, CASE WHEN class = 'expired' THEN 'C' WHEN b_left > 0 THEN 'B'
+                               ELSE 'A' END AS drained_from
+                FROM parts)
+            SELECT 3 * a - 2 AS lot_id, 4 * a - 3 AS entry_id, a AS account_id,
+                   a_left + CASE WHEN drained_from = 'A' THEN per_hour ELSE 0 END AS amount,
+                   a_left AS remaining, NULL::timestamptz AS expires_at,
+                   %(at)s - interval '100 days' AS created_at,
+                   drained_from = 'A' AS drained, per_hour
+            FROM drained
+            UNION ALL
+            SELECT 3 * a - 1, 4 * a - 2, a,
+                   b_left + CASE WHEN drained_from = 'B' THEN per_hour ELSE 0 END, b_left,
+                   %(at)s + future_days * interval '1 day',
+                   %(at)s - (61 - future_days) * interval '12 hours', drained_from = 'B', per_hour
+            FROM drained WHERE b_left > 0
+            UNION ALL
+            SELECT 3 * a, 4 * a - 1, a, 5 * per_day + per_hour, 5 * per_day,
+                   %(at)s - (1 + (a %% 58)) * interval '1 minute',
+                   %(at)s - interval '30 days', TRUE, per_hour
+            FROM drained WHERE class = 'expired'""", params)
+        cursor.execute("CREATE INDEX ON bench_lot (account_id); ANALYZE bench_lot; "
+                       "ANALYZE bench_acct")
+        for low, high in chunks(1, accounts, chunk_count):
+            window = {**params, "low": low, "high": high}
+            cursor.execute("""
+                INSERT INTO credits_ledgerentry (id, account_id, kind, amount, amount_requested,
+                    shortfall, expires_at, idempotency_key, request_hash, reference, reason,
+                    effective_at, created_by)
+                SELECT entry_id, account_id, 'grant', amount, NULL, 0, expires_at,
+                       'bench:grant:' || entry_id, '', 'bench-grant-' || entry_id, '', created_at,
+                       'bench'
+                FROM bench_lot WHERE account_id BETWEEN %(low)s AND %(high)s
+                UNION ALL
+                SELECT 4 * account_id, account_id, 'expense', -per_hour, per_hour, 0, NULL,
+                       'meter:run:0:account:' || account_id, '', 'lifecycle-run:0', 'metering',
+                       %(at)s - interval '1 hour', 'lifecycle-run:0'
+                FROM bench_acct WHERE account_id BETWEEN %(low)s AND %(high)s
+                ORDER BY 1""", window)
+            cursor.execute("""
+                INSERT INTO credits_lot (id, account_id, entry_id, amount, remaining, expires_at,
+                                         created_at)
+                SELECT lot_id, account_id, entry_id, amount, remaining, expires_at, created_at
+                FROM bench_lot WHERE account_id BETWEEN %(low)s AND %(high)s ORDER BY lot_id""",
+                           window)
+            cursor.execute("""
+                INSERT INTO credits_lotdrain (id, entry_id, lot_id, amount)
+                SELECT account_id, 4 * account_id, lot_id, per_hour FROM bench_lot
+                WHERE drained AND per_hour > 0 AND account_id BETWEEN %(low)s AND %(high)s
+                ORDER BY account_id""", window)
+            progress.update(high)
+        timings["ledger_and_lots"] = progress.finish()
+
+        # -- the previous hour's charges ---------------------------------------------------
+        progress = Progress("previous-hour charges", resources)
+        for low, high in chunks(1, resources, chunk_count):
+            cursor.execute("""
+                INSERT INTO credits_charge (resource_id, hour_index, amount_requested,
+                    amount_drained, entry_id, run_id, pricing_version_id)
+                SELECT r.id, r.charged_hours - 1, ROUND(r.cost_credit_per_second * 3600),
+                       ROUND(r.cost_credit_per_second * 3600), 4 * r.owner_id, NULL,
+                       r.pricing_version_id
+                FROM credits_resource r
+                WHERE r.id BETWEEN %(low)s AND %(high)s AND r.charged_hours > 0
+                ORDER BY r.id""", {"low": low, "high": high})
+            progress.update(high)
+        timings["charges"] = progress.finish()
+
+        cursor.execute("DROP TABLE bench_res, bench_template, bench_template_row, bench_plan, "
+                       "bench_acct, bench_lot")
+        for table in ("credits_account", "credits_resource", "credits_ledgerentry", "credits_lot",
+                      "credits_lotdrain", "credits_charge", "credits_costrow",
+                      "credits_resourcestatuschange"):
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                           f"(SELECT MAX(id) FROM {table}))")
+        cursor.execute("CREATE TABLE bench_meta (at timestamptz, accounts int, resources int, "
+                       "seed int)")
+        cursor.execute("INSERT INTO bench_meta VALUES (%(at)s, %(accounts)s, %(resources)s, "
+                       "%(seed)s)", {**params, "accounts": accounts, "resources": resources,
+                                     "seed": seed})
+
+    # -- VACUUM ANALYZE, table by table for the progress line -------------------------------
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_stat_user_tables ORDER BY n_live_tup DESC")
+        tables = [row[0] for row in cursor.fetchall()]
+        progress = Progress("VACUUM ANALYZE", len(tables), "tables")
+        for done, table in enumerate(tables, start=1):
+            cursor.execute(f'VACUUM (ANALYZE) "{table}"')
+            progress.update(done)
+        timings["vacuum_analyze"] = progress.finish()
+    timings["total"] = time.perf_counter() - started_all
+    return {"seconds": {k: round(v, 2) for k, v in timings.items()},
+            "templates": [{"label": t["label"], "weight_percent": t["weight"],
+                           "cost_credit_per_second": str(t["cost_credit_per_second"])}
+                          for t in templates]}
+
+
+def data_summary(at: dt.datetime) -> dict:
+    """What the data holds before the run, and what the run should therefore do."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT COUNT(*),
+                   COUNT(*) FILTER (WHERE status = 'removing'),
+                   COUNT(*) FILTER (WHERE status = 'removing' AND delete_after <= %(at)s),
+                   COALESCE(SUM(
+                       FLOOR(EXTRACT(EPOCH FROM (CASE WHEN status = 'removing'
+                                                       AND delete_after < %(at)s
+                                                      THEN delete_after ELSE %(at)s END
+                                                 - created_at)) / 3600)::bigint
+                       - charged_hours), 0),
+                   MIN(charged_hours), MAX(charged_hours), COUNT(DISTINCT owner_id)
+            FROM credits_resource
+            WHERE payment_type = 'credit' AND status IN ('processed', 'removing')""",
+                       {"at": at})
+        (live, removing, removing_past_deadline, due_hours, min_hours, max_hours,
+         owners) = cursor.fetchone()
+        cursor.execute("SELECT COUNT(*), COALESCE(SUM(remaining), 0) FROM credits_lot "
+                       "WHERE expires_at <= %s AND remaining > 0", [at])
+        lots_due, credits_due = cursor.fetchone()
+        sizes = {}
+        for table in ("credits_account", "credits_resource", "credits_costrow",
+                      "credits_ledgerentry", "credits_lot", "credits_lotdrain", "credits_charge",
+                      "credits_resourcestatuschange"):
+            cursor.execute("SELECT reltuples::bigint, pg_total_relation_size(oid) FROM pg_class "
+                           "WHERE relname = %s", [table])
+            rows, size = cursor.fetchone()
+            sizes[table] = {"rows": rows, "mib": round(size / 2 ** 20)}
+        cursor.execute("SELECT pg_database_size(current_database())")
+        db_mib = round(cursor.fetchone()[0] / 2 ** 20)
+    return {"accounts_with_live_resources": owners, "live_credit_resources": live,
+            "removing": removing, "removing_past_deadline": removing_past_deadline,
+            "resource_hours_due": int(due_hours), "charged_hours_range": [min_hours, max_hours],
+            "lots_past_expiry": lots_due, "credits_past_expiry": int(credits_due),
+            "tables": sizes, "database_mib": db_mib}
+
+
+# --- the measured run (in its own process) -------------------------------------------------
+
+class RssSampler(threading.Thread):
+    """Samples the process's resident set size every 20 ms (max kept)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.max_bytes = self.current()
+        self.stopping = threading.Event()
+
+    def current(self) -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * self.page
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.02):
+            self.max_bytes = max(self.max_bytes, self.current())
+
+    def stop(self) -> int:
+        self.stopping.set()
+        self.join()
+        self.max_bytes = max(self.max_bytes, self.current())
+        return self.max_bytes
+
+
+def measure(at: dt.datetime) -> dict:
+    from django.conf import settings
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    from credits.services.lifecycle import lifecycle_run
+
+    connection.ensure_connection()
+    with connection.cursor() as cursor:  # the server's settings the run works with
+        cursor.execute("SELECT version(), current_setting('work_mem'), "
+                       "current_setting('shared_buffers'), current_setting('fsync'), "
+                       "current_setting('synchronous_commit'), "
+                       "current_setting('max_parallel_workers_per_gather')")
+        version, work_mem, shared_buffers, fsync, sync_commit, parallel = cursor.fetchone()
+    statements = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1  # a count only: a million statement texts would be the memory measured
+        return execute(sql, params, many, context)
+
+    sampler = RssSampler()
+    rss_before = sampler.current()
+    sampler.start()
+    with connection.execute_wrapper(count):
+        started = time.perf_counter()
+        run = lifecycle_run(at=at, trigger="bench")
+        run_seconds = time.perf_counter() - started
+    rss_max = sampler.stop()
+    maxrss_kib = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss
+    counts = run.counts
+    steps = {"expire": counts.seconds_expire, "meter": counts.seconds_meter,
+             "fund_or_flag": counts.seconds_fund_or_flag, "finalise": counts.seconds_finalise}
+    steps["other"] = run_seconds - sum(steps.values())
+
+    aggregate = []
+    with connection.cursor() as cursor:
+        for _ in range(2):
+            started = time.perf_counter()
+            cursor.execute(AGGREGATE_SQL)
+            rows = cursor.fetchall()
+            aggregate.append(time.perf_counter() - started)
+        cursor.execute(f"EXPLAIN (ANALYZE, TIMING OFF) {AGGREGATE_SQL}")
+        plan = [row[0] for row in cursor.fetchall()]
+    server_ms = next((float(line.split(":")[1].split()[0]) for line in plan
+                      if line.startswith("Execution Time")), None)
+
+    out = io.StringIO()
+    started = time.perf_counter()
+    try:
+        call_command("check_ledger", at=at.isoformat(), stdout=out, stderr=out)
+        ledger_clean = True
+    except CommandError as exc:
+        ledger_clean = False
+        out.write(str(exc))
+    ledger_seconds = time.perf_counter() - started
+
+    return {
+        "server": {"version": version, "work_mem": work_mem, "shared_buffers": shared_buffers,
+                   "fsync": fsync, "synchronous_commit": sync_commit,
+                   "max_parallel_workers_per_gather": parallel},
+        "run": {"id": run.pk, "status": run.status, "errors": run.errors,
+                "error_messages": run.error_messages[:2000],
+                "batch_accounts": settings.LIFECYCLE_BATCH_ACCOUNTS,
+                "seconds_total": round(run_seconds, 3),
+                "seconds": {k: round(v, 3) for k, v in steps.items()},
+                "statements": statements,
+                "counts": {name: getattr(run, name) for name in (
+                    "accounts", "resources", "charges", "credits_charged", "credits_short",
+                    "expired_credits", "flagged", "restored", "removed", "errors")}},
+        "memory": {"ru_maxrss_mib": round(maxrss_kib / 1024, 1),
+                   "rss_before_run_mib": round(rss_before / 2 ** 20, 1),
+                   "rss_sampled_max_mib": round(rss_max / 2 ** 20, 1)},
+        "aggregate": {"sql": AGGREGATE_SQL, "rows": len(rows),
+                      "seconds_cold": round(aggregate[0], 3),
+                      "seconds_warm": round(aggregate[1], 3),
+                      "server_execution_ms": server_ms, "plan": plan},
+        "check_ledger": {"clean": ledger_clean, "seconds": round(ledger_seconds, 2),
+                         "output": out.getvalue().strip()[-2000:]},
+    }
+
+
+# --- report ----------------------------------------------------------------------------------
+
+def markdown(report: dict) -> str:
+    m, run, mem, agg = report["machine"], report["run"], report["memory"], report["aggregate"]
+    c, s = run["counts"], run["seconds"]
+    total = run["seconds_total"]
+    verdict = ("meets the target" if total <= TARGET_SECONDS else
+               f"misses the target by {total - TARGET_SECONDS:.1f} s (within the tolerated "
+               f"{TOLERATED_SECONDS:.0f} s)" if total <= TOLERATED_SECONDS else
+               f"misses the target by {total - TARGET_SECONDS:.1f} s and the tolerated "
+               f"{TOLERATED_SECONDS:.0f} s")
+    ledger = report["check_ledger"]
+    data = report["data"]
+    lines = [
+        f"### `{report['command']}` — {report['date'][:10]}, commit {report['commit']}",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB; "
+        f"{report['server']['version'].split(' on ')[0]} on loopback (work_mem "
+        f"{report['server']['work_mem']}, shared_buffers {report['server']['shared_buffers']}, "
+        f"fsync {report['server']['fsync']}); Python {m['python']}; load average before the "
+        f"run {report['load_average_before_run'][0]:.2f}.",
+        f"Data: {data['accounts_with_live_resources']:,} accounts, "
+        f"{data['live_credit_resources']:,} live credit resources "
+        f"({data['removing']:,} removing, {data['removing_past_deadline']:,} past their "
+        f"deadline), {data['resource_hours_due']:,} resource-hours due, "
+        f"{data['lots_past_expiry']:,} lots past expiry; database {data['database_mib']:,} MiB; "
+        + (f"generated in {report['generation']['seconds']['total']:.0f} s."
+           if report.get("generation") else "cloned from the seed."),
+        "",
+        "| step | wall time |",
+        "|---|---:|",
+        f"| expire (lots past expiry) | {s['expire']:.2f} s |",
+        f"| meter (one hour) | {s['meter']:.2f} s |",
+        f"| fund or flag | {s['fund_or_flag']:.2f} s |",
+        f"| finalise | {s['finalise']:.2f} s |",
+        f"| other (account list, locks, batch set-up, record) | {s['other']:.2f} s |",
+        f"| **full run** | **{total:.2f} s** ({verdict}; target ≤ {TARGET_SECONDS:.0f} s) |",
+        f"| plain `SELECT owner_id, sum(cost_credit_per_second) … GROUP BY owner_id`, warm | "
+        f"{agg['seconds_warm']:.3f} s (cold {agg['seconds_cold']:.3f} s; server "
+        f"{agg['server_execution_ms']:.0f} ms; {agg['rows']:,} rows) |",
+        f"| `check_ledger` afterwards | {ledger['seconds']:.1f} s, "
+        f"{'clean' if ledger['clean'] else 'DRIFTS'} |",
+        "",
+        f"Peak memory of the run's process: {mem['ru_maxrss_mib']:.0f} MiB (ru_maxrss; sampled "
+        f"RSS {mem['rss_before_run_mib']:.0f} MiB before the run, {mem['rss_sampled_max_mib']:.0f}"
+        f" MiB at most; target < {TARGET_MEMORY_MB} MB). SQL statements: "
+        f"{run['statements']:,}.",
+        f"Counts: {c['accounts']:,} accounts, {c['resources']:,} resources, {c['charges']:,} "
+        f"charges ({c['credits_charged']:,} credits, {c['credits_short']:,} short), "
+        f"{c['expired_credits']:,} credits expired, {c['flagged']:,} flagged, "
+        f"{c['restored']:,} restored, {c['removed']:,} removed, {c['errors']} errors.",
+    ]
+    return "\n".join(lines)
+
+
+# --- main ------------------------------------------------------------------------------------
+
+def child_main(argv: list[str]) -> int:
+    at = dt.datetime.fromisoformat(argv[0])
+    django_setup({})  # the parent set the environment
+    print(json.dumps(measure(at), default=str))
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure-child":
+        return child_main(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--resources", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--db", default=os.environ.get("BENCH_DBNAME", "bench_lifecycle"))
+    parser.add_argument("--seed", type=int, default=20240601, help="random seed of the data")
+    parser.add_argument("--save-seed", action="store_true",
+                        help="keep a copy of the generated data as database <db>_seed")
+    parser.add_argument("--from-seed", action="store_true",
+                        help="clone <db>_seed (made by --save-seed) instead of generating")
+    args = parser.parse_args()
+    if not 1 <= args.accounts <= 10_000_000:
+        parser.error("--accounts: 1 to 10 000 000")
+    pg = {"host": "127.0.0.1", "port": int(os.environ.get("BENCH_PGPORT", "55432"))}
+    if subprocess.run(["pg_isready", "-q", "-h", pg["host"], "-p", str(pg["port"])]).returncode:
+        parser.error(f"no PostgreSQL answers on {pg['host']}:{pg['port']} (BENCH_PGPORT)")
+    seed_db = f"{args.db}_seed"
+    if args.from_seed and not database_exists(pg, seed_db):
+        parser.error(f"no database {seed_db}: make it with --save-seed first")
+    env = child_env(pg, args.db)
+    generation = None
+    try:
+        drop_database(pg, args.db)
+        if args.from_seed:
+            log(f"cloning {seed_db} into {args.db}")
+            psql(pg, f'CREATE DATABASE "{args.db}" TEMPLATE "{seed_db}"')
+            django_setup(env)
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT at FROM bench_meta")
+                at = cursor.fetchone()[0]
+        else:
+            at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+            psql(pg, f'CREATE DATABASE "{args.db}"')
+            log(f"migrating {args.db}")
+            subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+                           env=env, check=True)
+            django_setup(env)
+            log(f"generating {args.accounts:,} accounts and {args.resources:,} resources "
+                f"anchored at T = {at.isoformat()}")
+            generation = generate(at=at, accounts=args.accounts, resources=args.resources,
+                                  seed=args.seed)
+            log(f"generated in {generation['seconds']['total']:.0f} s")
+        from django.db import connection
+
+        data = data_summary(at)
+        log(f"data: {data['live_credit_resources']:,} live credit resources of "
+            f"{data['accounts_with_live_resources']:,} accounts, "
+            f"{data['resource_hours_due']:,} resource-hours due, database "
+            f"{data['database_mib']:,} MiB")
+        connection.close()
+        if args.save_seed and not args.from_seed:
+            drop_database(pg, seed_db)
+            psql(pg, f'CREATE DATABASE "{seed_db}" TEMPLATE "{args.db}"')
+            log(f"saved the data as {seed_db} (drop it with: psql -h {pg['host']} -p "
+                f"{pg['port']} -U postgres -c 'DROP DATABASE {seed_db}')")
+
+        load_before = load_average()
+        if load_before[0] > 0.5:
+            log(f"warning: load average {load_before[0]:.2f} before the run; other processes "
+                f"compete for the 2 CPUs and the numbers will be noisy")
+        log(f"lifecycle_run(at={at.isoformat()}) in a fresh process …")
+        child = subprocess.run([PYTHON, __file__, "--measure-child", at.isoformat()], cwd=ROOT,
+                               env=env, capture_output=True, text=True)
+        if child.returncode != 0:
+            log(f"FAILED: the measured run exited {child.returncode}:\n{child.stderr[-4000:]}")
+            return 1
+        measured = json.loads(child.stdout.strip().splitlines()[-1])
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        try:
+            from django.db import connection
+
+            connection.close()
+        except Exception:  # django not set up yet
+            pass
+        if not args.keep:
+            drop_database(pg, args.db)
+            log(f"dropped {args.db}")
+        else:
+            log(f"kept {args.db}")
+
+    report = {
+        "benchmark": "lifecycle",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["bench/lifecycle", *sys.argv[1:]]),
+        "commit": git_commit(),
+        "machine": machine(),
+        "load_average_before_run": load_before,
+        "as_of": at.isoformat(),
+        "generation": generation,
+        "data": data,
+        **measured,
+        "target": {"seconds": TARGET_SECONDS, "tolerated_seconds": TOLERATED_SECONDS,
+                   "memory_mb": TARGET_MEMORY_MB},
+    }
+    total = report["run"]["seconds_total"]
+    report["meets_target"] = (total <= TARGET_SECONDS
+                              and report["memory"]["ru_maxrss_mib"] < TARGET_MEMORY_MB)
+    report["within_tolerance"] = total <= TOLERATED_SECONDS
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    out_path = results_dir / f"lifecycle-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    out_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print("\n" + markdown(report) + "\n")
+    log(f"results: {out_path.relative_to(ROOT)}")
+    problems = []
+    if report["run"]["errors"]:
+        problems.append(f"{report['run']['errors']} failed batch(es): "
+                        f"{report['run']['error_messages'][:500]}")
+    if not report["check_ledger"]["clean"]:
+        problems.append("check_ledger found drifts:\n" + report["check_ledger"]["output"])
+    if report["run"]["counts"]["charges"] != data["resource_hours_due"]:
+        problems.append(f"{report['run']['counts']['charges']:,} charges for "
+                        f"{data['resource_hours_due']:,} resource-hours due")
+    for problem in problems:
+        log(f"FAILED: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
