@@ -24,7 +24,6 @@ from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, api_key_of
 from ..errors import InvalidInput
 from ..models import EntryKind, LedgerEntry
 from ..selectors.ledger import (
-    account_balance,
     account_balance_by_expiry,
     account_by_address,
     account_credit_cost_per_hour,
@@ -114,8 +113,9 @@ class BalanceView(APIView):
         if account is None:
             credits, by_expiry, runway, cost_per_hour = 0, [], None, None
         else:
-            credits = account_balance(account=account, at=at)
             by_expiry = account_balance_by_expiry(account=account, at=at)
+            # The total from the same read as its split, so the two always agree.
+            credits = sum(split["amount"] for split in by_expiry)
             cost_per_hour = account_credit_cost_per_hour(account=account)
             runway = account_runway_hours(account=account, at=at)
         return Response({

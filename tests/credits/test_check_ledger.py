@@ -157,7 +157,7 @@ def test_the_summary_counts_accounts(ledger):
     assert f"{Account.objects.count()} accounts" in out
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_check_reads_one_snapshot_outside_any_transaction():
     grant_create(address=ADDRESS, amount=10, expires_at=None, reference="g", actor="t", at=T0)
 

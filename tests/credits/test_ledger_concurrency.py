@@ -23,7 +23,8 @@ from credits.services.ledger import (
 
 from .conftest import ADDRESS, OTHER_ADDRESS, T0, THIRD_ADDRESS
 
-# The flush after each test would also drop the pricing that migrations made: restore it.
+# Committed transactions, so each thread sees the others' work. serialized_rollback: a plain
+# flush would re-create content types that the next serialized_rollback test restores again.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ADDRESSES = (ADDRESS, OTHER_ADDRESS, THIRD_ADDRESS)
