@@ -504,3 +504,47 @@ def test_the_schema_documents_every_ledger_endpoint_with_its_errors(client):
         operation = paths[path][method]
         assert statuses <= set(operation["responses"]), path
         assert operation["description"].startswith("**Who:**"), path
+
+
+# --- hostile bodies ----------------------------------------------------------------------------
+
+VALID_BODIES = {
+    GRANTS: ("service", {"address": OTHER_ADDRESS, "amount": 5, "reference": "r"}),
+    EXPENSES: ("service", {"address": OTHER_ADDRESS, "amount": 5, "reference": "r"}),
+    TRANSFERS: ("owner", {"to": OTHER_ADDRESS, "amount": 5, "reference": "r"}),
+}
+HOSTILE_VALUES = [None, True, 1.5, -1, 10**100, "", "\x00", "a\x00b", "x" * 10_000, [], {},
+                  [1, 2], {"$gt": ""}, "' OR 1=1 --", "２"]
+
+
+@pytest.mark.parametrize("url", WRITES)
+@pytest.mark.parametrize("value", HOSTILE_VALUES, ids=repr)
+def test_a_hostile_value_in_any_field_of_a_write_is_a_4xx_that_changes_nothing(client_as, url,
+                                                                             value, now):
+    grant(100)  # the owner key's account can pay, so only the hostile value can refuse
+    label, body = VALID_BODIES[url]
+    before = entries_snapshot()
+    accounts_before = Account.objects.count()
+
+    for field in [*body, "expires_at", "resource"]:
+        if (field == "resource") != (url == EXPENSES) and field in ("resource", "expires_at"):
+            continue  # not a field of this endpoint
+        if value is None and field in ("expires_at", "resource"):
+            continue  # null means "none" for the optional fields
+        if field == "reference" and value in ("' OR 1=1 --", "２"):
+            continue  # any printable text is a reference
+        response = post(client_as(label), url, {**body, field: value})
+
+        assert 400 <= response.status_code < 500, (field, response.content[:300])
+        assert_error(response, response.status_code)
+    assert entries_snapshot() == before
+    assert Account.objects.count() == accounts_before
+
+
+def test_a_deeply_nested_body_is_a_400(client_as):
+    nested = "[" * 5000 + "]" * 5000
+    response = client_as("service").generic(
+        "POST", GRANTS, f'{{"address": {nested}, "amount": 1, "reference": "r"}}',
+        content_type="application/json")
+
+    assert_error(response, 400)

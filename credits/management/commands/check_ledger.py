@@ -10,10 +10,10 @@ from credits.selectors.ledger import ledger_drifts
 
 
 class Command(BaseCommand):
-    help = ("Check, for every account, grants + transfers in − transfers out − drained expenses "
-            "− expired (± adjustments) = balance, that no lot is negative, and that every lot, "
-            "entry and transfer agrees with its drains. Prints each drift and exits non-zero if "
-            "there is any.")
+    help = ("Check, for every account, grants + transfers in − transfers out − drained "
+            "expenses − expired (± adjustments) = balance, that no lot is negative, and that "
+            "every lot, entry and transfer agrees with its drains. Prints each drift and exits "
+            "non-zero if there is any.")
 
     def add_arguments(self, parser):
         parser.add_argument("--at", help="The instant to check at, ISO 8601 with a time zone "
