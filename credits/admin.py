@@ -1,5 +1,7 @@
 """Credits admin: accounts (balance, runway, lots, ledger, staff adjustments), the read-only
-ledger, resources with their cost rows and status history, token balances, and scoped API keys.
+ledger, resources with their cost rows and status history, token balances, scoped API keys, and
+the lifecycle: its settings (one row, with history), its runs, the resources pending deletion
+and the audit of status changes.
 
 Money never moves through a model save here: adjustments go through `adjustment_create`, and
 ledger rows, lots, resources and token balances are read-only (services change them).
@@ -7,9 +9,14 @@ ledger rows, lots, resources and token balances are read-only (services change t
 from __future__ import annotations
 
 import json
+import math
+from datetime import datetime
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -18,8 +25,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
+from simple_history.admin import SimpleHistoryAdmin
 
 from credits_project.errors import DomainError
 from pricing.costs import HOUR_SECONDS, amount_for_seconds
@@ -33,13 +42,26 @@ from .models import (
     ApiKey,
     CostRow,
     LedgerEntry,
+    LifecycleRun,
+    LifecycleRunStatus,
+    LifecycleSettings,
     Lot,
     LotDrain,
+    PendingDeletion,
     Resource,
+    ResourceStatus,
     ResourceStatusChange,
     TokenBalance,
 )
 from .selectors.ledger import account_balance, account_balance_by_expiry, account_runway_hours
+from .selectors.lifecycle import (
+    LIFECYCLE_PERIODIC_TASK_NAME,
+    Shortfall,
+    lifecycle_periodic_task,
+    lifecycle_settings_defaults,
+    lifecycle_settings_get,
+    shortfalls_by_resource,
+)
 from .selectors.resources import account_credit_cost_per_second
 from .services.ledger import adjustment_create
 
@@ -465,3 +487,395 @@ class ApiKeyAdmin(APIKeyModelAdmin):
             revoked += 1
         self.message_user(request, f"{revoked} API key(s) revoked." if revoked
                           else "The selected keys were already revoked.", messages.SUCCESS)
+
+
+# --- lifecycle: settings -------------------------------------------------------------------------
+
+MAX_LIFECYCLE_HOURS = 24 * 365
+
+
+class LifecycleSettingsForm(forms.ModelForm):
+    """The three knobs, with the defaults they started from (Django settings) in their help."""
+
+    grace_hours = forms.IntegerField(min_value=0, max_value=MAX_LIFECYCLE_HOURS)
+    funding_horizon_hours = forms.IntegerField(min_value=1, max_value=MAX_LIFECYCLE_HOURS)
+
+    class Meta:
+        model = LifecycleSettings
+        fields = ("grace_hours", "metering_enabled", "funding_horizon_hours")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        defaults = lifecycle_settings_defaults()
+        notes = {
+            "grace_hours": "Hours a resource flagged for deletion keeps running (and billed) "
+                           "before the first run after its deadline removes it. Applies to "
+                           "resources flagged from now on; flagged ones keep their deadline. "
+                           "0 removes at the next run.",
+            "metering_enabled": "Charge credit-paid resources for each whole hour they run. "
+                                "Off: hours are not charged while off, and are caught up when "
+                                "it is switched on again.",
+            "funding_horizon_hours": "Hours of cost an account's credits must cover: a new "
+                                     "credit-paid resource is refused, and each run flags the "
+                                     "newest resources, beyond this.",
+        }
+        for name, note in notes.items():
+            default = defaults[name]
+            shown = ("on" if default else "off") if isinstance(default, bool) else f"{default} h"
+            self.fields[name].help_text = f"{note} Default (Django settings): {shown}."
+
+
+@admin.register(LifecycleSettings)
+class LifecycleSettingsAdmin(SimpleHistoryAdmin):
+    """One row: the list opens it, nothing adds or deletes it, every change is in its history
+    (who, when, what), and the schedule is the django-celery-beat periodic task's."""
+
+    form = LifecycleSettingsForm
+    fields = ("grace_hours", "metering_enabled", "funding_horizon_hours", "schedule",
+              "updated_at")
+    readonly_fields = ("schedule", "updated_at")
+    history_list_display = ("grace_hours", "metering_enabled", "funding_horizon_hours")
+
+    def has_add_permission(self, request):
+        # The row is created from the defaults when first needed (`lifecycle_settings_get`).
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return redirect(_change_url(lifecycle_settings_get()))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        lifecycle_settings_get()  # the row exists before its page is asked for
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="schedule")
+    def schedule(self, obj):
+        task = lifecycle_periodic_task()
+        if task is None:
+            return format_html("No periodic task named “{}” (the migrations create it).",
+                               LIFECYCLE_PERIODIC_TASK_NAME)
+        schedule = task.crontab or task.interval or task.solar or task.clocked
+        return format_html(
+            '<a href="{}">Periodic task “{}”</a>: {} ({}). Retime or disable the run there.',
+            reverse("admin:django_celery_beat_periodictask_change", args=[task.pk]),
+            task.name, schedule or "no schedule", "enabled" if task.enabled else "disabled")
+
+
+# --- lifecycle: runs -----------------------------------------------------------------------------
+
+RUN_STATUS_CHANGES_SHOWN = 50
+_STATUS_STYLE = {
+    LifecycleRunStatus.FAILED: ("✖", "color:#ba2121;font-weight:bold"),
+    LifecycleRunStatus.RUNNING: ("…", "color:#b36b00;font-weight:bold"),
+    LifecycleRunStatus.SKIPPED: ("–", "color:#777"),
+    LifecycleRunStatus.SUCCEEDED: ("✔", "color:#2a7d2a"),
+}
+
+
+def _duration(started_at: datetime, finished_at: datetime | None) -> str:
+    if finished_at is None:
+        return "-"
+    seconds = (finished_at - started_at).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s"
+
+
+def _run_changes(run: LifecycleRun) -> Q:
+    """The status changes a run made: its own, or its shards' for a sharded run."""
+    return Q(run_id=run.pk) | Q(run__parent_id=run.pk)
+
+
+class RunKindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("whole", "whole runs"), ("shard", "shards of a sharded run")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "whole":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "shard":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
+@admin.register(LifecycleRun)
+class LifecycleRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What each run (or shard) did, newest first; failures stand out."""
+
+    list_display = ("started_at", "as_of", "trigger", "status_shown", "accounts", "resources",
+                    "charges", "credits_charged_shown", "flagged", "restored", "removed",
+                    "errors_shown", "duration", "shard")
+    list_display_links = ("started_at",)
+    list_filter = ("status", "trigger", "dry_run", RunKindFilter)
+    date_hierarchy = "started_at"
+    list_select_related = ("parent",)
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ("-started_at", "-id")
+    fields = ("status_shown", "started_at", "finished_at", "duration", "as_of", "trigger",
+              "dry_run", "shard", "shards_shown", "accounts", "resources", "charges",
+              "credits_charged", "credits_short", "expired_credits", "flagged", "restored",
+              "removed", "errors", "error_messages_shown", "status_changes_shown")
+    readonly_fields = fields
+
+    @admin.display(description="status", ordering="status")
+    def status_shown(self, obj):
+        mark, style = _STATUS_STYLE.get(obj.status, ("", ""))
+        text = obj.get_status_display() + (" (dry run)" if obj.dry_run else "")
+        return format_html('<span style="{}">{} {}</span>', style, mark, text)
+
+    @admin.display(description="credits charged", ordering="credits_charged")
+    def credits_charged_shown(self, obj):
+        if obj.credits_short:
+            return format_html('{} <span style="color:#ba2121">({} short)</span>',
+                               f"{obj.credits_charged:,}", f"{obj.credits_short:,}")
+        return f"{obj.credits_charged:,}"
+
+    @admin.display(description="errors", ordering="errors")
+    def errors_shown(self, obj):
+        if obj.errors:
+            return format_html('<strong style="color:#ba2121">{}</strong>', obj.errors)
+        return "0"
+
+    @admin.display(description="duration")
+    def duration(self, obj):
+        return _duration(obj.started_at, obj.finished_at)
+
+    @admin.display(description="shard")
+    def shard(self, obj):
+        if obj.parent_id is not None:
+            return format_html('<a href="{}">{} of {}, run {}</a>', _change_url(obj.parent),
+                               (obj.shard_index or 0) + 1, obj.shard_count, obj.parent_id)
+        if obj.shard_count > 1:
+            return f"{obj.shard_count} shards"
+        return "-"
+
+    @admin.display(description="shards")
+    def shards_shown(self, obj):
+        shards = list(obj.shards.order_by("shard_index", "pk"))
+        if not shards:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"), '<a href="{}">shard {}</a>: {}, {} flagged, {} restored, '
+                                 '{} removed, {} errors',
+            ((_change_url(shard), shard.shard_index, shard.get_status_display(), shard.flagged,
+              shard.restored, shard.removed, shard.errors) for shard in shards))
+
+    @admin.display(description="error messages")
+    def error_messages_shown(self, obj):
+        if not obj.error_messages:
+            return "none"
+        return format_html('<pre style="white-space:pre-wrap;color:#ba2121">{}</pre>',
+                           obj.error_messages)
+
+    @admin.display(description="status changes made")
+    def status_changes_shown(self, obj):
+        changes = (ResourceStatusChange.objects.filter(_run_changes(obj))
+                   .select_related("resource").order_by("at", "id"))
+        total = changes.count()
+        if not total:
+            return "none"
+        rows = format_html_join(
+            "", "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((_change_url(change.resource), change.resource.item_hash, change.from_status,
+              change.to_status, change.reason)
+             for change in changes[:RUN_STATUS_CHANGES_SHOWN]))
+        more = (f" (the first {RUN_STATUS_CHANGES_SHOWN} are shown above)"
+                if total > RUN_STATUS_CHANGES_SHOWN else "")
+        return format_html(
+            "<table><thead><tr><th>resource</th><th>from</th><th>to</th><th>why</th></tr>"
+            "</thead><tbody>{}</tbody></table><p><a href='{}'>All {} status changes of this "
+            "run</a>{}</p>", rows, _changelist_url(ResourceStatusChange, run=obj.pk), total,
+            more)
+
+
+# --- lifecycle: status changes (audit) -----------------------------------------------------------
+
+class StatusChangeRunFilter(admin.SimpleListFilter):
+    """`?run=<id>`: the changes of a run (or of its shards); `?run=none`: people's and keys'."""
+
+    title = "lifecycle run"
+    parameter_name = "run"
+    recent_runs = 20
+
+    def lookups(self, request, model_admin):
+        runs = (LifecycleRun.objects.filter(Q(flagged__gt=0) | Q(restored__gt=0)
+                                            | Q(removed__gt=0), parent__isnull=True)
+                .order_by("-started_at", "-id")[:self.recent_runs])
+        choices = [("none", "none (a person or an API key)")]
+        choices += [(str(run.pk), f"run {run.pk}, {_when(run.started_at)}") for run in runs]
+        value = self.value()
+        if value and value.isdigit() and value not in {key for key, _ in choices}:
+            choices.append((value, f"run {value}"))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "none":
+            return queryset.filter(run__isnull=True)
+        if not value.isdigit():
+            raise IncorrectLookupParameters(f"Not a run: {value!r}")
+        return queryset.filter(Q(run_id=int(value)) | Q(run__parent_id=int(value)))
+
+
+@admin.register(ResourceStatusChange)
+class ResourceStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The audit trail of every status transition: which resource, from, to, why, who or which
+    run, when. Written only by the services."""
+
+    list_display = ("at", "resource_link", "from_status", "to_status", "reason", "actor",
+                    "run_link")
+    list_display_links = ("at",)
+    list_filter = ("to_status", "from_status", StatusChangeRunFilter)
+    search_fields = ("=resource__item_hash",)
+    search_help_text = "A whole item hash."
+    date_hierarchy = "at"
+    list_select_related = ("resource", "run")
+    list_per_page = 100
+    show_full_result_count = False
+    ordering = ("-at", "-id")
+    fields = ("at", "resource_link", "from_status", "to_status", "reason", "actor", "run_link")
+    readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term:  # an item hash is matched whole or by its start (hashes are long)
+            return queryset.filter(resource__item_hash__startswith=term), False
+        return queryset, False
+
+    @admin.display(description="resource", ordering="resource__item_hash")
+    def resource_link(self, obj):
+        return format_html('<a href="{}">{}</a>', _change_url(obj.resource),
+                           obj.resource.item_hash)
+
+    @admin.display(description="run")
+    def run_link(self, obj):
+        if obj.run_id is None:
+            return "-"
+        return format_html('<a href="{}">run {}</a>', _change_url(obj.run), obj.run_id)
+
+
+# --- lifecycle: pending deletions ----------------------------------------------------------------
+
+def _time_left(delete_after: datetime, now: datetime) -> str:
+    """"5 h 12 min", "12 min", "< 1 min", or "overdue" once the deadline has passed."""
+    seconds = (delete_after - now).total_seconds()
+    if seconds <= 0:
+        return "overdue"
+    minutes = int(seconds // 60)
+    if minutes == 0:
+        return "< 1 min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _shortfall_text(shortfall: Shortfall | None) -> str:
+    if shortfall is None or shortfall.amount is None:
+        return "not checked (stream)"
+    if shortfall.amount == 0:
+        return "funded"
+    if shortfall.unit == "credits":
+        # Credits are whole: what must be added is the shortfall rounded up.
+        return f"{math.ceil(shortfall.amount):,} credits"
+    return f"{_decimal(shortfall.amount)} tokens on {shortfall.chain or '?'}"
+
+
+def _decimal(value) -> str:
+    """An 18-decimal amount without its trailing zeros, with thousands separators."""
+    return f"{value.normalize():,f}" if value else "0"
+
+
+class PendingDeletionChangeList(ChangeList):
+    """Computes the shortfalls of the page's rows at once (grouped by owner), not row by row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.now = timezone.now()
+        shortfalls = shortfalls_by_resource(resources=self.result_list, at=self.now)
+        for resource in self.result_list:
+            resource.shortfall = shortfalls.get(resource.pk)
+            resource.shown_at = self.now
+
+
+@admin.register(PendingDeletion)
+class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Resources in `removing`, soonest deadline first: who owns them, why they were flagged,
+    how long they have left and what their owner lacks. Read-only: the lifecycle restores or
+    removes them."""
+
+    address_lookup = "owner__address"
+    list_display = ("item_hash", "owner_link", "type", "payment_type", "removal_reason",
+                    "removing_since", "delete_after", "time_left", "shortfall_shown")
+    list_filter = ("removal_reason", "payment_type", "type")
+    search_fields = ("item_hash", "owner__address")
+    search_help_text = "An item hash or an owner address (any case)."
+    list_select_related = ("owner",)
+    list_per_page = 100
+    show_full_result_count = False
+    ordering = ("delete_after", "id")
+    sortable_by = ("delete_after", "removing_since")
+    fields = ("resource_link", "owner_link", "type", "payment_type", "payment_chain",
+              "removal_reason", "removing_since", "delete_after", "time_left",
+              "shortfall_detail", "cost_credit_per_second", "cost_hold", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=ResourceStatus.REMOVING)
+
+    def get_changelist(self, request, **kwargs):
+        return PendingDeletionChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        settings_ = lifecycle_settings_get()
+        extra_context = {**(extra_context or {}),
+                         "funding_horizon_hours": settings_.funding_horizon_hours,
+                         "grace_hours": settings_.grace_hours}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="resource")
+    def resource_link(self, obj):
+        return format_html('<a href="{}">{}</a> (costs and status history)',
+                           reverse("admin:credits_resource_change", args=[obj.pk]),
+                           obj.item_hash)
+
+    @admin.display(description="owner", ordering="owner__address")
+    def owner_link(self, obj):
+        return format_html('<a href="{}">{}</a>', _change_url(obj.owner), obj.owner.address)
+
+    @admin.display(description="time left")
+    def time_left(self, obj):
+        text = _time_left(obj.delete_after, getattr(obj, "shown_at", None) or timezone.now())
+        if text == "overdue":
+            return format_html('<strong style="color:#ba2121">{}</strong>', text)
+        return text
+
+    @admin.display(description="shortfall")
+    def shortfall_shown(self, obj):
+        shortfall = getattr(obj, "shortfall", None)
+        text = _shortfall_text(shortfall)
+        if shortfall is not None and shortfall.amount:
+            return format_html('<span style="color:#ba2121">{}</span>', text)
+        return text
+
+    @admin.display(description="shortfall")
+    def shortfall_detail(self, obj):
+        shortfall = shortfalls_by_resource(resources=[obj])[obj.pk]
+        if shortfall.amount is None:
+            return _shortfall_text(shortfall)
+        unit = "credits" if shortfall.unit == "credits" else f"tokens on {shortfall.chain}"
+        needs = (f"one funding horizon ({lifecycle_settings_get().funding_horizon_hours} h) of "
+                 f"its live credit-paid resources" if shortfall.unit == "credits"
+                 else "the hold costs of its live hold-paid resources on this chain")
+        return format_html("{} — the owner needs {} {} ({}) and has {}.",
+                           _shortfall_text(shortfall), _decimal(shortfall.required), unit,
+                           needs, _decimal(shortfall.available))
