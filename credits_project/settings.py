@@ -184,9 +184,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Several serializers have a `type` field with different choices: name each enum once.
+    # One schema name per choice set, whatever the field is called in each serializer.
     "ENUM_NAME_OVERRIDES": {
         "MessageTypeEnum": "pricing.enums.MessageType",
         "CostRowTypeEnum": "pricing.enums.CostRowType",
+        "RemovalReasonEnum": "credits.models.RemovalReason",
     },
 }
 

@@ -55,7 +55,7 @@ class PendingDeletionSerializer(serializers.Serializer):
     owner = serializers.CharField(help_text="The owner's address.")
     payment_type = serializers.ChoiceField(choices=PaymentType.choices)
     payment_chain = serializers.CharField(allow_blank=True)
-    reason = serializers.ChoiceField(choices=RemovalReason.choices, allow_blank=True,
+    reason = serializers.ChoiceField(choices=RemovalReason.choices,
                                      help_text="Why it was flagged.")
     removing_since = serializers.DateTimeField()
     delete_after = serializers.DateTimeField(help_text="The first run at or after this instant "
