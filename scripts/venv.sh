@@ -41,14 +41,15 @@ venv_sync() {
   fi
   if [ ! -x .venv/bin/uv ]; then
     # A venv made by uv has no pip: bootstrap it first.
-    .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip -q >&2
+    .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
     .venv/bin/python -m pip install -q uv >&2 || venv_log "could not install uv; using pip"
   fi
-  if [ -x .venv/bin/uv ] && .venv/bin/uv sync --frozen --group dev --quiet >&2; then
+  # --inexact: an exact sync would uninstall uv and pip themselves from a venv made by uv.
+  if [ -x .venv/bin/uv ] && .venv/bin/uv sync --frozen --group dev --inexact --quiet >&2; then
     venv_log "dependencies in sync with uv.lock (uv)"
   else
     venv_log "uv sync failed or uv missing: installing the locked versions with pip"
-    .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip -q >&2
+    .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
     venv_pip_fallback
     venv_log "dependencies installed (pip)"
   fi
