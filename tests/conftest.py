@@ -42,3 +42,16 @@ def default_version(db):
         version = pricing_version_publish(version=draft, effective_from=timezone.now())
     pricing_cache_invalidate()
     return version
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test restores the migrations' rows (default pricing, content types)
+    the same way. Mixing a plain flush with serialized rollbacks makes whichever of them runs
+    second collide on duplicate content types, depending on the order tests happen to run in."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") \
+                and not marker.kwargs.get("serialized_rollback"):
+            item.add_marker(pytest.mark.django_db(*marker.args, **{**marker.kwargs,
+                                                                   "serialized_rollback": True}),
+                            append=False)
