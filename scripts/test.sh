@@ -81,7 +81,9 @@ psql_admin() { psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -v O
 if [ "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'credits'")" != 1 ]; then
   psql_admin -c "CREATE ROLE credits" >&2
 fi
-psql_admin -c "ALTER ROLE credits LOGIN CREATEDB" >&2  # pytest-django creates test_<name> databases
+# A throw-away test cluster: pytest-django creates test_<name> databases, and some tests turn the
+# ledger's append-only trigger off (session_replication_role), which needs a superuser.
+psql_admin -c "ALTER ROLE credits LOGIN SUPERUSER" >&2
 if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = '$DBNAME'")" != 1 ]; then
   psql_admin -c "CREATE DATABASE \"$DBNAME\" OWNER credits" >&2
 fi
