@@ -50,8 +50,10 @@ def pytest_collection_modifyitems(items):
     second collide on duplicate content types, depending on the order tests happen to run in."""
     for item in items:
         marker = item.get_closest_marker("django_db")
-        if marker and marker.kwargs.get("transaction") \
-                and not marker.kwargs.get("serialized_rollback"):
-            item.add_marker(pytest.mark.django_db(*marker.args, **{**marker.kwargs,
-                                                                   "serialized_rollback": True}),
+        kwargs = dict(marker.kwargs) if marker else {}
+        transactional = kwargs.get("transaction") or "live_server" in getattr(
+            item, "fixturenames", ())
+        if transactional and not kwargs.get("serialized_rollback"):
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **kwargs),
                             append=False)
