@@ -513,11 +513,12 @@ class LifecycleSettingsForm(forms.ModelForm):
                            "resources flagged from now on; flagged ones keep their deadline. "
                            "0 removes at the next run.",
             "metering_enabled": "Charge credit-paid resources for each whole hour they run. "
-                                "Off: hours are not charged while off, and are caught up when "
-                                "it is switched on again.",
-            "funding_horizon_hours": "Hours of cost an account's credits must cover: a new "
-                                     "credit-paid resource is refused, and each run flags the "
-                                     "newest resources, beyond this.",
+                                "Off: no hour is charged; switched on again, metering catches "
+                                "up from each resource's last charged hour.",
+            "funding_horizon_hours": "Hours of cost an account's credits must cover: "
+                                     "registration refuses a credit-paid resource they cannot "
+                                     "fund this long, and each run flags the newest resources "
+                                     "beyond what they fund.",
         }
         for name, note in notes.items():
             default = defaults[name]
@@ -738,7 +739,7 @@ class ResourceStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display_links = ("at",)
     list_filter = ("to_status", "from_status", StatusChangeRunFilter)
     search_fields = ("=resource__item_hash",)
-    search_help_text = "A whole item hash."
+    search_help_text = "An item hash, or its beginning."
     date_hierarchy = "at"
     list_select_related = ("resource", "run")
     list_per_page = 100
