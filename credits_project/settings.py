@@ -6,6 +6,7 @@ the README (PostgreSQL, Redis, a secret key, HTTPS).
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -156,6 +157,10 @@ if env_bool("USE_X_FORWARDED_PROTO", False):
 
 # --- REST API
 ESTIMATE_THROTTLE_RATE = os.environ.get("ESTIMATE_THROTTLE_RATE", "600/min")
+if ESTIMATE_THROTTLE_RATE not in ("off", "none", "") and not re.fullmatch(
+        r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", ESTIMATE_THROTTLE_RATE):
+    raise ImproperlyConfigured("ESTIMATE_THROTTLE_RATE must be <number>/<second|minute|hour|day> "
+                               f"or off, got {ESTIMATE_THROTTLE_RATE!r}")
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -246,3 +246,18 @@ def test_a_version_effective_later_takes_over_when_its_date_comes(
     time_machine.move_to(start + timezone.timedelta(hours=1, seconds=1))
 
     assert estimate(client, instance()).json()["cost"] == "2.000000000000000000"
+
+
+def test_the_throttle_window_counts_per_api_key_not_per_address(client, settings, db):
+    from credits.models import ApiKey, ApiKeyScope
+
+    settings.ESTIMATE_THROTTLE_RATE = "2/hour"
+    _, first_key = ApiKey.objects.create_key(name="a", scope=ApiKeyScope.SERVICE)
+    _, second_key = ApiKey.objects.create_key(name="b", scope=ApiKeyScope.SERVICE)
+
+    def as_key(key):
+        return client.post("/api/v1/estimates", {"type": "INSTANCE", "content": instance()},
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+    assert [as_key(first_key).status_code for _ in range(3)] == [200, 200, 429]
+    assert as_key(second_key).status_code == 200  # same address, another key
