@@ -880,3 +880,7 @@ class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAd
         return format_html("{} — the owner needs {} {} ({}) and has {}.",
                            _shortfall_text(shortfall), _decimal(shortfall.required), unit,
                            needs, _decimal(shortfall.available))
+
+
+# The operators' desks live in their own modules; each replaces a registration made above.
+from . import admin_desk, admin_lifecycle  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""Placeholder: being written (imported at the end of credits/admin.py)."""
