@@ -1,0 +1,553 @@
+"""What a pricing version changes, read-only: its differences from another version field by
+field, and its impact on the live resources if they were recalculated with it (costs, funding
+as the lifecycle's fund-or-flag sees it, and the hourly credit burn).
+
+The impact walks the live resources account by account, in batches of accounts, each batch's
+resources streamed with `iterator()` oldest first, so memory stays flat whatever the size of the
+database. The recalculation service (pricing/recalculation.py) walks them the same way and
+writes what this only reports.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
+from itertools import islice
+from typing import Any, Iterable, Iterator
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from .aggregate import format_price, version_to_aggregate, version_to_compatible_gpus
+from .content import ContentInvalid, parse_content
+from .costs import (
+    HOUR_SECONDS,
+    CostBreakdown,
+    CostError,
+    PricingTable,
+    amount_for_seconds,
+    compute_costs,
+)
+from .enums import PaymentType
+from .models import GpuDevice, PricingVersion, Product, Tier
+from .selectors import pricing_table_from_version, pricing_version_in_force
+
+_ZERO = Decimal(0)
+# Sums of 18-decimal rates over a million resources, times a horizon, stay exact here.
+_EXACT = Context(prec=60)
+# How many examples (cannot be priced, would become unfunded) an impact keeps.
+EXAMPLES = 20
+# Accounts per batch, and resources per fetch inside a batch.
+BATCH_ACCOUNTS = 500
+CHUNK_RESOURCES = 2000
+
+
+def impact_sync_max_resources() -> int:
+    """Up to this many live resources the impact is computed while the page loads; beyond, it
+    is computed by a dry-run job (setting PRICING_IMPACT_SYNC_MAX_RESOURCES, default 5000)."""
+    return int(getattr(settings, "PRICING_IMPACT_SYNC_MAX_RESOURCES", 5000))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format_price(value)
+    return "—" if value in (None, "") else str(value)
+
+
+# --- differences -------------------------------------------------------------------------------
+
+_PRODUCT_FIELDS = [f for f in Product._meta.concrete_fields
+                   if f.name not in ("id", "version", "product_type")]
+_TIER_FIELDS = [Tier._meta.get_field(name) for name in ("compute_units", "model", "vram_mib")]
+_GPU_FIELDS = [GpuDevice._meta.get_field(name) for name in ("model", "name", "vendor")]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One product, tier or GPU device that was added, removed or changed."""
+
+    key: str  # "instance", "instance tier-3", "10de:2684"
+    action: str  # "added", "removed", "changed"
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    version: PricingVersion
+    base: PricingVersion | None
+    products: tuple[RowChange, ...]
+    tiers: tuple[RowChange, ...]
+    gpu_devices: tuple[RowChange, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.products or self.tiers or self.gpu_devices)
+
+    @property
+    def count(self) -> int:
+        return len(self.products) + len(self.tiers) + len(self.gpu_devices)
+
+
+def _row_changes(old_rows: dict, new_rows: dict, fields_, key_order) -> tuple[RowChange, ...]:
+    changes = []
+    for key in sorted(set(old_rows) | set(new_rows), key=key_order):
+        old, new = old_rows.get(key), new_rows.get(key)
+        field_changes = []
+        for model_field in fields_:
+            old_value = None if old is None else getattr(old, model_field.name)
+            new_value = None if new is None else getattr(new, model_field.name)
+            if old is not None and new is not None and old_value == new_value:
+                continue
+            if old_value in (None, "") and new_value in (None, ""):
+                continue  # an empty field of an added or removed row says nothing
+            field_changes.append(FieldChange(field=model_field.name,
+                                             label=str(model_field.verbose_name),
+                                             old=_shown(old_value), new=_shown(new_value)))
+        if old is None:
+            action = "added"
+        elif new is None:
+            action = "removed"
+        elif field_changes:
+            action = "changed"
+        else:
+            continue
+        label = key if isinstance(key, str) else " ".join(key)
+        changes.append(RowChange(key=label, action=action, changes=tuple(field_changes)))
+    return tuple(changes)
+
+
+def _product_order(product_type: str):
+    from .aggregate import PRODUCT_ORDER
+
+    order = {p.value: i for i, p in enumerate(PRODUCT_ORDER)}
+    return (order.get(product_type, len(order)), product_type)
+
+
+def version_diff_base(version: PricingVersion) -> PricingVersion | None:
+    """What a version is compared with by default: the version in force, or, for the version in
+    force itself, the version it was copied from."""
+    in_force = pricing_version_in_force()
+    if in_force is not None and in_force.pk != version.pk:
+        return in_force
+    if version.copied_from_id and version.copied_from_id != version.pk:
+        return version.copied_from
+    return None
+
+
+def version_diff(*, version: PricingVersion, base: PricingVersion | None) -> VersionDiff:
+    """`version` against `base` (None: against nothing, everything is added), field by field:
+    products by type, tiers by (type, id), GPU devices by PCI device id. Six queries."""
+
+    def products(v):
+        return {} if v is None else {p.product_type: p for p in v.products.all()}
+
+    def tiers(v):
+        return {} if v is None else {(t.product_type, t.tier_id): t for t in v.tiers.all()}
+
+    def gpus(v):
+        return {} if v is None else {g.device_id: g for g in v.gpu_devices.all()}
+
+    return VersionDiff(
+        version=version, base=base,
+        products=_row_changes(products(base), products(version), _PRODUCT_FIELDS,
+                              _product_order),
+        tiers=_row_changes(tiers(base), tiers(version), _TIER_FIELDS,
+                           lambda key: (_product_order(key[0]), key[1])),
+        gpu_devices=_row_changes(gpus(base), gpus(version), _GPU_FIELDS, lambda key: key),
+    )
+
+
+def version_fingerprint(version: PricingVersion) -> str:
+    """A digest of everything that prices: the aggregate and the GPU catalogue (a draft's
+    impact computed earlier is stale once this changes)."""
+    document = {"pricing": version_to_aggregate(version),
+                "gpus": version_to_compatible_gpus(version)}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+# --- evaluating resources with a table ---------------------------------------------------------
+
+@dataclass(slots=True)
+class ResourceOutcome:
+    """A live resource, its stored costs, and what `table` makes of its content."""
+
+    resource_id: int
+    item_hash: str
+    owner_id: int
+    owner_address: str
+    payment_type: str
+    payment_chain: str
+    product_type: str
+    pricing_version_id: int
+    old_hold: Decimal
+    old_stream_per_second: Decimal
+    old_credit_per_second: Decimal
+    breakdown: CostBreakdown | None = None
+    error: str = ""
+    old_rows: tuple | None = None  # (type, name, ref, hold, stream, credit, size) per position
+
+    @property
+    def priced(self) -> bool:
+        return self.breakdown is not None
+
+    @property
+    def new_hold(self) -> Decimal:
+        return self.breakdown.hold_total if self.breakdown else self.old_hold
+
+    @property
+    def new_stream_per_second(self) -> Decimal:
+        return self.breakdown.stream_per_second if self.breakdown else self.old_stream_per_second
+
+    @property
+    def new_credit_per_second(self) -> Decimal:
+        return self.breakdown.credit_per_second if self.breakdown else self.old_credit_per_second
+
+    def _own(self, hold, stream, credit) -> Decimal:
+        if self.payment_type == PaymentType.CREDIT:
+            return credit
+        if self.payment_type == PaymentType.SUPERFLUID:
+            return stream
+        return hold
+
+    @property
+    def old_cost(self) -> Decimal:
+        """The cost in the payment type's own unit, as stored."""
+        return self._own(self.old_hold, self.old_stream_per_second, self.old_credit_per_second)
+
+    @property
+    def new_cost(self) -> Decimal:
+        return self._own(self.new_hold, self.new_stream_per_second, self.new_credit_per_second)
+
+    @property
+    def cost_changed(self) -> bool:
+        return self.priced and self.new_cost != self.old_cost
+
+    def new_rows(self) -> tuple:
+        return tuple((row.type, row.name, row.ref, row.cost_hold, row.cost_stream_per_second,
+                      row.cost_credit_per_second, row.size_mib) for row in self.breakdown.rows)
+
+    def needs_update(self, version_id: int) -> bool:
+        """Whether storing the new costs changes anything (rows, totals, product, version)."""
+        if not self.priced:
+            return False
+        return (self.pricing_version_id != version_id
+                or self.product_type != self.breakdown.product_type
+                or self.new_hold != self.old_hold
+                or self.new_stream_per_second != self.old_stream_per_second
+                or self.new_credit_per_second != self.old_credit_per_second
+                or self.old_rows is None or self.old_rows != self.new_rows())
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def live_owner_batches(*, batch_accounts: int = BATCH_ACCOUNTS) -> Iterator[list[int]]:
+    """Ids of accounts with live resources, `batch_accounts` at a time, in id order."""
+    from credits.models import LIVE_STATUSES, Resource
+
+    owners = (Resource.objects.filter(status__in=LIVE_STATUSES).order_by("owner_id")
+              .values_list("owner_id", flat=True).distinct())
+    yield from _batched(owners.iterator(chunk_size=10_000), batch_accounts)
+
+
+def live_resource_count() -> int:
+    from credits.models import LIVE_STATUSES, Resource
+
+    return Resource.objects.filter(status__in=LIVE_STATUSES).count()
+
+
+_RESOURCE_VALUES = ("id", "item_hash", "type", "content", "owner_id", "owner__address",
+                    "payment_type", "payment_chain", "product_type", "pricing_version_id",
+                    "cost_hold", "cost_stream_per_second", "cost_credit_per_second")
+
+
+def _stored_rows(resource_ids: list[int]) -> dict[int, tuple]:
+    from credits.models import CostRow
+
+    rows: dict[int, list] = {}
+    for values in (CostRow.objects.filter(resource_id__in=resource_ids)
+                   .order_by("resource_id", "position")
+                   .values_list("resource_id", "type", "name", "ref", "cost_hold",
+                                "cost_stream_per_second", "cost_credit_per_second",
+                                "size_mib")):
+        rows.setdefault(values[0], []).append(tuple(values[1:]))
+    return {resource_id: tuple(items) for resource_id, items in rows.items()}
+
+
+def _evaluate_chunk(chunk: list[tuple], table: PricingTable, *,
+                    with_rows: bool) -> list[ResourceOutcome]:
+    from credits.selectors.resources import content_refs, store_sizes_mib
+
+    parsed_by_id: dict[int, Any] = {}
+    outcomes = []
+    refs: set[str] = set()
+    for (resource_id, item_hash, message_type, content, owner_id, address, payment_type,
+         payment_chain, product_type, version_id, hold, stream, credit) in chunk:
+        outcome = ResourceOutcome(
+            resource_id=resource_id, item_hash=item_hash, owner_id=owner_id,
+            owner_address=address, payment_type=payment_type, payment_chain=payment_chain,
+            product_type=product_type, pricing_version_id=version_id, old_hold=Decimal(hold),
+            old_stream_per_second=Decimal(stream), old_credit_per_second=Decimal(credit))
+        try:
+            parsed = parse_content(message_type, content, estimate=False)
+        except ContentInvalid as exc:
+            outcome.error = f"content no longer parses: {exc.message}"
+        else:
+            parsed_by_id[resource_id] = parsed
+            refs.update(content_refs(parsed))
+        outcomes.append(outcome)
+    sizes = store_sizes_mib(item_hashes=refs) if refs else {}
+    for outcome in outcomes:
+        parsed = parsed_by_id.get(outcome.resource_id)
+        if parsed is None:
+            continue
+        try:
+            outcome.breakdown = compute_costs(parsed, table, ref_sizes_mib=sizes,
+                                              item_hash=outcome.item_hash)
+        except CostError as exc:
+            outcome.error = f"{exc.code}: {exc.message}"
+    if with_rows:
+        stored = _stored_rows([outcome.resource_id for outcome in outcomes])
+        for outcome in outcomes:
+            outcome.old_rows = stored.get(outcome.resource_id, ())
+    return outcomes
+
+
+def evaluate_accounts(*, account_ids: list[int], table: PricingTable, with_rows: bool = False,
+                      chunk_size: int = CHUNK_RESOURCES) -> Iterator[ResourceOutcome]:
+    """The live resources of `account_ids` with their costs under `table`, account by account,
+    oldest first (as fund-or-flag walks them). Resources that cannot be priced come with
+    `error` set and no breakdown."""
+    from credits.models import LIVE_STATUSES, Resource
+
+    resources = (Resource.objects.filter(owner_id__in=account_ids, status__in=LIVE_STATUSES)
+                 .order_by("owner_id", "created_at", "id").values_list(*_RESOURCE_VALUES))
+    for chunk in _batched(resources.iterator(chunk_size=chunk_size), chunk_size):
+        yield from _evaluate_chunk(chunk, table, with_rows=with_rows)
+
+
+# --- funding, as fund-or-flag sees it ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Balances:
+    credits: dict[int, int]  # account id → unexpired credits
+    tokens: dict[tuple[int, str], Decimal]  # (account id, chain) → token balance
+
+
+def balances_of(*, account_ids: list[int], at: datetime) -> Balances:
+    """Credits unexpired at `at` and token balances of the accounts (two queries)."""
+    from credits.models import Lot, TokenBalance
+
+    credits = {account_id: int(total or 0) for account_id, total in (
+        Lot.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at),
+                           account_id__in=account_ids, remaining__gt=0)
+        .order_by().values("account_id").annotate(total=Sum("remaining"))
+        .values_list("account_id", "total"))}
+    tokens = {(account_id, chain): Decimal(balance) for account_id, chain, balance in
+              TokenBalance.objects.filter(account_id__in=account_ids)
+              .values_list("account_id", "chain", "balance")}
+    return Balances(credits=credits, tokens=tokens)
+
+
+class FundingWalk:
+    """Fund-or-flag for one account at a time, before and after: a credit resource is funded
+    while the running total (oldest first) of one funding horizon of credit cost is ≤ the
+    balance; a hold resource while the running total of hold costs on its chain is ≤ the token
+    balance there. Streams are not checked."""
+
+    def __init__(self, *, balances: Balances, horizon_seconds: int):
+        self.balances = balances
+        self.horizon_seconds = horizon_seconds
+        self._owner: int | None = None
+
+    def _reset(self, owner_id: int) -> None:
+        self._owner = owner_id
+        self.credit_before = self.credit_after = _ZERO
+        self.hold_before: dict[str, Decimal] = {}
+        self.hold_after: dict[str, Decimal] = {}
+
+    def step(self, outcome: ResourceOutcome) -> tuple[bool, bool, Decimal, Decimal]:
+        """(funded before, funded after, needed after, available) for the next resource."""
+        if outcome.owner_id != self._owner:
+            self._reset(outcome.owner_id)
+        if outcome.payment_type == PaymentType.CREDIT:
+            self.credit_before = _EXACT.add(self.credit_before, outcome.old_credit_per_second)
+            self.credit_after = _EXACT.add(self.credit_after, outcome.new_credit_per_second)
+            available = Decimal(self.balances.credits.get(outcome.owner_id, 0))
+            needed_before = _EXACT.multiply(self.credit_before, self.horizon_seconds)
+            needed_after = _EXACT.multiply(self.credit_after, self.horizon_seconds)
+            return needed_before <= available, needed_after <= available, needed_after, available
+        if outcome.payment_type == PaymentType.HOLD:
+            chain = outcome.payment_chain
+            before = _EXACT.add(self.hold_before.get(chain, _ZERO), outcome.old_hold)
+            after = _EXACT.add(self.hold_after.get(chain, _ZERO), outcome.new_hold)
+            self.hold_before[chain], self.hold_after[chain] = before, after
+            available = self.balances.tokens.get((outcome.owner_id, chain), _ZERO)
+            return before <= available, after <= available, after, available
+        return True, True, _ZERO, _ZERO
+
+
+# --- the impact --------------------------------------------------------------------------------
+
+def hourly_charge(cost_credit_per_second: Decimal) -> int:
+    """One metered hour in whole credits, rounded half-up, as the lifecycle charges it."""
+    return int(amount_for_seconds(cost_credit_per_second, HOUR_SECONDS)
+               .to_integral_value(rounding=ROUND_HALF_UP))
+
+
+@dataclass
+class ImpactTally:
+    """Counts of an impact (or of a recalculation as it goes), added up batch by batch."""
+
+    horizon_hours: int
+    resources: int = 0
+    accounts: int = 0
+    cost_changed: int = 0
+    cost_increased: int = 0
+    cost_decreased: int = 0
+    cannot_price: int = 0
+    unfunded_before: int = 0
+    unfunded_after: int = 0
+    newly_unfunded: int = 0
+    newly_unfunded_credit: int = 0
+    newly_unfunded_hold: int = 0
+    newly_unfunded_accounts: int = 0
+    newly_funded: int = 0
+    burn_before_per_hour: Decimal = _ZERO
+    burn_after_per_hour: Decimal = _ZERO
+    charged_before_per_hour: int = 0
+    charged_after_per_hour: int = 0
+    cannot_price_examples: list[dict] = field(default_factory=list)
+    newly_unfunded_examples: list[dict] = field(default_factory=list)
+    _last_owner: int | None = None
+    _owner_newly_unfunded: bool = False
+
+    def add(self, outcome: ResourceOutcome, walk: FundingWalk) -> None:
+        if outcome.owner_id != self._last_owner:
+            self._last_owner = outcome.owner_id
+            self._owner_newly_unfunded = False
+            self.accounts += 1
+        self.resources += 1
+        if not outcome.priced:
+            self.cannot_price += 1
+            if len(self.cannot_price_examples) < EXAMPLES:
+                self.cannot_price_examples.append({
+                    "item_hash": outcome.item_hash, "owner": outcome.owner_address,
+                    "reason": outcome.error})
+        elif outcome.cost_changed:
+            self.cost_changed += 1
+            if outcome.new_cost > outcome.old_cost:
+                self.cost_increased += 1
+            else:
+                self.cost_decreased += 1
+        if outcome.payment_type == PaymentType.CREDIT:
+            self.burn_before_per_hour = _EXACT.add(
+                self.burn_before_per_hour,
+                amount_for_seconds(outcome.old_credit_per_second, HOUR_SECONDS))
+            self.burn_after_per_hour = _EXACT.add(
+                self.burn_after_per_hour,
+                amount_for_seconds(outcome.new_credit_per_second, HOUR_SECONDS))
+            self.charged_before_per_hour += hourly_charge(outcome.old_credit_per_second)
+            self.charged_after_per_hour += hourly_charge(outcome.new_credit_per_second)
+        funded_before, funded_after, needed, available = walk.step(outcome)
+        self.unfunded_before += not funded_before
+        self.unfunded_after += not funded_after
+        if funded_before and not funded_after:
+            self.newly_unfunded += 1
+            if outcome.payment_type == PaymentType.CREDIT:
+                self.newly_unfunded_credit += 1
+            else:
+                self.newly_unfunded_hold += 1
+            if not self._owner_newly_unfunded:
+                self._owner_newly_unfunded = True
+                self.newly_unfunded_accounts += 1
+            if len(self.newly_unfunded_examples) < EXAMPLES:
+                self.newly_unfunded_examples.append({
+                    "item_hash": outcome.item_hash, "owner": outcome.owner_address,
+                    "payment_type": outcome.payment_type,
+                    "chain": outcome.payment_chain,
+                    "needed": format_price(needed), "available": format_price(available)})
+        elif funded_after and not funded_before:
+            self.newly_funded += 1
+
+    @property
+    def burn_change_per_hour(self) -> Decimal:
+        return _EXACT.subtract(self.burn_after_per_hour, self.burn_before_per_hour)
+
+    def as_summary(self) -> dict:
+        """JSON-safe numbers (decimals as strings without trailing zeros), for pages and jobs."""
+        summary = {name: getattr(self, name) for name in (
+            "horizon_hours", "resources", "accounts", "cost_changed", "cost_increased",
+            "cost_decreased", "cannot_price", "unfunded_before", "unfunded_after",
+            "newly_unfunded", "newly_unfunded_credit", "newly_unfunded_hold",
+            "newly_unfunded_accounts", "newly_funded", "charged_before_per_hour",
+            "charged_after_per_hour", "cannot_price_examples", "newly_unfunded_examples")}
+        summary.update(
+            burn_before_per_hour=format_price(self.burn_before_per_hour),
+            burn_after_per_hour=format_price(self.burn_after_per_hour),
+            burn_change_per_hour=_signed(self.burn_change_per_hour),
+            charged_change_per_hour=self.charged_after_per_hour - self.charged_before_per_hour)
+        return summary
+
+
+def _signed(value: Decimal) -> str:
+    return ("+" if value > 0 else "") + format_price(value)
+
+
+@dataclass
+class Impact:
+    version: PricingVersion
+    computed_at: datetime
+    tally: ImpactTally | None  # None: too many resources to compute here
+    live_resources: int
+    fingerprint: str = ""
+
+    @property
+    def summary(self) -> dict | None:
+        return None if self.tally is None else self.tally.as_summary()
+
+
+def version_impact(*, version: PricingVersion, at: datetime | None = None,
+                   batch_accounts: int = BATCH_ACCOUNTS) -> ImpactTally:
+    """If every live resource were recalculated with `version` now: how many change cost, how
+    many resources and accounts would become unfunded (as the next fund-or-flag would see
+    them), and the hourly credit burn before and after. Resources that cannot be priced with
+    it keep their stored cost in these numbers and are counted apart."""
+    from credits.selectors.resources import funding_horizon_hours
+
+    at = at or timezone.now()
+    table = pricing_table_from_version(version)
+    horizon_hours = funding_horizon_hours()
+    tally = ImpactTally(horizon_hours=horizon_hours)
+    for account_ids in live_owner_batches(batch_accounts=batch_accounts):
+        walk = FundingWalk(balances=balances_of(account_ids=account_ids, at=at),
+                           horizon_seconds=horizon_hours * HOUR_SECONDS)
+        for outcome in evaluate_accounts(account_ids=account_ids, table=table):
+            tally.add(outcome, walk)
+    return tally
+
+
+def version_impact_preview(*, version: PricingVersion,
+                           max_resources: int | None = None) -> Impact:
+    """The impact for a page: computed now when there are at most `max_resources` live
+    resources (default: impact_sync_max_resources()), else left to a dry-run job."""
+    limit = impact_sync_max_resources() if max_resources is None else max_resources
+    count = live_resource_count()
+    now = timezone.now()
+    tally = version_impact(version=version, at=now) if count <= limit else None
+    return Impact(version=version, computed_at=now, tally=tally, live_resources=count,
+                  fingerprint=version_fingerprint(version))
