@@ -1,1 +1,408 @@
-"""Placeholder: being written (imported at the end of credits/admin.py)."""
+"""The operators' pending-deletions desk: resources in `removing`, soonest deadline first, with a
+live countdown, the owner's shortfall and balance, filters, and three operations behind a
+confirmation page — restore (only if the owner is funded now), extend the grace, delete now —
+each made by `credits.services.operator` with its audit row.
+
+It replaces the read-only registration of `PendingDeletion` made in `credits.admin`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from credits_project.errors import DomainError
+from pricing.enums import PaymentType
+
+from .addresses import InvalidAddress, normalize_address
+from .admin import (
+    PendingDeletionAdmin,
+    _change_url,
+    _decimal,
+    _shortfall_text,
+    _time_left,
+)
+from .models import Account, PendingDeletion, Resource, ResourceStatus
+from .selectors.lifecycle import Shortfall, lifecycle_settings_get, shortfalls_by_resource
+from .services.operator import (
+    MAX_GRACE_EXTENSION_HOURS,
+    OPERATOR_REASON_MAX_CHARS,
+    resource_delete_now,
+    resource_extend_grace,
+    resource_restore,
+    shortfall_to_add,
+)
+
+# One confirmation page handles at most this many resources (a page of the list).
+MAX_RESOURCES_PER_OPERATION = 100
+OWNERS_LISTED_IN_FILTER = 30
+
+
+def _short(text: str, *, head: int = 10, tail: int = 6) -> str:
+    return text if len(text) <= head + tail + 1 else f"{text[:head]}…{text[-tail:]}"
+
+
+def _minute(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _balance_text(shortfall: Shortfall | None) -> str:
+    if shortfall is None or shortfall.available is None:
+        return "-"
+    if shortfall.unit == "credits":
+        return f"{int(shortfall.available):,} credits"
+    return f"{_decimal(shortfall.available)} tokens on {shortfall.chain or '?'}"
+
+
+def _countdown(delete_after, now):
+    """The server's "time left" text, which the desk's script turns into a live countdown."""
+    text = _time_left(delete_after, now)
+    classes = "pd-countdown"
+    if text == "overdue":
+        classes += " pd-overdue"
+    elif (delete_after - now) < timedelta(hours=1):
+        classes += " pd-soon"
+    return format_html('<span class="{}" data-deadline="{}" data-now="{}">{}</span>', classes,
+                       delete_after.isoformat(), now.isoformat(), text)
+
+
+# --- filters -------------------------------------------------------------------------------------
+
+class DeadlineWindowFilter(admin.SimpleListFilter):
+    """Due within 1, 6 or 24 hours (overdue included: the next run removes those), or overdue."""
+
+    title = "deadline"
+    parameter_name = "due"
+    windows_hours = {"1h": 1, "6h": 6, "24h": 24}
+
+    def lookups(self, request, model_admin):
+        return [("1h", "due within 1 h"), ("6h", "due within 6 h"), ("24h", "due within 24 h"),
+                ("overdue", "overdue")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        now = timezone.now()
+        if value == "overdue":
+            return queryset.filter(delete_after__lte=now)
+        if value not in self.windows_hours:
+            raise IncorrectLookupParameters(f"Not a deadline window: {value!r}")
+        return queryset.filter(delete_after__lte=now + timedelta(hours=self.windows_hours[value]))
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """`?owner=<address>` in any case; lists the owners with the most pending deletions."""
+
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        owners = (Account.objects.filter(resources__status=ResourceStatus.REMOVING)
+                  .annotate(pending=Count("resources",
+                                          filter=Q(resources__status=ResourceStatus.REMOVING)))
+                  .order_by("-pending", "address")[:OWNERS_LISTED_IN_FILTER])
+        choices = [(owner.address, f"{_short(owner.address, head=8, tail=4)} ({owner.pending})")
+                   for owner in owners]
+        value = self.value()
+        if value and value not in {address for address, _ in choices}:
+            choices.append((value, _short(value, head=8, tail=4)))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        try:
+            address = normalize_address(value)
+        except InvalidAddress as exc:
+            raise IncorrectLookupParameters(str(exc)) from exc
+        return queryset.filter(Q(owner__address=address) | Q(owner__address__iexact=value))
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+def _reason_field(*, required: bool, help_text: str) -> forms.CharField:
+    return forms.CharField(required=required, max_length=OPERATOR_REASON_MAX_CHARS,
+                           help_text=help_text,
+                           widget=forms.TextInput(attrs={"size": 70, "autocomplete": "off"}))
+
+
+class RestoreForm(forms.Form):
+    reason = _reason_field(required=False,
+                           help_text="Optional: written to the audit row with your user name.")
+
+
+class ExtendGraceForm(forms.Form):
+    hours = forms.IntegerField(min_value=1, max_value=MAX_GRACE_EXTENSION_HOURS, initial=24,
+                               help_text=f"Added to each deadline (1 to "
+                                         f"{MAX_GRACE_EXTENSION_HOURS} h).")
+    reason = _reason_field(required=True, help_text="Why: written to the audit row with your "
+                                                    "user name and the new deadline.")
+
+
+class DeleteNowForm(forms.Form):
+    reason = _reason_field(required=True, help_text="Why: written to the audit row with your "
+                                                    "user name.")
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    title: str
+    confirm: str  # the submit button, e.g. "Yes, restore"
+    done: str  # the success message's verb, e.g. "Restored"
+    refused: str  # the refusal message's start, e.g. "Not restored"
+    form: type[forms.Form]
+    service: Callable[..., Resource]
+
+    def arguments(self, data: dict) -> dict:
+        if self.name == "extend":
+            return {"hours": data["hours"], "reason": data["reason"]}
+        return {"reason": data["reason"]}
+
+    def success(self, resource: Resource, data: dict) -> str:
+        if self.name == "restore":
+            return f"Restored {resource.item_hash}: back to processed (its owner is funded)."
+        if self.name == "extend":
+            return (f"Extended the grace of {resource.item_hash} by {data['hours']} h: it is "
+                    f"now deleted after {_minute(resource.delete_after)}.")
+        return f"Deleted {resource.item_hash} now: removed (final)."
+
+
+OPERATIONS = {
+    "restore": Operation("restore", "Restore pending deletions", "Yes, restore",
+                         "Restored", "Not restored", RestoreForm, resource_restore),
+    "extend": Operation("extend", "Extend the grace of pending deletions", "Yes, extend",
+                        "Extended", "Not extended", ExtendGraceForm, resource_extend_grace),
+    "delete": Operation("delete", "Delete pending deletions now", "Yes, delete now",
+                        "Deleted", "Not deleted", DeleteNowForm, resource_delete_now),
+}
+
+
+def _ids(values: list[str]) -> list[int]:
+    ids = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part.isdigit():
+                ids.append(int(part))
+    return list(dict.fromkeys(ids))
+
+
+# --- the desk ------------------------------------------------------------------------------------
+
+admin.site.unregister(PendingDeletion)
+
+
+@admin.register(PendingDeletion)
+class PendingDeletionDeskAdmin(PendingDeletionAdmin):
+    """Resources in `removing`, soonest deadline first, with what their owner lacks and a live
+    countdown; operators restore, extend the grace or delete now (actions with a confirmation
+    page; needs the "change pending deletion" permission)."""
+
+    list_display = ("hash_shown", "type", "owner_link", "removal_reason", "payment_shown",
+                    "since_shown", "deadline_shown", "countdown", "shortfall_shown",
+                    "owner_balance")
+    list_display_links = ("hash_shown",)
+    list_filter = ("removal_reason", "payment_type", DeadlineWindowFilter, OwnerFilter, "type")
+    sortable_by = ("deadline_shown", "since_shown", "countdown", "owner_link")
+    actions = ["restore_selected", "extend_grace_selected", "delete_now_selected"]
+    fields = ("resource_link", "owner_link", "type", "payment_type", "payment_chain",
+              "removal_reason", "removing_since", "delete_after", "countdown",
+              "shortfall_detail", "owner_balance", "operations", "cost_credit_per_second",
+              "cost_hold", "created_at")
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ("credits/pending_deletions.css",)}
+        js = ("credits/pending_deletions.js",)
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    # columns
+
+    @admin.display(description="item hash", ordering="item_hash")
+    def hash_shown(self, obj):
+        return format_html('<span class="pd-hash" title="{}">{}</span>', obj.item_hash,
+                           _short(obj.item_hash))
+
+    @admin.display(description="owner", ordering="owner__address")
+    def owner_link(self, obj):
+        return format_html('<a href="{}" title="{}" class="pd-owner">{}</a>',
+                           _change_url(obj.owner), obj.owner.address,
+                           _short(obj.owner.address, head=8, tail=4))
+
+    @admin.display(description="payment", ordering="payment_type")
+    def payment_shown(self, obj):
+        if obj.payment_type == PaymentType.HOLD and obj.payment_chain:
+            return f"{obj.get_payment_type_display()} ({obj.payment_chain})"
+        return obj.get_payment_type_display()
+
+    @admin.display(description="removing since", ordering="removing_since")
+    def since_shown(self, obj):
+        return _minute(obj.removing_since)
+
+    @admin.display(description="deadline", ordering="delete_after")
+    def deadline_shown(self, obj):
+        return _minute(obj.delete_after)
+
+    @admin.display(description="deleted in", ordering="delete_after")
+    def countdown(self, obj):
+        return _countdown(obj.delete_after, getattr(obj, "shown_at", None) or timezone.now())
+
+    @admin.display(description="owner balance")
+    def owner_balance(self, obj):
+        shortfall = getattr(obj, "shortfall", None)
+        if shortfall is None:  # the change page: not computed by the list
+            shortfall = shortfalls_by_resource(resources=[obj])[obj.pk]
+        return _balance_text(shortfall)
+
+    @admin.display(description="operations")
+    def operations(self, obj):
+        links = [format_html('<a class="button pd-operate-{}" href="{}?ids={}">{}</a>', name,
+                             reverse("admin:credits_pendingdeletion_operate", args=[name]),
+                             obj.pk, label)
+                 for name, label in (("restore", "Restore…"), ("extend", "Extend grace…"),
+                                     ("delete", "Delete now…"))]
+        return format_html("{} {} {}", *links)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if not self.has_operate_permission(request):
+            fields = tuple(field for field in fields if field != "operations")
+        return fields
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if not self.has_operate_permission(request):
+            fields = tuple(field for field in fields if field != "operations")
+        return fields
+
+    # actions: each opens the confirmation page of its operation
+
+    @admin.action(description="Restore (owner funded again)…", permissions=["operate"])
+    def restore_selected(self, request, queryset):
+        return self._confirm_selected(request, queryset, "restore")
+
+    @admin.action(description="Extend grace…", permissions=["operate"])
+    def extend_grace_selected(self, request, queryset):
+        return self._confirm_selected(request, queryset, "extend")
+
+    @admin.action(description="Delete now…", permissions=["operate"])
+    def delete_now_selected(self, request, queryset):
+        return self._confirm_selected(request, queryset, "delete")
+
+    def _confirm_selected(self, request, queryset, operation: str):
+        resources = list(queryset.select_related("owner")
+                         .order_by("delete_after", "id")[:MAX_RESOURCES_PER_OPERATION + 1])
+        if len(resources) > MAX_RESOURCES_PER_OPERATION:
+            self.message_user(request, f"Select at most {MAX_RESOURCES_PER_OPERATION} "
+                                       f"pending deletions at once.", messages.WARNING)
+            return None
+        return self._confirmation(request, OPERATIONS[operation], resources,
+                                  OPERATIONS[operation].form(),
+                                  changelist_filters=request.GET.urlencode())
+
+    # the operation view: GET shows the confirmation page, POST does it
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        custom = [path("operate/<str:operation>/", self.admin_site.admin_view(self.operate_view),
+                       name="%s_%s_operate" % info)]
+        return custom + super().get_urls()
+
+    def operate_view(self, request, operation: str):
+        spec = OPERATIONS.get(operation)
+        if spec is None:
+            raise Http404(f"No operation {operation!r}.")
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        source = request.POST if request.method == "POST" else request.GET
+        changelist_filters = source.get("_changelist_filters", "")
+        ids = _ids(source.getlist("ids"))[:MAX_RESOURCES_PER_OPERATION]
+        resources = list(Resource.objects.filter(pk__in=ids).select_related("owner")
+                         .order_by("delete_after", "id"))
+        if not resources:
+            self.message_user(request, "No pending deletion was selected.", messages.WARNING)
+            return HttpResponseRedirect(self._changelist_url(changelist_filters))
+        if request.method == "POST":
+            form = spec.form(request.POST)
+            if form.is_valid():
+                self._perform(request, spec, resources, form.cleaned_data)
+                return HttpResponseRedirect(self._changelist_url(changelist_filters))
+        else:
+            form = spec.form()
+        return self._confirmation(request, spec, resources, form,
+                                  changelist_filters=changelist_filters)
+
+    def _perform(self, request, spec: Operation, resources: list[Resource], data: dict) -> None:
+        actor = f"staff:{request.user.get_username()}"
+        for resource in resources:
+            try:
+                done = spec.service(item_hash=resource.item_hash, actor=actor,
+                                    **spec.arguments(data))
+            except DomainError as exc:
+                self.message_user(request, f"{spec.refused} {resource.item_hash}: {exc.message}",
+                                  messages.ERROR)
+                continue
+            message = spec.success(done, data)
+            self.log_change(request, done, message + (f" Reason: {data['reason']}"
+                                                      if data.get("reason") else ""))
+            self.message_user(request, message, messages.SUCCESS)
+
+    def _changelist_url(self, changelist_filters: str) -> str:
+        url = reverse("admin:credits_pendingdeletion_changelist")
+        return f"{url}?{changelist_filters}" if changelist_filters else url
+
+    def _confirmation(self, request, spec: Operation, resources: list[Resource], form,
+                      *, changelist_filters: str) -> TemplateResponse:
+        now = timezone.now()
+        removing = [r for r in resources if r.status == ResourceStatus.REMOVING]
+        shortfalls = shortfalls_by_resource(resources=removing, at=now)
+        rows = []
+        for resource in resources:
+            shortfall = shortfalls.get(resource.pk)
+            row = {"resource": resource, "pending": resource.status == ResourceStatus.REMOVING,
+                   "shortfall": _shortfall_text(shortfall) if shortfall else "-",
+                   "balance": _balance_text(shortfall),
+                   "countdown": (_countdown(resource.delete_after, now)
+                                 if resource.delete_after else "-"),
+                   "deadline": _minute(resource.delete_after) if resource.delete_after else "-",
+                   "short": bool(shortfall is not None and shortfall.amount)}
+            if row["short"]:
+                row["short_by"] = (f"{shortfall_to_add(shortfall):,} credits"
+                                   if shortfall.unit == "credits" else
+                                   f"{_decimal(shortfall_to_add(shortfall))} tokens on "
+                                   f"{shortfall.chain}")
+            rows.append(row)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": spec.title,
+            "operation": spec,
+            "rows": rows,
+            "form": form,
+            "ids": ",".join(str(resource.pk) for resource in resources),
+            "pending_count": len(removing),
+            "refused_count": sum(1 for row in rows if row["pending"] and row["short"]),
+            "changelist_filters": changelist_filters,
+            "changelist_url": self._changelist_url(changelist_filters),
+            "funding_horizon_hours": lifecycle_settings_get().funding_horizon_hours,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/credits/pendingdeletion/operate_confirm.html",
+                                context)
