@@ -51,6 +51,11 @@ def _amount_text(value: Decimal) -> str:
     return f"{value.normalize():,f}" if value else "0"
 
 
+def _plain(value: Decimal) -> str:
+    """An exact amount as a plain string without trailing zeros (details of an error)."""
+    return f"{value.normalize():f}"
+
+
 def _not_funded(resource: Resource, shortfall: Shortfall) -> NotFunded:
     to_add = shortfall_to_add(shortfall)
     if shortfall.unit == "credits":
@@ -68,8 +73,8 @@ def _not_funded(resource: Resource, shortfall: Shortfall) -> NotFunded:
         f"Not funded: the owner {resource.owner.address} is short by {short} (it needs {needs} "
         f"and has {has}).",
         item_hash=resource.item_hash, unit=shortfall.unit, chain=shortfall.chain,
-        required=str(shortfall.required), available=str(shortfall.available),
-        shortfall=str(to_add))
+        required=_plain(shortfall.required), available=_plain(shortfall.available),
+        shortfall=_plain(to_add))
 
 
 def _when(value: datetime) -> str:
