@@ -1,5 +1,7 @@
-"""The pricing admin's own pages: publish (with the effective date), copy, export and import as
-the network's JSON, and every change made to a version and its rows.
+"""The pricing admin's own pages: publish (with the effective date, the differences and the
+impact preview), copy, export and import as the network's JSON, every change made to a version
+and its rows, its differences from another version, its impact on the live resources, and the
+recalculation of those resources with the version in force (a job with a progress page).
 """
 from __future__ import annotations
 
@@ -24,7 +26,19 @@ from .aggregate import (
     version_to_aggregate,
     version_to_compatible_gpus,
 )
-from .models import GpuDevice, PricingVersion, Product, Tier
+from .impact import (
+    version_diff,
+    version_diff_base,
+    version_fingerprint,
+    version_impact_preview,
+)
+from .models import GpuDevice, PricingVersion, Product, Recalculation, Tier
+from .recalculation import (
+    RecalculationRefused,
+    recalculation_active,
+    recalculation_refusal,
+    recalculation_start,
+)
 from .selectors import pricing_version_in_force
 from .services import (
     PricingVersionError,
@@ -183,6 +197,8 @@ def version_publish(model_admin, request, object_id):
         object=version, form=form, errors=errors, error_message=message, in_force=in_force,
         counts={"products": version.products.count(), "tiers": version.tiers.count(),
                 "gpu_devices": version.gpu_devices.count()},
+        diff=version_diff(version=version, base=in_force),
+        **_impact_context(version),
     )
     return TemplateResponse(request, f"{_TEMPLATES}/publish.html", context)
 
@@ -316,3 +332,130 @@ def version_changes(model_admin, request, object_id, limit: int = 500):
     context = _context(model_admin, request, title=f"Changes to “{version.name}”",
                        original=version, object=version, rows=rows, limit=limit)
     return TemplateResponse(request, f"{_TEMPLATES}/changes.html", context)
+
+
+# --- differences -------------------------------------------------------------------------------
+
+def version_differences(model_admin, request, object_id):
+    """The version against the version in force (or `?against=<pk>`), field by field."""
+    version = _version(model_admin, request, object_id)
+    if version is None:
+        return _missing(model_admin, request, object_id)
+    base = version_diff_base(version)
+    against = request.GET.get("against", "")
+    if against.isdigit():
+        chosen = PricingVersion.objects.filter(pk=int(against)).first()
+        if chosen is not None and chosen.pk != version.pk:
+            base = chosen
+    others = PricingVersion.objects.exclude(pk=version.pk).order_by("-id")[:100]
+    context = _context(model_admin, request, title=f"Differences of “{version.name}”",
+                       original=version, object=version, diff=version_diff(version=version,
+                                                                            base=base),
+                       others=others, in_force=pricing_version_in_force())
+    return TemplateResponse(request, f"{_TEMPLATES}/differences.html", context)
+
+
+# --- impact ------------------------------------------------------------------------------------
+
+def _latest_dry_run(version: PricingVersion, fingerprint: str) -> Recalculation | None:
+    job = version.recalculations.filter(dry_run=True).order_by("-created_at", "-id").first()
+    if job is not None:
+        job.stale = job.fingerprint != fingerprint
+    return job
+
+
+def _impact_context(version: PricingVersion) -> dict:
+    """The impact preview for a page: computed now when the database is small enough, else the
+    latest dry run of this version (if any), marked stale when the version changed since."""
+    impact = version_impact_preview(version=version)
+    return {"impact": impact, "dry_run": _latest_dry_run(version, impact.fingerprint)}
+
+
+def _can_start_jobs(request) -> bool:
+    return request.user.has_perm("pricing.add_recalculation")
+
+
+def _job_url(job: Recalculation) -> str:
+    return reverse("admin:pricing_recalculation_change", args=[job.pk])
+
+
+def version_impact(model_admin, request, object_id):
+    """What recalculating the live resources with this version would do; a POST starts a dry
+    run (a background job) for databases too large to compute it while the page loads."""
+    version = _version(model_admin, request, object_id)
+    if version is None:
+        return _missing(model_admin, request, object_id)
+    if request.method == "POST":
+        if not _can_start_jobs(request):
+            raise PermissionDenied
+        job = recalculation_start(version=version, user=request.user, dry_run=True)
+        messages.success(request, f"Dry run #{job.pk} started: the impact of “{version.name}” "
+                                  "is computed in the background.")
+        return HttpResponseRedirect(_job_url(job))
+    context = _context(model_admin, request, title=f"Impact of “{version.name}”",
+                       original=version, object=version, in_force=pricing_version_in_force(),
+                       can_start_jobs=_can_start_jobs(request), **_impact_context(version))
+    return TemplateResponse(request, f"{_TEMPLATES}/impact.html", context)
+
+
+# --- recalculate -------------------------------------------------------------------------------
+
+def version_recalculate(model_admin, request, object_id):
+    """Confirmation with the impact, then a recalculation job applying the version in force to
+    the live resources."""
+    version = _version(model_admin, request, object_id)
+    if version is None:
+        return _missing(model_admin, request, object_id)
+    if not _can_start_jobs(request):
+        raise PermissionDenied
+    refusal = recalculation_refusal(version=version)
+    if request.method == "POST" and not refusal:
+        try:
+            job = recalculation_start(version=version, user=request.user)
+        except RecalculationRefused as exc:
+            refusal = exc.message
+        else:
+            model_admin.log_change(request, version, f"Recalculation #{job.pk} of the live "
+                                                     "resources started.")
+            messages.success(request, f"Recalculation #{job.pk} started: the live resources "
+                                      f"get the costs of “{version.name}”, batch by batch.")
+            return HttpResponseRedirect(_job_url(job))
+    context = _context(model_admin, request,
+                       title=f"Recalculate existing resources with “{version.name}”",
+                       original=version, object=version, refusal=refusal,
+                       running=recalculation_active(),
+                       recent=version.recalculations.filter(dry_run=False)[:5],
+                       **(_impact_context(version) if not refusal else {}))
+    return TemplateResponse(request, f"{_TEMPLATES}/recalculate.html", context)
+
+
+def recalculation_detail(model_admin, request, object_id):
+    """A job's page: progress while it runs (the page reloads itself), then its summary and
+    the audit lines of the resources it recalculated or could not price."""
+    job = model_admin.get_object(request, unquote(object_id))
+    if job is None:
+        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts,
+                                                            object_id)
+    if not model_admin.has_view_permission(request, job):
+        raise PermissionDenied
+    version = job.version
+    failed_lines = job.lines.filter(outcome="failed").order_by("id")[:200]
+    lines = [{
+        "item_hash": line.item_hash, "previous_version_id": line.previous_version_id,
+        **{name: f"{_shown(getattr(line, f'previous_{name}'))} → "
+                 f"{_shown(getattr(line, name))}"
+           for name in ("cost_hold", "cost_stream_per_second", "cost_credit_per_second")},
+    } for line in job.lines.filter(outcome="recalculated").order_by("id")[:200]]
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts, "app_label": model_admin.opts.app_label,
+        "version_opts": PricingVersion._meta, "title": str(job).capitalize(),
+        "job": job, "original": job, "version": version, "summary": job.summary or None,
+        "stale": job.dry_run and job.fingerprint != version_fingerprint(version),
+        "errors": [line for line in job.error_messages.splitlines() if line],
+        "failed_lines": failed_lines, "lines": lines,
+        "burn": f"{format_price(job.burn_before_per_hour)} → "
+                f"{format_price(job.burn_after_per_hour)}",
+        "refresh_seconds": 2 if job.is_active else None,
+    }
+    return TemplateResponse(request, "admin/pricing/recalculation/job.html", context)

@@ -273,3 +273,79 @@ def test_the_impact_reads_a_bounded_number_of_queries_per_batch(seeded, doubled_
     # of referenced files (none here); the table (3)
     with django_assert_max_num_queries(10):
         version_impact(version=doubled_draft)
+
+
+# --- the admin pages ---------------------------------------------------------------------------
+
+def _url(name: str, *args) -> str:
+    from django.urls import reverse
+
+    return reverse(f"admin:pricing_pricingversion_{name}", args=args)
+
+
+def test_the_change_page_of_a_draft_shows_its_differences_from_the_version_in_force(
+        admin_client, doubled_draft):
+    response = admin_client.get(_url("change", doubled_draft.pk))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'id="pricing-diff"' in content
+    diff = response.context["diff"]
+    assert [(c.old, c.new) for c in diff.products[0].changes] == [("14250", "28500")]
+    assert "0.055000000000000000" not in content
+    for tool in ("differences", "impact", "publish"):
+        assert _url(tool, doubled_draft.pk) in content
+    assert _url("recalculate", doubled_draft.pk) not in content
+
+
+def test_the_differences_page_compares_with_any_version_chosen(admin_client, default_version,
+                                                               doubled_draft, staff_user):
+    other = pricing_version_copy(version=doubled_draft, user=staff_user, name="Same as draft")
+
+    default = admin_client.get(_url("differences", doubled_draft.pk))
+    chosen = admin_client.get(_url("differences", doubled_draft.pk), {"against": other.pk})
+
+    assert default.status_code == chosen.status_code == 200
+    assert default.context["diff"].base == default_version
+    assert "28500" in default.content.decode()
+    assert chosen.context["diff"].base == other and chosen.context["diff"].is_empty
+    assert 'id="pricing-diff-empty"' in chosen.content.decode()
+
+
+def test_the_impact_page_shows_the_numbers_of_the_draft(admin_client, seeded, doubled_draft):
+    response = admin_client.get(_url("impact", doubled_draft.pk))
+
+    assert response.status_code == 200
+    summary = response.context["impact"].summary
+    assert (summary["newly_unfunded"], summary["newly_unfunded_accounts"]) == (2, 2)
+    content = response.content.decode()
+    assert 'id="impact-newly-unfunded">2<' in content
+    assert "57,000 → 114,000" in content and "(+57,000)" in content
+    assert "56999.9999999999999952 → 113999.9999999999999904" in content
+
+
+def test_the_publish_page_shows_the_differences_and_the_impact(admin_client, seeded,
+                                                               doubled_draft):
+    response = admin_client.get(_url("publish", doubled_draft.pk))
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'id="pricing-diff"' in content and 'id="pricing-impact"' in content
+    assert response.context["impact"].summary["cost_changed"] == 4
+
+
+def test_a_large_database_leaves_the_impact_to_a_dry_run_started_from_the_page(
+        admin_client, seeded, doubled_draft, settings, django_capture_on_commit_callbacks):
+    from pricing.models import Recalculation
+
+    settings.PRICING_IMPACT_SYNC_MAX_RESOURCES = 1
+    page = admin_client.get(_url("impact", doubled_draft.pk))
+    assert 'id="impact-deferred"' in page.content.decode()
+    assert page.context["impact"].summary is None
+
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(_url("impact", doubled_draft.pk))
+
+    job = Recalculation.objects.get()
+    assert job.dry_run and job.version == doubled_draft
+    assert response.status_code == 302 and response.url.endswith(f"/recalculation/{job.pk}/change/")

@@ -274,3 +274,98 @@ def test_a_job_whose_worker_died_long_ago_does_not_block_a_new_one(
 
 def test_the_task_is_registered_under_its_name(db):
     assert "pricing.tasks.recalculation_run_task" in celery_app.tasks
+
+
+# --- the admin pages ---------------------------------------------------------------------------
+
+def _url(name: str, *args) -> str:
+    from django.urls import reverse
+
+    return reverse(f"admin:pricing_pricingversion_{name}", args=args)
+
+
+def test_the_version_in_force_offers_recalculation_and_a_draft_does_not(admin_client, doubled,
+                                                                        default_version):
+    in_force = admin_client.get(_url("change", doubled.pk)).content.decode()
+    superseded = admin_client.get(_url("change", default_version.pk)).content.decode()
+
+    assert _url("recalculate", doubled.pk) in in_force
+    assert _url("recalculate", default_version.pk) not in superseded
+
+
+def test_the_confirmation_page_shows_the_impact_then_starts_the_job(admin_client, seeded,
+                                                                    doubled, recalculate,
+                                                                    celery_eager,
+                                                                    django_capture_on_commit_callbacks):
+    page = admin_client.get(_url("recalculate", doubled.pk))
+    assert page.status_code == 200 and page.context["refusal"] == ""
+    assert page.context["impact"].summary["newly_unfunded"] == 2
+    assert 'id="recalculate-start"' in page.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(_url("recalculate", doubled.pk))
+
+    job = Recalculation.objects.get()
+    assert response.status_code == 302 and response.url.endswith(f"/{job.pk}/change/")
+    job_page = admin_client.get(response.url)
+    content = job_page.content.decode()
+    assert job_page.status_code == 200
+    assert 'id="job-status">Succeeded<' in content and 'id="job-progress">5 / 5<' in content
+    assert 'id="job-recalculated">5<' in content
+    assert "3.958333333333333333 → 7.916666666666666666" in content
+    assert 'http-equiv="refresh"' not in content  # finished: no more reloading
+
+
+def test_a_draft_is_refused_on_the_confirmation_page_and_nothing_starts(admin_client, seeded,
+                                                                       doubled_draft):
+    page = admin_client.get(_url("recalculate", doubled_draft.pk))
+    response = admin_client.post(_url("recalculate", doubled_draft.pk))
+
+    assert "only the published version in force" in page.content.decode()
+    assert response.status_code == 200 and not Recalculation.objects.exists()
+
+
+def test_a_queued_job_page_reloads_itself_and_says_it_waits_for_a_worker(
+        admin_client, seeded, doubled, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        job = recalculation_start(version=doubled)
+
+    content = admin_client.get(
+        f"/admin/pricing/recalculation/{job.pk}/change/").content.decode()
+
+    assert '<meta http-equiv="refresh" content="2">' in content
+    assert "waiting for a Celery worker" in content
+
+
+def test_the_list_action_leads_to_the_confirmation_page_of_the_one_version_selected(
+        admin_client, doubled, default_version):
+    one = admin_client.post(_url("changelist"), {"action": "recalculate_resources",
+                                                 "_selected_action": [doubled.pk]})
+    two = admin_client.post(_url("changelist"), {"action": "recalculate_resources",
+                                                 "_selected_action": [doubled.pk,
+                                                                      default_version.pk]},
+                            follow=True)
+
+    assert one.status_code == 302 and one.url == _url("recalculate", doubled.pk)
+    assert "Select exactly one version" in two.content.decode()
+
+
+def test_the_jobs_list_renders(admin_client, seeded, doubled, recalculate):
+    recalculate(doubled)
+
+    response = admin_client.get("/admin/pricing/recalculation/")
+
+    assert response.status_code == 200 and "5 / 5" in response.content.decode()
+
+
+def test_a_staff_member_without_the_permission_cannot_start_a_recalculation(
+        client, django_user_model, doubled):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_pricingversion"))
+    client.force_login(user)
+
+    assert client.get(_url("recalculate", doubled.pk)).status_code == 403
+    assert client.post(_url("recalculate", doubled.pk)).status_code == 403
+    assert not Recalculation.objects.exists()
