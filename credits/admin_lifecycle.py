@@ -288,7 +288,8 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
             "counts": counts,
             "run_url": _change_url(run) if run is not None else "",
             "message": self._waiting_message(run, since, timezone.now()),
-            "status_url": f"{self._url('run_now_status')}?{urlencode({'since': since.isoformat()})}",
+            "status_url": self._url("run_now_status") + "?" + urlencode(
+                {"since": since.isoformat()}),
             "controls_url": self._controls_url(),
             "runs_url": _changelist_url(LifecycleRun),
         }
