@@ -127,6 +127,7 @@ def _run_json(run: LifecycleRun) -> dict:
 class LifecycleControlsAdmin(LifecycleSettingsAdmin):
     """The settings' page with the schedule, "Run now" and the forecast around the form."""
 
+    fields = None  # the fieldsets below replace the parent's `fields`
     fieldsets = (("Settings", {"fields": ("grace_hours", "metering_enabled",
                                           "funding_horizon_hours", "updated_at")}),)
 

@@ -22,6 +22,7 @@ from credits.models import (
     LedgerEntry,
     LifecycleRun,
     LifecycleRunStatus,
+    LifecycleSettings,
     RemovalReason,
     Resource,
     ResourceStatus,
@@ -238,6 +239,13 @@ def test_without_a_periodic_task_the_forecast_looks_one_hour_ahead():
 
 
 # --- the controls page ----------------------------------------------------------------------
+
+def test_the_replaced_admins_pass_the_admin_checks():
+    from django.contrib import admin
+
+    for model in (LifecycleSettings, Account):
+        assert admin.site._registry[model].check() == []
+
 
 def test_the_controls_page_shows_the_schedule_in_words_and_links_to_its_periodic_task(
         at_t0_minus_20_min, staff):
