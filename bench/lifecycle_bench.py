@@ -603,6 +603,15 @@ class RssSampler(threading.Thread):
         return self.max_bytes
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process on this machine (the PostgreSQL backend)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(at: dt.datetime) -> dict:
     from django.conf import settings
     from django.core.management import CommandError, call_command
@@ -617,21 +626,55 @@ def measure(at: dt.datetime) -> dict:
                        "current_setting('synchronous_commit'), "
                        "current_setting('max_parallel_workers_per_gather')")
         version, work_mem, shared_buffers, fsync, sync_commit, parallel = cursor.fetchone()
+        cursor.execute("SELECT pg_backend_pid()")
+        backend_pid = cursor.fetchone()[0]
     statements = 0
+    by_kind: dict[str, list] = {}  # statement shape -> [count, seconds]: a few dozen entries
 
     def count(execute, sql, params, many, context):
+        # Counts and times per statement shape only: keeping every statement's text would
+        # be part of the memory measured.
         nonlocal statements
-        statements += 1  # a count only: a million statement texts would be the memory measured
-        return execute(sql, params, many, context)
+        statements += 1
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            kind = by_kind.setdefault(" ".join(sql[:400].split())[:90], [0, 0.0])
+            kind[0] += 1
+            kind[1] += time.perf_counter() - started
 
+    # Commits are not statements the wrapper sees: time them too (a batch's deferred
+    # foreign-key checks run at its commit).
+    commits = []
+    plain_commit = connection._commit
+
+    def timed_commit():
+        started = time.perf_counter()
+        try:
+            return plain_commit()
+        finally:
+            commits.append(time.perf_counter() - started)
+
+    connection._commit = timed_commit
     sampler = RssSampler()
     rss_before = sampler.current()
     sampler.start()
+    backend_cpu_before = process_cpu_seconds(backend_pid)
+    own = rusage.getrusage(rusage.RUSAGE_SELF)
     with connection.execute_wrapper(count):
         started = time.perf_counter()
         run = lifecycle_run(at=at, trigger="bench")
         run_seconds = time.perf_counter() - started
     rss_max = sampler.stop()
+    backend_cpu_after = process_cpu_seconds(backend_pid)
+    own_after = rusage.getrusage(rusage.RUSAGE_SELF)
+    cpu = {"python_seconds": round(own_after.ru_utime + own_after.ru_stime
+                                   - own.ru_utime - own.ru_stime, 2),
+           "postgres_backend_seconds": (round(backend_cpu_after - backend_cpu_before, 2)
+                                        if backend_cpu_before is not None
+                                        and backend_cpu_after is not None else None)}
+    connection._commit = plain_commit
     maxrss_kib = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss
     counts = run.counts
     steps = {"expire": counts.seconds_expire, "meter": counts.seconds_meter,
@@ -670,6 +713,11 @@ def measure(at: dt.datetime) -> dict:
                 "seconds_total": round(run_seconds, 3),
                 "seconds": {k: round(v, 3) for k, v in steps.items()},
                 "statements": statements,
+                "cpu": cpu,
+                "commits": len(commits), "seconds_in_commits": round(sum(commits), 3),
+                "slowest_statements": [
+                    {"sql": sql, "count": n, "seconds": round(seconds, 3)}
+                    for sql, (n, seconds) in sorted(by_kind.items(), key=lambda kv: -kv[1][1])[:12]],
                 "counts": {name: getattr(run, name) for name in (
                     "accounts", "resources", "charges", "credits_charged", "credits_short",
                     "expired_credits", "flagged", "restored", "removed", "errors")}},
@@ -720,7 +768,7 @@ def markdown(report: dict) -> str:
         f"| meter (one hour) | {s['meter']:.2f} s |",
         f"| fund or flag | {s['fund_or_flag']:.2f} s |",
         f"| finalise | {s['finalise']:.2f} s |",
-        f"| other (account list, locks, batch set-up, record) | {s['other']:.2f} s |",
+        f"| other (account list, locks, batch set-up, commits, record) | {s['other']:.2f} s |",
         f"| **full run** | **{total:.2f} s** ({verdict}; target ≤ {TARGET_SECONDS:.0f} s) |",
         f"| plain `SELECT owner_id, sum(cost_credit_per_second) … GROUP BY owner_id`, warm | "
         f"{agg['seconds_warm']:.3f} s (cold {agg['seconds_cold']:.3f} s; server "
@@ -731,12 +779,21 @@ def markdown(report: dict) -> str:
         f"Peak memory of the run's process: {mem['ru_maxrss_mib']:.0f} MiB (ru_maxrss; sampled "
         f"RSS {mem['rss_before_run_mib']:.0f} MiB before the run, {mem['rss_sampled_max_mib']:.0f}"
         f" MiB at most; target < {TARGET_MEMORY_MB} MB). SQL statements: "
-        f"{run['statements']:,}.",
+        f"{run['statements']:,}; {run['commits']} commits took {run['seconds_in_commits']:.1f} s "
+        f"(the batches' deferred foreign-key checks run there; part of \"other\"). CPU used "
+        f"during the run: PostgreSQL backend {run['cpu']['postgres_backend_seconds']} s, "
+        f"Python {run['cpu']['python_seconds']} s (the rest of the wall time is waiting: I/O, "
+        f"or the CPUs busy with other work).",
         f"Counts: {c['accounts']:,} accounts, {c['resources']:,} resources, {c['charges']:,} "
         f"charges ({c['credits_charged']:,} credits, {c['credits_short']:,} short), "
         f"{c['expired_credits']:,} credits expired, {c['flagged']:,} flagged, "
         f"{c['restored']:,} restored, {c['removed']:,} removed, {c['errors']} errors.",
+        "",
+        "| slowest statements of the run (start of the SQL) | times | seconds |",
+        "|---|---:|---:|",
     ]
+    lines += [f"| `{row['sql'][:80]}` | {row['count']} | {row['seconds']:.2f} |"
+              for row in run["slowest_statements"][:8]]
     return "\n".join(lines)
 
 
