@@ -58,8 +58,10 @@ logger = logging.getLogger(__name__)
 RUN_NOW_TRIGGER = "run_now"
 RECENT_RUNS_SHOWN = 5
 FORECAST_ROWS_SHOWN = 200
-# How far ahead an operator may ask for a forecast.
-FORECAST_MAX_AHEAD = timedelta(days=366)
+# How far ahead an operator may ask for a forecast: its dry run meters every hour until then,
+# for every live credit resource (one row per resource and hour), so it is kept short.
+FORECAST_MAX_AHEAD = timedelta(hours=48)
+FORECAST_MAX_AHEAD_TEXT = "48 hours"
 # After this long with no run recorded, the result page says a worker may not be running.
 PICKUP_EXPECTED_SECONDS = 30
 RUN_COUNT_FIELDS = ("accounts", "resources", "charges", "credits_charged", "credits_short",
@@ -230,7 +232,7 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
 
     @staticmethod
     def _since(request) -> datetime | None:
-        value = parse_datetime(request.GET.get("since", "").replace(" ", "+"))
+        value = _parse_datetime(request.GET.get("since", "").replace(" ", "+"))
         return value if value is not None and timezone.is_aware(value) else None
 
     @staticmethod
@@ -311,7 +313,8 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
             if asked is None or not now < asked <= now + FORECAST_MAX_AHEAD:
                 self.message_user(
                     request, "A forecast instant is a date and time (UTC) after now and within "
-                             "a year; showing the next scheduled run instead.", messages.ERROR)
+                             f"{FORECAST_MAX_AHEAD_TEXT}; showing the next scheduled run instead.",
+                    messages.ERROR)
             else:
                 at, chosen = asked, True
         forecast = lifecycle_forecast(at=at, rows_limit=FORECAST_ROWS_SHOWN)
@@ -339,6 +342,7 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
             "task": lifecycle_periodic_task(),
             "tables": tables,
             "rows_shown": FORECAST_ROWS_SHOWN,
+            "max_ahead": FORECAST_MAX_AHEAD_TEXT,
             "controls_url": self._controls_url(),
             "forecast_url": self._url("forecast"),
             "metering_enabled": lifecycle_settings_get().metering_enabled,
@@ -348,12 +352,19 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
 
 def _parse_instant(text: str) -> datetime | None:
     """An ISO instant; without an offset it is in the site's time zone (a datetime-local input)."""
-    value = parse_datetime(text.strip().replace(" ", "T", 1))
+    value = _parse_datetime(text.strip().replace(" ", "T", 1))
     if value is None:
         return None
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     return value
+
+
+def _parse_datetime(text: str) -> datetime | None:
+    try:
+        return parse_datetime(text)
+    except ValueError:  # well formed, but not a date (a 13th month)
+        return None
 
 
 _REASONS = {**dict(RemovalReason.choices), GRACE_EXPIRED: "Grace over"}

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -304,6 +305,8 @@ def test_run_now_queues_a_run_and_its_page_shows_the_result(
         urlsplit(response["Location"]).query)["since"][0]}).content)
     assert status["done"] and status["run"]["id"] == run.pk
     assert (status["run"]["flagged"], status["run"]["restored"]) == (1, 1)
+    # who asked is in the admin's log of the settings row
+    assert LogEntry.objects.get().get_change_message() == "Queued a lifecycle run (run now)."
 
 
 def test_run_now_only_queues_the_task_and_the_page_waits_for_a_worker(
@@ -391,6 +394,8 @@ def test_staff_without_any_lifecycle_permission_sees_neither_forecast_nor_result
 
 def test_a_result_page_without_an_instant_is_a_bad_request(staff):
     assert staff.get(RESULT, {"since": "yesterday"}).status_code == 400
+    assert staff.get(RESULT, {"since": "2030-13-01T00:00:00+00:00"}).status_code == 400
+    assert staff.get(RESULT, {"since": "2030-01-01T00:00:00"}).status_code == 400  # no offset
     assert staff.get(STATUS).status_code == 400
 
 
@@ -426,11 +431,13 @@ def test_the_forecast_page_takes_another_instant(at_t0_minus_20_min, staff, seed
     assert response.context["chosen"]
 
 
-def test_the_forecast_page_refuses_a_past_instant_and_shows_the_next_run(
-        at_t0_minus_20_min, staff):
-    response = staff.get(FORECAST, {"at": "2029-12-31T10:00"}, follow=True)
+@pytest.mark.parametrize("asked", ["2029-12-31T10:00", "2030-01-03T00:00", "2030-02-30T00:00",
+                                   "soon"])
+def test_the_forecast_page_refuses_an_instant_past_too_far_or_not_one(at_t0_minus_20_min, staff,
+                                                                      asked):
+    response = staff.get(FORECAST, {"at": asked})
 
-    assert response.context["forecast"].at == T0
+    assert response.context["forecast"].at == T0  # the next scheduled run instead
     assert "A forecast instant is a date and time" in response.content.decode()
 
 
