@@ -7,10 +7,9 @@ It replaces the read-only registration of `PendingDeletion` made in `credits.adm
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -54,8 +53,11 @@ def _short(text: str, *, head: int = 10, tail: int = 6) -> str:
     return text if len(text) <= head + tail + 1 else f"{text[:head]}…{text[-tail:]}"
 
 
-def _minute(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+def _minute_shown(value):
+    """A date and time that may wrap between the two (the desk's columns are narrow)."""
+    local = timezone.localtime(value)
+    return format_html('<span class="pd-nowrap">{}</span> <span class="pd-nowrap">{}</span>',
+                       local.strftime("%Y-%m-%d"), local.strftime("%H:%M"))
 
 
 def _balance_text(shortfall: Shortfall | None) -> str:
@@ -163,7 +165,6 @@ class Operation:
     name: str
     title: str
     confirm: str  # the submit button, e.g. "Yes, restore"
-    done: str  # the success message's verb, e.g. "Restored"
     refused: str  # the refusal message's start, e.g. "Not restored"
     form: type[forms.Form]
     service: Callable[..., Resource]
@@ -177,18 +178,19 @@ class Operation:
         if self.name == "restore":
             return f"Restored {resource.item_hash}: back to processed (its owner is funded)."
         if self.name == "extend":
-            return (f"Extended the grace of {resource.item_hash} by {data['hours']} h: it is "
-                    f"now deleted after {_minute(resource.delete_after)}.")
+            deadline = timezone.localtime(resource.delete_after)
+            return (f"Extended the grace of {resource.item_hash} by {data['hours']} h: its "
+                    f"deadline is now {deadline:%Y-%m-%d %H:%M} {deadline.tzname()}.")
         return f"Deleted {resource.item_hash} now: removed (final)."
 
 
 OPERATIONS = {
     "restore": Operation("restore", "Restore pending deletions", "Yes, restore",
-                         "Restored", "Not restored", RestoreForm, resource_restore),
+                         "Not restored", RestoreForm, resource_restore),
     "extend": Operation("extend", "Extend the grace of pending deletions", "Yes, extend",
-                        "Extended", "Not extended", ExtendGraceForm, resource_extend_grace),
+                        "Not extended", ExtendGraceForm, resource_extend_grace),
     "delete": Operation("delete", "Delete pending deletions now", "Yes, delete now",
-                        "Deleted", "Not deleted", DeleteNowForm, resource_delete_now),
+                        "Not deleted", DeleteNowForm, resource_delete_now),
 }
 
 
@@ -213,12 +215,12 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
     countdown; operators restore, extend the grace or delete now (actions with a confirmation
     page; needs the "change pending deletion" permission)."""
 
-    list_display = ("hash_shown", "type", "owner_link", "removal_reason", "payment_shown",
+    list_display = ("hash_shown", "type", "owner_shown", "removal_reason", "payment_shown",
                     "since_shown", "deadline_shown", "countdown", "shortfall_shown",
                     "owner_balance")
     list_display_links = ("hash_shown",)
     list_filter = ("removal_reason", "payment_type", DeadlineWindowFilter, OwnerFilter, "type")
-    sortable_by = ("deadline_shown", "since_shown", "countdown", "owner_link")
+    sortable_by = ("deadline_shown", "since_shown", "countdown", "owner_shown")
     actions = ["restore_selected", "extend_grace_selected", "delete_now_selected"]
     fields = ("resource_link", "owner_link", "type", "payment_type", "payment_chain",
               "removal_reason", "removing_since", "delete_after", "countdown",
@@ -235,13 +237,19 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
 
     # columns
 
+    def changelist_view(self, request, extra_context=None):
+        # The desk is wide: it gives the admin's navigation sidebar's room to its columns.
+        extra_context = {"title": "Pending deletions", "is_nav_sidebar_enabled": False,
+                         **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description="item hash", ordering="item_hash")
     def hash_shown(self, obj):
         return format_html('<span class="pd-hash" title="{}">{}</span>', obj.item_hash,
-                           _short(obj.item_hash))
+                           _short(obj.item_hash, head=8, tail=4))
 
     @admin.display(description="owner", ordering="owner__address")
-    def owner_link(self, obj):
+    def owner_shown(self, obj):
         return format_html('<a href="{}" title="{}" class="pd-owner">{}</a>',
                            _change_url(obj.owner), obj.owner.address,
                            _short(obj.owner.address, head=8, tail=4))
@@ -254,22 +262,26 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
 
     @admin.display(description="removing since", ordering="removing_since")
     def since_shown(self, obj):
-        return _minute(obj.removing_since)
+        return _minute_shown(obj.removing_since)
 
     @admin.display(description="deadline", ordering="delete_after")
     def deadline_shown(self, obj):
-        return _minute(obj.delete_after)
+        return _minute_shown(obj.delete_after)
 
     @admin.display(description="deleted in", ordering="delete_after")
     def countdown(self, obj):
         return _countdown(obj.delete_after, getattr(obj, "shown_at", None) or timezone.now())
+
+    @admin.display(description="shortfall")
+    def shortfall_shown(self, obj):
+        return format_html('<span class="pd-nowrap">{}</span>', super().shortfall_shown(obj))
 
     @admin.display(description="owner balance")
     def owner_balance(self, obj):
         shortfall = getattr(obj, "shortfall", None)
         if shortfall is None:  # the change page: not computed by the list
             shortfall = shortfalls_by_resource(resources=[obj])[obj.pk]
-        return _balance_text(shortfall)
+        return format_html('<span class="pd-nowrap">{}</span>', _balance_text(shortfall))
 
     @admin.display(description="operations")
     def operations(self, obj):
@@ -359,10 +371,8 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
                 self.message_user(request, f"{spec.refused} {resource.item_hash}: {exc.message}",
                                   messages.ERROR)
                 continue
-            message = spec.success(done, data)
-            self.log_change(request, done, message + (f" Reason: {data['reason']}"
-                                                      if data.get("reason") else ""))
-            self.message_user(request, message, messages.SUCCESS)
+            # The service wrote the audit row (ResourceStatusChange) in its own transaction.
+            self.message_user(request, spec.success(done, data), messages.SUCCESS)
 
     def _changelist_url(self, changelist_filters: str) -> str:
         url = reverse("admin:credits_pendingdeletion_changelist")
@@ -381,7 +391,8 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
                    "balance": _balance_text(shortfall),
                    "countdown": (_countdown(resource.delete_after, now)
                                  if resource.delete_after else "-"),
-                   "deadline": _minute(resource.delete_after) if resource.delete_after else "-",
+                   "deadline": (_minute_shown(resource.delete_after)
+                                if resource.delete_after else "-"),
                    "short": bool(shortfall is not None and shortfall.amount)}
             if row["short"]:
                 row["short_by"] = (f"{shortfall_to_add(shortfall):,} credits"
@@ -403,6 +414,7 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
             "changelist_url": self._changelist_url(changelist_filters),
             "funding_horizon_hours": lifecycle_settings_get().funding_horizon_hours,
             "media": self.media,
+            "is_nav_sidebar_enabled": False,  # room for whole item hashes and addresses
         }
         return TemplateResponse(request, "admin/credits/pendingdeletion/operate_confirm.html",
                                 context)

@@ -371,7 +371,7 @@ def test_a_resource_the_lifecycle_restored_meanwhile_is_not_deleted(db):
     assert reloaded(vm).status == ResourceStatus.PROCESSED
 
 
-# --- at the same time as the lifecycle (PostgreSQL, real threads) ----------------------------------
+# --- at the same time as the lifecycle (PostgreSQL, real threads) ---------------------------------
 
 postgres_only = pytest.mark.skipif(
     django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
