@@ -20,7 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 from eth_utils import to_checksum_address
 
-from .models import LedgerEntry, LifecycleRun
+from .models import Account, LedgerEntry, LifecycleRun, Resource
 from .services.ledger import expense_create, grant_create, transfer_create
 from .services.lifecycle import lifecycle_run
 from .services.resources import resource_forget, resource_register
@@ -30,6 +30,7 @@ ACTOR = "demo-data"
 REFERENCE_PREFIX = "demo-"
 # The first grant of the set: its presence means the set is loaded (loading is all or nothing).
 MARKER_REFERENCE = "demo-alice-permanent"
+_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 HISTORY_HOURS = 168  # one week of hourly runs, the dashboard chart's window
 RUN_TRIGGER = "demo"
 SIMULATED_FAILURE = ("simulated failure (demo data): the database connection was lost; "
@@ -167,12 +168,11 @@ class _Timeline:
 def _story(timeline: _Timeline) -> None:
     t = timeline
     week = HISTORY_HOURS
-    alice, bob, carol, dave, erin, frank, grace, heidi, ivan = (demo_address(name) for name in (
-        "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"))
+    alice, bob, carol, dave, erin, frank, grace, heidi, ivan = map(demo_address, _NAMES)
     code_store, runtime_store = demo_item_hash("alice-code"), demo_item_hash("alice-runtime")
 
     # Alice pays with credits: permanent and expiring ones (the expiring are drained first), a
-    # purchase yesterday; two stored files, an on-demand program whose code and runtime are
+    # purchase five hours ago; two stored files, an on-demand program whose code and runtime are
     # those files, a persistent program and an instance. She stays funded all week.
     t.grant(week + 1, "alice", 25_000_000, reference="alice-permanent")
     t.grant(week + 1, "alice", 4_000_000, reference="alice-expiring", expires_in_hours=14 * 24)
@@ -302,17 +302,9 @@ def demo_data_load(*, now: datetime, failed_run_hours_ago: int = 3) -> DemoResul
         failed += bool(run.errors)
     for event in events:  # none are planned after the last run; kept for safety
         event.action(event.at)
-    from .models import Account, Resource
-
+    addresses = [demo_address(name) for name in _NAMES]
     return DemoResult(
-        loaded=True,
-        accounts=Account.objects.filter(address__in=[demo_address(n) for n in _NAMES]).count(),
-        resources=Resource.objects.filter(item_hash__in=[demo_item_hash(k) for k in _KEYS])
-        .count(),
+        loaded=True, accounts=Account.objects.filter(address__in=addresses).count(),
+        resources=Resource.objects.filter(owner__address__in=addresses).count(),
         runs=runs, failed_runs=failed)
 
-
-_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
-_KEYS = ("alice-code", "alice-runtime", "alice-api", "alice-web", "alice-worker", "bob-enclave",
-         "bob-gpu", "carol-vm", "dave-vm", "dave-api", "erin-vm", "frank-vm", "frank-api",
-         "frank-archive", "grace-enclave", "heidi-vm", "heidi-test", "ivan-vm")

@@ -53,10 +53,11 @@ class Chart:
 
 
 def _nice_step(largest: int, ticks: int) -> int:
-    """The smallest 1, 2, 2.5 or 5 × 10^k (whole) with `ticks` steps reaching `largest`."""
+    """The smallest round step (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5 or 8 × 10^k, whole) whose
+    `ticks` steps reach `largest`."""
     raw = max(largest, 1) / ticks
     magnitude = 10 ** max(0, math.floor(math.log10(raw)))
-    for multiple in (1, 2, 2.5, 5, 10):
+    for multiple in (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8, 10):
         step = multiple * magnitude
         if step >= raw and step == int(step):
             return int(step)
@@ -64,10 +65,10 @@ def _nice_step(largest: int, ticks: int) -> int:
 
 
 def compact_credits(value: int) -> str:
-    """An axis label: 1500 → "1.5k", 2_000_000 → "2M"."""
+    """An axis label: 1500 → "1.5k", 1_250_000 → "1.25M"."""
     for size, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
         if abs(value) >= size:
-            text = f"{value / size:.1f}".rstrip("0").rstrip(".")
+            text = f"{value / size:.2f}".rstrip("0").rstrip(".")
             return f"{text}{suffix}"
     return str(value)
 
