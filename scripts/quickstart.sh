@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: set everything up and run the service locally until Ctrl-C.
 #   .venv from uv.lock, migrations (with the default pricing), a demo staff login printed once,
-#   then a Celery worker with embedded beat and the dev server on 127.0.0.1:8000.
+#   demo data loaded once (a week of history; DEBUG only), then a Celery worker with embedded
+#   beat and the dev server on 127.0.0.1:8000.
 # Embedded defaults: SQLite in var/db.sqlite3 and the Celery broker on the filesystem (var/celery),
 # so nothing else needs to be installed or running. Any setting can be overridden from the
 # environment (see README), e.g. DEV_ADDR=127.0.0.1:8001 bash scripts/quickstart.sh
@@ -26,8 +27,12 @@ $PY manage.py migrate --noinput -v 0
 debug_on=$($PY -c 'import django; django.setup(); from django.conf import settings; print(int(settings.DEBUG))')
 if [ "$debug_on" = 1 ]; then
   $PY manage.py ensure_demo_admin
+  # Idempotent: the first start loads it, later starts say it is already there.
+  log "loading the demo data (accounts, credits, resources, a week of lifecycle runs)"
+  LOG_LEVEL=WARNING $PY manage.py load_demo_data
 else
   log "DEBUG is off: no demo login is created (use: $PY manage.py createsuperuser)"
+  log "DEBUG is off: no demo data is loaded"
 fi
 
 # Each child gets its own process group (setsid), so stopping it also stops what it started

@@ -1,7 +1,9 @@
 """`manage.py load_demo_data`: a week of living history built through the services, once, only
 on a local (DEBUG) setup unless forced, with a clean ledger afterwards."""
+import re
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -72,6 +74,16 @@ def test_it_loads_once_with_debug_on_and_a_second_load_adds_nothing(default_vers
     assert _counts() == before
     # Time travel was on for the command only.
     assert django_settings.LIFECYCLE_ALLOW_TIME_TRAVEL is False
+
+
+def test_the_quick_start_loads_it_after_the_migrations_and_only_with_debug_on():
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "quickstart.sh").read_text()
+
+    guarded = re.search(r'\nif \[ "\$debug_on" = 1 \]; then\n(.*?)\nelse\n', script, re.S)
+
+    assert guarded and "$PY manage.py load_demo_data" in guarded.group(1)
+    assert "--force" not in script
+    assert script.index("manage.py migrate") < script.index("manage.py load_demo_data")
 
 
 # Loading takes a few seconds on PostgreSQL (a week of runs): each test below loads once and
