@@ -131,7 +131,7 @@ def dashboard_links(summary) -> dict:
     }
 
 
-def resource_table(summary) -> list[dict]:
+def resource_table(summary) -> tuple[list[dict], list[dict]]:
     """The status × payment type table with the admin link of each cell."""
     rows = []
     for row in summary.resources_by_status:
@@ -166,6 +166,8 @@ class CreditsAdminSite(admin.AdminSite):
             "dashboard_resource_rows": rows,
             "dashboard_resource_totals": totals,
             "dashboard_chart": consumption_chart(summary.consumed_by_hour),
+            # The tooltip's exact figure, in plain digits (never an exponent).
+            "dashboard_burn_exact": format(summary.credit_burn_per_hour.normalize(), "f"),
             **(extra_context or {}),
         }
         return super().index(request, context)

@@ -208,6 +208,7 @@ def test_the_admin_index_shows_the_numbers_as_links_and_tooltips(staff_client, s
     assert _metric(html, "credits-granted-24h") == "1,550"
     assert _metric(html, "credits-consumed-24h") == "900"
     assert _metric(html, "credit-burn-per-hour") == "2,701"
+    assert "exactly 2701.0000000000000008 credits per hour" in html
     assert _metric(html, "deletions-due-24h") == "2"
     assert _metric(html, "deletions-overdue") == "1"
     assert _metric(html, "resources-removing-credit") == "2"
