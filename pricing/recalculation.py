@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .costs import HOUR_SECONDS
@@ -121,6 +121,39 @@ def _line(job: Recalculation, outcome: ResourceOutcome, *, failed: bool,
     return line
 
 
+def _resources_update(changed: list[ResourceOutcome], *, version_id: int) -> None:
+    """New totals, product type and version of the resources, by primary key.
+
+    PostgreSQL: one UPDATE … FROM (VALUES …) per thousand resources (Django's bulk_update
+    builds CASE expressions that grow with the square of the batch). Elsewhere (the SQLite
+    quick start): one UPDATE per resource.
+    """
+    from credits.models import Resource
+
+    values = [(outcome.resource_id, outcome.breakdown.product_type, outcome.new_hold,
+               outcome.new_stream_per_second, outcome.new_credit_per_second)
+              for outcome in changed]
+    if connection.vendor != "postgresql":
+        for resource_id, product_type, hold, stream, credit in values:
+            Resource.objects.filter(pk=resource_id).update(
+                product_type=product_type, cost_hold=hold, cost_stream_per_second=stream,
+                cost_credit_per_second=credit, pricing_version_id=version_id)
+        return
+    table = Resource._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), 1000):
+            chunk = values[start:start + 1000]
+            rows = ", ".join(["(%s::bigint, %s, %s::numeric, %s::numeric, %s::numeric)"]
+                             * len(chunk))
+            cursor.execute(
+                f"UPDATE {table} AS r SET product_type = v.product_type, cost_hold = v.hold, "
+                "cost_stream_per_second = v.stream, cost_credit_per_second = v.credit, "
+                "pricing_version_id = %s "
+                f"FROM (VALUES {rows}) AS v(id, product_type, hold, stream, credit) "
+                "WHERE r.id = v.id",
+                [version_id, *(item for row in chunk for item in row)])
+
+
 def _apply(*, job: Recalculation, version: PricingVersion,
            outcomes: list[ResourceOutcome]) -> list[ResourceOutcome]:
     """Store the new costs of the outcomes that need it (five statements for the batch)."""
@@ -129,17 +162,7 @@ def _apply(*, job: Recalculation, version: PricingVersion,
     changed = [outcome for outcome in outcomes if outcome.needs_update(version.pk)]
     if not changed:
         return changed
-    resources = []
-    for outcome in changed:
-        breakdown = outcome.breakdown
-        resources.append(Resource(
-            pk=outcome.resource_id, product_type=breakdown.product_type,
-            cost_hold=breakdown.hold_total,
-            cost_stream_per_second=breakdown.stream_per_second,
-            cost_credit_per_second=breakdown.credit_per_second, pricing_version_id=version.pk))
-    Resource.objects.bulk_update(resources, ["product_type", "cost_hold",
-                                             "cost_stream_per_second", "cost_credit_per_second",
-                                             "pricing_version"], batch_size=1000)
+    _resources_update(changed, version_id=version.pk)
     ids = [outcome.resource_id for outcome in changed]
     CostRow.objects.filter(resource_id__in=ids).delete()
     CostRow.objects.bulk_create([
