@@ -245,7 +245,7 @@ def _progress(job: Recalculation, counts: dict, tally: ImpactTally, errors: list
 
 
 def recalculation_run(*, recalculation_id: int, batch_accounts: int = BATCH_ACCOUNTS,
-                      fail_batch=None) -> Recalculation:
+                      fail_batch=None) -> Recalculation | None:
     """Run a queued job to its end (the Celery task calls this). A job that is not queued any
     more (a duplicate delivery, a finished job) is returned as it is.
 
@@ -258,8 +258,8 @@ def recalculation_run(*, recalculation_id: int, batch_accounts: int = BATCH_ACCO
                                            status=RecalculationStatus.QUEUED).update(
         status=RecalculationStatus.RUNNING, started_at=timezone.now(),
         heartbeat_at=timezone.now())
-    job = Recalculation.objects.select_related("version").get(pk=recalculation_id)
-    if not claimed:
+    job = Recalculation.objects.select_related("version").filter(pk=recalculation_id).first()
+    if not claimed or job is None:  # a duplicate delivery, or a draft deleted with its job
         return job
     version = job.version
     table = pricing_table_from_version(version)

@@ -25,7 +25,6 @@ from tests.pricing.test_impact import (  # noqa: F401 (fixtures)
     E1_CREDIT_PER_SECOND_DOUBLED,
     GPU_OWNER,
     SHORT,
-    TWO,
     doubled_draft,
     grant,
     item_hash,
@@ -293,10 +292,8 @@ def test_the_version_in_force_offers_recalculation_and_a_draft_does_not(admin_cl
     assert _url("recalculate", default_version.pk) not in superseded
 
 
-def test_the_confirmation_page_shows_the_impact_then_starts_the_job(admin_client, seeded,
-                                                                    doubled, recalculate,
-                                                                    celery_eager,
-                                                                    django_capture_on_commit_callbacks):
+def test_the_confirmation_page_shows_the_impact_then_starts_the_job(
+        admin_client, seeded, doubled, celery_eager, django_capture_on_commit_callbacks):
     page = admin_client.get(_url("recalculate", doubled.pk))
     assert page.status_code == 200 and page.context["refusal"] == ""
     assert page.context["impact"].summary["newly_unfunded"] == 2
