@@ -260,8 +260,8 @@ def _fund_or_flag(cursor, *, now, run, actor, grace: timedelta,
                ON t.account_id = r.owner_id AND t.chain = r.payment_chain
         WHERE r.owner_id IN (SELECT account_id FROM lc_batch)
           AND r.payment_type = '{PaymentType.HOLD}' AND r.status IN {_LIVE}""", params)
-    flag_set = (f"removing_since = %(now)s, delete_after = %(delete_after)s, "
-                f"removal_reason = %(reason)s")
+    flag_set = ("removing_since = %(now)s, delete_after = %(delete_after)s, "
+                "removal_reason = %(reason)s")
     for payment_type, reason in ((PaymentType.CREDIT, RemovalReason.CREDIT_INSUFFICIENT),
                                  (PaymentType.HOLD, RemovalReason.BALANCE_INSUFFICIENT)):
         ids = _transition(

@@ -2,13 +2,11 @@
 transfers and expiry on the same accounts lose nothing and create nothing, and concurrent replays
 of one reference write one entry."""
 import random
-import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Sum
 
 from credits.errors import IdempotencyConflict, InsufficientCredit
@@ -29,30 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ADDRESSES = (ADDRESS, OTHER_ADDRESS, THIRD_ADDRESS)
 HOUR = timedelta(hours=1)
-
-
-def in_threads(*calls, timeout=60):
-    """Run each call in its own thread and database connection, all released at once; return
-    what each returned or raised."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
+from tests.threads import in_threads
 
 
 def total_remaining():

@@ -1,11 +1,10 @@
 """Registrations sent at once by real threads on PostgreSQL: the account lock lets exactly as many
 pass as the credits fund for one day, never one more."""
-import threading
+import functools
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from credits.errors import InsufficientCredit, ResourceConflict
@@ -18,6 +17,7 @@ from pricing.content import parse_content
 from pricing.costs import DAY_SECONDS, amount_for_seconds, compute_costs
 from pricing.selectors import pricing_in_force
 from tests.pricing.contents import instance_content
+from tests.threads import in_threads
 
 from .conftest import ADDRESS, T0
 
@@ -52,28 +52,10 @@ def credits_for_exactly(count: int) -> int:
 
 
 def run_at_once(worker, count: int) -> tuple[list, float]:
-    """Run `worker(i)` in `count` real threads released together; each closes its connection."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def target(index):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = worker(index)
-        except Exception as exc:  # noqa: BLE001 - recorded and asserted on by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    """Run `worker(i)` in `count` real threads released together; results and elapsed time."""
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    elapsed = time.perf_counter() - started
-    assert not any(thread.is_alive() for thread in threads)
-    return results, elapsed
+    results = in_threads(*[functools.partial(worker, index) for index in range(count)])
+    return results, time.perf_counter() - started
 
 
 def assert_never_overdrawn(account: Account) -> None:

@@ -1,10 +1,8 @@
 """Importing, copying and publishing pricing versions; superseded marking; the pricing cache."""
-import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from pricing import services
 from pricing.aggregate import AggregateInvalid, version_to_aggregate, version_to_compatible_gpus
@@ -24,6 +22,7 @@ from pricing.services import (
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 
 pytestmark = pytest.mark.django_db
+from tests.threads import in_threads
 
 
 @pytest.fixture
@@ -389,28 +388,6 @@ def test_a_copy_can_be_edited_and_published(now, default_version):
 
 # --- concurrency (PostgreSQL row locks, real threads) -------------------------------------------
 
-def _in_threads(*calls):
-    """Run each call in its own thread and database connection, all released at once."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 def _publish_by_pk(pk):
     return lambda: pricing_version_publish(version=PricingVersion.objects.get(pk=pk))
 
@@ -419,7 +396,7 @@ def _publish_by_pk(pk):
 def test_a_draft_published_twice_at_the_same_moment_is_published_once(default_version):
     draft = pricing_version_copy(version=default_version)
 
-    results = _in_threads(_publish_by_pk(draft.pk), _publish_by_pk(draft.pk))
+    results = in_threads(_publish_by_pk(draft.pk), _publish_by_pk(draft.pk))
 
     assert sorted(type(result).__name__ for result in results) == [
         "PricingVersion", "PricingVersionNotEditable"]
@@ -432,7 +409,7 @@ def test_two_drafts_published_at_the_same_moment_leave_one_version_in_force(defa
     first = pricing_version_copy(version=default_version, name="first")
     second = pricing_version_copy(version=default_version, name="second")
 
-    results = _in_threads(_publish_by_pk(first.pk), _publish_by_pk(second.pk))
+    results = in_threads(_publish_by_pk(first.pk), _publish_by_pk(second.pk))
 
     assert all(isinstance(result, PricingVersion) for result in results), results
     statuses = dict(PricingVersion.objects.values_list("name", "status"))
