@@ -18,8 +18,36 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 STAFF_PASSWORD = "correct-horse-battery-staple-42"
 
 
+def _keep_serialized_contents(django_db_blocker) -> None:
+    """Playwright's sync API leaves an event loop running in this thread, so Django's
+    connection handler (an asgiref Local) hands out a new connection wrapper from then on,
+    without the `_test_serialized_contents` the test database was created with; transactional
+    tests would then start on a flushed database or on content types recreated with new ids.
+    Give the new wrapper the original's serialized contents, and empty the database once (as a
+    serialized-rollback teardown does) so the next test restores cleanly."""
+    from django.core.management import call_command
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    original = getattr(connections._connections._storage, DEFAULT_DB_ALIAS, None)
+    current = connections[DEFAULT_DB_ALIAS]
+    contents = getattr(original, "_test_serialized_contents", None)
+    if contents is not None and not hasattr(current, "_test_serialized_contents"):
+        current._test_serialized_contents = contents
+        with django_db_blocker.unblock():
+            call_command("flush", verbosity=0, interactive=False, database=DEFAULT_DB_ALIAS,
+                         inhibit_post_migrate=True, reset_sequences=False)
+
+
+@pytest.fixture(autouse=True)
+def _content_types_as_restored():
+    """Content type ids as the restored database has them, not as an earlier test cached."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+
+
 @pytest.fixture(scope="session")
-def browser():
+def browser(django_db_setup, django_db_blocker):
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"Chromium is not installed at {CHROMIUM} (scripts/test.sh installs it)")
@@ -30,6 +58,7 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
                                              headless=True)
+        _keep_serialized_contents(django_db_blocker)
         yield browser
         browser.close()
 

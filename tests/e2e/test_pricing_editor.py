@@ -18,38 +18,6 @@ from tests.pricing.test_impact import RICH, SHORT, TWO, grant, register
 E1_CREDIT_PER_SECOND_DOUBLED = "7.916666666666666666"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _serialized_rollback_survives_playwright(django_db_setup, django_db_blocker, browser):
-    """Playwright's sync API leaves an event loop running in this thread, so Django's
-    connection handler (an asgiref Local) hands out a new connection wrapper from then on,
-    without the `_test_serialized_contents` the test database was created with. Transactional
-    tests then start on a flushed database (no content types, no default pricing: the admin
-    cannot log its actions) or on content types that post_migrate recreated with new ids.
-
-    Give the new wrapper the serialized contents of the thread's original one, and empty the
-    database once (as a serialized-rollback teardown does) so the next test restores cleanly.
-    """
-    from django.core.management import call_command
-    from django.db import DEFAULT_DB_ALIAS, connections
-
-    original = getattr(connections._connections._storage, DEFAULT_DB_ALIAS, None)
-    current = connections[DEFAULT_DB_ALIAS]
-    contents = getattr(original, "_test_serialized_contents", None)
-    if contents is not None and not hasattr(current, "_test_serialized_contents"):
-        current._test_serialized_contents = contents
-        with django_db_blocker.unblock():
-            call_command("flush", verbosity=0, interactive=False, database=DEFAULT_DB_ALIAS,
-                         inhibit_post_migrate=True, reset_sequences=False)
-
-
-@pytest.fixture(autouse=True)
-def _content_types_as_restored(live_server):
-    """Content type ids as the restored database has them, not as an earlier test cached."""
-    from django.contrib.contenttypes.models import ContentType
-
-    ContentType.objects.clear_cache()
-
-
 @pytest.fixture
 def live_resources(default_version):
     """Four credit-paid E1 of three accounts: after doubling the price, SHORT's and TWO's
