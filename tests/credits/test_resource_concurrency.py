@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection  # noqa: F401 - read by the skipif conditions
 from rest_framework.test import APIClient
 
 from credits.errors import InsufficientCredit, ResourceConflict
