@@ -200,6 +200,9 @@ SPECTACULAR_SETTINGS = {
 # --- Pricing: the version in force is cached per process; this bounds how long another
 # process may serve a superseded version when no shared cache carries the publish signal.
 PRICING_CACHE_TTL_SECONDS = env_int("PRICING_CACHE_TTL_SECONDS", 30)
+# The pricing editor's impact preview is computed while the page loads up to this many live
+# resources; above it, a background dry-run job computes it.
+PRICING_IMPACT_SYNC_MAX_RESOURCES = env_int("PRICING_IMPACT_SYNC_MAX_RESOURCES", 5000)
 
 # --- Celery
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

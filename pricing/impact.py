@@ -48,7 +48,7 @@ CHUNK_RESOURCES = 2000
 def impact_sync_max_resources() -> int:
     """Up to this many live resources the impact is computed while the page loads; beyond, it
     is computed by a dry-run job (setting PRICING_IMPACT_SYNC_MAX_RESOURCES, default 5000)."""
-    return int(getattr(settings, "PRICING_IMPACT_SYNC_MAX_RESOURCES", 5000))
+    return settings.PRICING_IMPACT_SYNC_MAX_RESOURCES
 
 
 def _shown(value: Any) -> str:
