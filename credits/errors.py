@@ -41,3 +41,26 @@ class ResourceConflict(DomainError):
 class StaleHeight(DomainError):
     status_code = 409
     code = "stale_height"
+
+
+class ContentRefused(DomainError):
+    """The content is not a valid Aleph content of its type; details.errors say where."""
+
+    status_code = 422
+    code = "invalid_content"
+
+
+class CannotPrice(DomainError):
+    """The engine cannot price the content; `code` is the engine's (e.g. unknown_volume_size)."""
+
+    status_code = 422
+    code = "cannot_price"
+
+    def __init__(self, error):  # a pricing.costs.CostError
+        super().__init__(error.message, **error.details)
+        self.code = error.code
+
+
+class PricingUnavailable(DomainError):
+    status_code = 503
+    code = "pricing_unavailable"

@@ -17,9 +17,9 @@ from pricing.serializers import ErrorSerializer
 
 from ..addresses import InvalidAddress, normalize_address
 from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, require_owner
-from ..errors import InvalidInput, NotFound
+from ..errors import ContentRefused, InvalidInput, NotFound
 from ..models import Resource
-from ..selectors.resources import ContentRefused, account_affordability, costs_totals, resource_get
+from ..selectors.resources import account_affordability, costs_totals, resource_get
 from ..serializers.resources import (
     AffordabilityRequestSerializer,
     AffordabilityResponseSerializer,

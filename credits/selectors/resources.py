@@ -9,7 +9,6 @@ from typing import Any, Iterable
 
 from django.utils import timezone
 
-from credits_project.errors import DomainError
 from pricing.content import ContentInvalid, parse_content
 from pricing.costs import (
     HOUR_SECONDS,
@@ -25,6 +24,7 @@ from pricing.models import PricingVersion
 from pricing.selectors import pricing_in_force
 
 from ..addresses import InvalidAddress, normalize_address
+from ..errors import CannotPrice, ContentRefused, PricingUnavailable
 from ..models import LIVE_STATUSES, Account, Resource, TokenBalance
 
 _ZERO = Decimal(0)
@@ -171,29 +171,6 @@ def requirement_for(*, account: Account | None, breakdown: CostBreakdown, paymen
 
 
 # --- pricing a content -------------------------------------------------------------------------
-
-class ContentRefused(DomainError):
-    """The content is not a valid Aleph content of its type; details.errors say where."""
-
-    status_code = 422
-    code = "invalid_content"
-
-
-class CannotPrice(DomainError):
-    """The engine cannot price the content; `code` is the engine's (e.g. unknown_volume_size)."""
-
-    status_code = 422
-    code = "cannot_price"
-
-    def __init__(self, error: CostError):
-        super().__init__(error.message, **error.details)
-        self.code = error.code
-
-
-class PricingUnavailable(DomainError):
-    status_code = 503
-    code = "pricing_unavailable"
-
 
 @dataclass(frozen=True, slots=True)
 class PricedContent:

@@ -13,7 +13,7 @@ from credits.models import (
     ResourceStatus,
     ResourceStatusChange,
 )
-from credits.selectors.resources import CannotPrice, ContentRefused, PricingUnavailable
+from credits.errors import CannotPrice, ContentRefused, PricingUnavailable
 from credits.services.resources import resource_forget, resource_register
 from credits.services.token_balances import token_balance_set
 from pricing.content import parse_content
