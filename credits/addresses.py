@@ -24,3 +24,13 @@ def normalize_address(address: str) -> str:
     if _OTHER.match(candidate):
         return candidate
     raise InvalidAddress(f"{address!r} is not a valid address.")
+
+
+def address_input(value, *, field: str = "address") -> str:
+    """An address given by a caller, normalised; a clear 422 (InvalidInput) when it is not one."""
+    from .errors import InvalidInput
+
+    try:
+        return normalize_address(value)
+    except InvalidAddress as exc:
+        raise InvalidInput(str(exc), field=field) from exc

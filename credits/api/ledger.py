@@ -19,9 +19,8 @@ from rest_framework.views import APIView
 from pricing.costs import format_amount
 from pricing.serializers import ErrorSerializer
 
-from ..addresses import InvalidAddress, normalize_address
+from ..addresses import address_input
 from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, api_key_of
-from ..errors import InvalidInput
 from ..models import EntryKind, LedgerEntry
 from ..selectors.ledger import (
     account_balance_by_expiry,
@@ -52,6 +51,7 @@ from ..services.ledger import (
     grant_create,
     transfer_create,
 )
+from .common import ADDRESS_PARAMETER, iso_or_none
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -70,21 +70,7 @@ _AUTH_ERRORS = {
 }
 _REPLAY = _error("`idempotency_conflict`: this reference was used before with another body.")
 _NO_SUCH_PATH = _error("Nothing at this path: the address has characters an address never has.")
-ADDRESS_PARAMETER = OpenApiParameter(
-    "address", OpenApiTypes.STR, OpenApiParameter.PATH,
-    pattern=r"^[0-9A-Za-z:_\-.]{1,128}$",
-    description="An account address (EVM addresses in any case).")
 
-
-def _address_or_422(address: str) -> str:
-    try:
-        return normalize_address(address)
-    except InvalidAddress as exc:
-        raise InvalidInput(str(exc), field="address") from exc
-
-
-def _iso(value):
-    return None if value is None else value.isoformat()
 
 
 def _created_or_replayed(result) -> int:
@@ -107,7 +93,7 @@ class BalanceView(APIView):
                    422: _error("Not a valid address.")},
     )
     def get(self, request, address: str):
-        address = _address_or_422(address)
+        address = address_input(address)
         at = timezone.now()
         account = account_by_address(address=address)
         if account is None:
@@ -121,7 +107,7 @@ class BalanceView(APIView):
         return Response({
             "address": address,
             "credits": str(credits),
-            "by_expiry": [{"expires_at": _iso(split["expires_at"]),
+            "by_expiry": [{"expires_at": iso_or_none(split["expires_at"]),
                            "credits": str(split["amount"])} for split in by_expiry],
             "token_balances": [{"chain": token.chain, "balance": format_amount(token.balance),
                                 "height": token.height}
@@ -148,7 +134,7 @@ def _entry(entry: LedgerEntry) -> dict:
         "amount_requested": None if entry.amount_requested is None
         else str(entry.amount_requested),
         "shortfall": str(entry.shortfall),
-        "expires_at": _iso(entry.expires_at),
+        "expires_at": iso_or_none(entry.expires_at),
         "reference": entry.reference,
         "reason": entry.reason,
         "resource": entry.resource.item_hash if entry.resource_id else None,
@@ -190,7 +176,7 @@ class CreditHistoryView(APIView):
                    422: _error("Not a valid address.")},
     )
     def get(self, request, address: str):
-        address = _address_or_422(address)
+        address = address_input(address)
         raw = {key: request.query_params[key] for key in ("since", "until", "cursor", "limit")
                if key in request.query_params}
         if "kind" in request.query_params:
@@ -230,7 +216,7 @@ class CreditHistoryView(APIView):
 def _grant_body(result: LedgerResult) -> dict:
     entry = result.entry
     return {"id": entry.pk, "kind": entry.kind, "address": entry.account.address,
-            "amount": str(entry.amount), "expires_at": _iso(entry.expires_at),
+            "amount": str(entry.amount), "expires_at": iso_or_none(entry.expires_at),
             "reference": entry.reference, "effective_at": entry.effective_at.isoformat()}
 
 
@@ -247,9 +233,9 @@ def _transfer_body(result: TransferResult) -> dict:
     out_entry, in_entry = result.out_entry, result.in_entry
     return {"out_entry_id": out_entry.pk, "in_entry_id": in_entry.pk,
             "sender": out_entry.account.address, "to": in_entry.account.address,
-            "amount": str(in_entry.amount), "expires_at": _iso(in_entry.expires_at),
+            "amount": str(in_entry.amount), "expires_at": iso_or_none(in_entry.expires_at),
             "reference": out_entry.reference, "effective_at": out_entry.effective_at.isoformat(),
-            "pieces": [{"credits": str(lot.amount), "expires_at": _iso(lot.expires_at)}
+            "pieces": [{"credits": str(lot.amount), "expires_at": iso_or_none(lot.expires_at)}
                        for lot in result.lots]}
 
 

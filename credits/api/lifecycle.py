@@ -32,6 +32,7 @@ from ..serializers.lifecycle import (
     PendingDeletionsQuerySerializer,
     PendingDeletionsResponseSerializer,
 )
+from .common import iso_or_none
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -49,10 +50,6 @@ _PAGE_PARAMETERS = [
                      description=f"Page size, default {DEFAULT_PAGE_LIMIT}, capped at "
                                  f"{MAX_PAGE_LIMIT}."),
 ]
-
-
-def _iso(value):
-    return None if value is None else value.isoformat()
 
 
 def _amount(value):
@@ -87,8 +84,8 @@ def _pending_deletion(row: PendingDeletion) -> dict:
         "payment_type": resource.payment_type,
         "payment_chain": resource.payment_chain,
         "reason": resource.removal_reason,
-        "removing_since": _iso(resource.removing_since),
-        "delete_after": _iso(resource.delete_after),
+        "removing_since": iso_or_none(resource.removing_since),
+        "delete_after": iso_or_none(resource.delete_after),
         "seconds_left": row.seconds_left,
         "overdue": row.overdue,
         "shortfall": _amount(shortfall.amount),
@@ -156,7 +153,7 @@ def _run(run: LifecycleRun) -> dict:
     return {
         "id": run.pk,
         "started_at": run.started_at.isoformat(),
-        "finished_at": _iso(run.finished_at),
+        "finished_at": iso_or_none(run.finished_at),
         "duration_seconds": duration,
         "as_of": run.as_of.isoformat(),
         "trigger": run.trigger,

@@ -15,9 +15,9 @@ from pricing.api import EstimateThrottle
 from pricing.costs import DAY_SECONDS, HOUR_SECONDS, amount_for_seconds, format_amount
 from pricing.serializers import ErrorSerializer
 
-from ..addresses import InvalidAddress, normalize_address
+from ..addresses import address_input
 from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, require_owner
-from ..errors import ContentRefused, InvalidInput, NotFound
+from ..errors import ContentRefused, NotFound
 from ..models import Resource
 from ..selectors.resources import account_affordability, costs_totals, resource_get
 from ..serializers.resources import (
@@ -32,7 +32,7 @@ from ..serializers.resources import (
 )
 from ..services.resources import resource_forget, resource_register
 from ..services.token_balances import token_balance_set
-
+from .common import ADDRESS_PARAMETER, iso_or_none
 
 _EXACT = Context(prec=60)
 
@@ -61,23 +61,9 @@ _AUTH_ERRORS = {
 ITEM_HASH_PARAMETER = OpenApiParameter(
     "item_hash", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^[0-9A-Za-z]{1,128}$",
     description="The resource's item hash.")
-ADDRESS_PARAMETER = OpenApiParameter(
-    "address", OpenApiTypes.STR, OpenApiParameter.PATH,
-    pattern=r"^[0-9A-Za-z:_\-.]{1,128}$", description="An account address.")
 CHAIN_PARAMETER = OpenApiParameter(
     "chain", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^[0-9A-Za-z_\-]{1,32}$",
     description="The chain as the network names it (ETH, AVAX, BASE, SOL…), any case.")
-
-
-def _address_or_error(address: str) -> str:
-    try:
-        return normalize_address(address)
-    except InvalidAddress as exc:
-        raise InvalidInput(str(exc), field="address") from exc
-
-
-def _optional_datetime(value):
-    return None if value is None else value.isoformat()
 
 
 def _size_mib(value: Decimal | None) -> str | None:
@@ -94,10 +80,10 @@ def resource_payload(resource: Resource) -> dict:
         "owner": resource.owner.address,
         "status": resource.status,
         "removal_reason": resource.removal_reason or None,
-        "removing_since": _optional_datetime(resource.removing_since),
-        "delete_after": _optional_datetime(resource.delete_after),
+        "removing_since": iso_or_none(resource.removing_since),
+        "delete_after": iso_or_none(resource.delete_after),
         "created_at": resource.created_at.isoformat(),
-        "ended_at": _optional_datetime(resource.ended_at),
+        "ended_at": iso_or_none(resource.ended_at),
         "payment_type": resource.payment_type,
         "payment_chain": resource.payment_chain,
         "product_type": resource.product_type,
@@ -230,7 +216,7 @@ class AffordabilityView(APIView):
     def post(self, request, address: str):
         body = AffordabilityRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        requirement = account_affordability(address=_address_or_error(address),
+        requirement = account_affordability(address=address_input(address),
                                             message_type=body.validated_data["type"],
                                             content=body.validated_data["content"])
         return Response({

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..addresses import InvalidAddress, normalize_address
+from ..addresses import address_input
 from ..errors import IdempotencyConflict, InsufficientCredit, InvalidInput
 from ..idempotency import request_fingerprint
 from ..locks import account_lock, accounts_lock, lots_spendable_lock
@@ -63,13 +64,6 @@ def _now_or(at: datetime | None) -> datetime:
     if timezone.is_naive(at):
         raise InvalidInput("`at` must be an aware datetime.")
     return at
-
-
-def _address(value, *, field_name: str = "address") -> str:
-    try:
-        return normalize_address(value)
-    except InvalidAddress as exc:
-        raise InvalidInput(str(exc), field=field_name) from exc
 
 
 def _credits(value, *, field_name: str = "amount", signed: bool = False) -> int:
@@ -219,7 +213,7 @@ def grant_create(*, address: str, amount: int, expires_at: datetime | None, refe
                  actor: str, at: datetime | None = None) -> LedgerResult:
     """Credits bought or distributed: opens one lot. Idempotent on `reference`."""
     at = _now_or(at)
-    address = _address(address)
+    address = address_input(address)
     amount = _credits(amount)
     reference = _reference(reference)
     expires_at = _expiry(expires_at)
@@ -243,7 +237,7 @@ def expense_create(*, address: str, amount: int, reference: str,
     """Credits consumed: drains what the lots hold and records the rest as shortfall.
     Idempotent on `reference`."""
     at = _now_or(at)
-    address = _address(address)
+    address = address_input(address)
     amount = _credits(amount)
     reference = _reference(reference)
     if resource_item_hash is not None and not isinstance(resource_item_hash, str):
@@ -274,8 +268,8 @@ def transfer_create(*, sender_address: str, recipient_address: str, amount: int,
     earlier of its source lot's expiry and `expires_at` (None: never), so a transfer can neither
     create credits nor extend their life. Idempotent on (sender, `reference`)."""
     at = _now_or(at)
-    sender_address = _address(sender_address, field_name="sender")
-    recipient_address = _address(recipient_address, field_name="to")
+    sender_address = address_input(sender_address, field="sender")
+    recipient_address = address_input(recipient_address, field="to")
     amount = _credits(amount)
     reference = _reference(reference)
     expires_at = _expiry(expires_at)
@@ -344,7 +338,7 @@ def adjustment_create(*, address: str, amount: int, reason: str, actor: str,
     """A staff correction with a reason: a positive amount opens a lot, a negative one drains like
     an expense (shortfall recorded). Idempotent on `reference` when one is given."""
     at = _now_or(at)
-    address = _address(address)
+    address = address_input(address)
     amount = _credits(amount, signed=True)
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("An adjustment needs a reason.", field="reason")

@@ -10,7 +10,7 @@ from aleph_message.models import Chain
 from django.db import transaction
 from django.utils import timezone
 
-from ..addresses import InvalidAddress, normalize_address
+from ..addresses import address_input
 from ..errors import InvalidInput, StaleHeight
 from ..locks import account_lock
 from ..models import Account, TokenBalance
@@ -64,10 +64,7 @@ def token_balance_set(*, address: str, chain: str, balance: Decimal, height: int
     """
     _validate(balance, height)
     chain = chain_normalize(chain)
-    try:
-        address = normalize_address(address)
-    except InvalidAddress as exc:
-        raise InvalidInput(str(exc), field="address") from exc
+    address = address_input(address)
     with transaction.atomic():
         account, _ = Account.objects.get_or_create(address=address)
         account_lock(account.pk)
