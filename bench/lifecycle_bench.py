@@ -19,7 +19,7 @@ The data, anchored at the run's instant T (now, to the second):
 - accounts own 1 to 30 resources (20 % one, 8 % thirty, the rest 2–16, adjusted to the total),
   created over the past 90 days, each a copy of one of five instances registered through
   `resource_register` (its costs, cost rows and content), all paid by credit;
-- every resource was charged up to the previous hourly run (T − 1 h): `charged_hours`, one
+- every resource was charged up to the previous hourly run (T − 1 h): its meter row, one
   previous-hour charge each, the account's metering expense and its drain are there, so the
   run meters exactly one hour (one charge per resource);
 - lots: a non-expiring grant for everyone, a grant expiring in 1–60 days for half the
@@ -363,7 +363,7 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int) -> di
                     product_type, payment_type, payment_chain, status, removal_reason,
                     removing_since, delete_after, pricing_version_id, cost_hold,
                     cost_stream_per_second, cost_credit_per_second, size_mib, created_at,
-                    ended_at, charged_hours)
+                    ended_at)
                 SELECT s.id, md5('bench-resource:' || s.id) || md5('bench-hash:' || s.id),
                        t.type,
                        jsonb_set(jsonb_set(t.content, '{{address}}',
@@ -376,10 +376,7 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int) -> di
                                                           {deadline} - interval '24 hours') END,
                        CASE WHEN x.removing THEN {deadline} END,
                        t.pricing_version_id, t.cost_hold, t.cost_stream_per_second,
-                       t.cost_credit_per_second, t.size_mib, s.created_at, NULL,
-                       -- charged up to the previous run, at T - 1 h
-                       FLOOR(EXTRACT(EPOCH FROM (%(at)s - interval '1 hour' - s.created_at))
-                             / 3600)::bigint
+                       t.cost_credit_per_second, t.size_mib, s.created_at, NULL
                 FROM bench_res s
                 JOIN bench_template t ON t.idx = s.tpl
                 JOIN bench_plan p ON p.account_id = s.owner_id
@@ -496,14 +493,23 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int) -> di
         # -- the previous hour's charges ---------------------------------------------------
         progress = Progress("previous-hour charges", resources)
         for low, high in chunks(1, resources, chunk_count):
+            # charged up to the previous run, at T - 1 h
+            cursor.execute("""
+                INSERT INTO credits_resourcemeter (resource_id, charged_hours)
+                SELECT r.id, FLOOR(EXTRACT(EPOCH FROM (%(at)s - interval '1 hour'
+                                                       - r.created_at)) / 3600)::bigint
+                FROM credits_resource r
+                WHERE r.id BETWEEN %(low)s AND %(high)s
+                ORDER BY r.id""", {"low": low, "high": high, "at": at})
             cursor.execute("""
                 INSERT INTO credits_charge (resource_id, hour_index, amount_requested,
                     amount_drained, entry_id, run_id, pricing_version_id)
-                SELECT r.id, r.charged_hours - 1, ROUND(r.cost_credit_per_second * 3600),
+                SELECT r.id, m.charged_hours - 1, ROUND(r.cost_credit_per_second * 3600),
                        ROUND(r.cost_credit_per_second * 3600), 4 * r.owner_id, NULL,
                        r.pricing_version_id
                 FROM credits_resource r
-                WHERE r.id BETWEEN %(low)s AND %(high)s AND r.charged_hours > 0
+                JOIN credits_resourcemeter m ON m.resource_id = r.id
+                WHERE r.id BETWEEN %(low)s AND %(high)s AND m.charged_hours > 0
                 ORDER BY r.id""", {"low": low, "high": high})
             progress.update(high)
         timings["charges"] = progress.finish()
@@ -551,9 +557,11 @@ def data_summary(at: dt.datetime) -> dict:
                                                        AND delete_after < %(at)s
                                                       THEN delete_after ELSE %(at)s END
                                                  - created_at)) / 3600)::bigint
-                       - charged_hours), 0),
-                   MIN(charged_hours), MAX(charged_hours), COUNT(DISTINCT owner_id)
+                       - COALESCE(m.charged_hours, 0)), 0),
+                   MIN(COALESCE(m.charged_hours, 0)), MAX(COALESCE(m.charged_hours, 0)),
+                   COUNT(DISTINCT owner_id)
             FROM credits_resource
+            LEFT JOIN credits_resourcemeter m ON m.resource_id = credits_resource.id
             WHERE payment_type = 'credit' AND status IN ('processed', 'removing')""",
                        {"at": at})
         (live, removing, removing_past_deadline, due_hours, min_hours, max_hours,
@@ -612,12 +620,14 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(at: dt.datetime) -> dict:
+def measure(at: dt.datetime, shards: int = 1) -> dict:
     from django.conf import settings
     from django.core.management import CommandError, call_command
     from django.db import connection
 
+    from credits.models import LifecycleRun
     from credits.services.lifecycle import lifecycle_run
+    from credits.services.lifecycle_shards import lifecycle_run_parent_create, lifecycle_shard_run
 
     connection.ensure_connection()
     with connection.cursor() as cursor:  # the server's settings the run works with
@@ -662,10 +672,36 @@ def measure(at: dt.datetime) -> dict:
     sampler.start()
     backend_cpu_before = process_cpu_seconds(backend_pid)
     own = rusage.getrusage(rusage.RUSAGE_SELF)
+    shard_reports = []
     with connection.execute_wrapper(count):
-        started = time.perf_counter()
-        run = lifecycle_run(at=at, trigger="bench")
-        run_seconds = time.perf_counter() - started
+        if shards <= 1:
+            started = time.perf_counter()
+            run = lifecycle_run(at=at, trigger="bench")
+            run_seconds = time.perf_counter() - started
+            summary = run
+        else:
+            # As a Celery group of shard tasks on `shards` workers: shard 0 here, the others
+            # in processes of their own (set up first, then all started at once).
+            parent = lifecycle_run_parent_create(shard_count=shards, trigger="bench", at=at)
+            helpers = [subprocess.Popen(
+                [PYTHON, __file__, "--shard-child", at.isoformat(), str(parent.pk), str(index),
+                 str(shards)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                text=True) for index in range(1, shards)]
+            for helper in helpers:
+                assert helper.stdout.readline().strip() == "ready"
+            started = time.perf_counter()
+            for helper in helpers:
+                helper.stdin.write("go\n")
+                helper.stdin.flush()
+            run = lifecycle_shard_run(parent_id=parent.pk, shard_index=0, shard_count=shards,
+                                      at=at)
+            shard_reports.append({"index": 0, "seconds": round(time.perf_counter() - started, 3),
+                                  "status": run.status})
+            for helper in helpers:
+                out, _ = helper.communicate()
+                shard_reports.append(json.loads(out.strip().splitlines()[-1]))
+            run_seconds = time.perf_counter() - started
+            summary = LifecycleRun.objects.get(pk=parent.pk)
     rss_max = sampler.stop()
     backend_cpu_after = process_cpu_seconds(backend_pid)
     own_after = rusage.getrusage(rusage.RUSAGE_SELF)
@@ -707,8 +743,8 @@ def measure(at: dt.datetime) -> dict:
         "server": {"version": version, "work_mem": work_mem, "shared_buffers": shared_buffers,
                    "fsync": fsync, "synchronous_commit": sync_commit,
                    "max_parallel_workers_per_gather": parallel},
-        "run": {"id": run.pk, "status": run.status, "errors": run.errors,
-                "error_messages": run.error_messages[:2000],
+        "run": {"id": summary.pk, "status": summary.status, "errors": summary.errors,
+                "error_messages": summary.error_messages[:2000],
                 "batch_accounts": settings.LIFECYCLE_BATCH_ACCOUNTS,
                 "seconds_total": round(run_seconds, 3),
                 "seconds": {k: round(v, 3) for k, v in steps.items()},
@@ -718,7 +754,8 @@ def measure(at: dt.datetime) -> dict:
                 "slowest_statements": [
                     {"sql": sql, "count": n, "seconds": round(seconds, 3)}
                     for sql, (n, seconds) in sorted(by_kind.items(), key=lambda kv: -kv[1][1])[:12]],
-                "counts": {name: getattr(run, name) for name in (
+                "shards": shard_reports,
+                "counts": {name: getattr(summary, name) for name in (
                     "accounts", "resources", "charges", "credits_charged", "credits_short",
                     "expired_credits", "flagged", "restored", "removed", "errors")}},
         "memory": {"ru_maxrss_mib": round(maxrss_kib / 1024, 1),
@@ -762,6 +799,11 @@ def markdown(report: dict) -> str:
         + (f"generated in {report['generation']['seconds']['total']:.0f} s."
            if report.get("generation") else "cloned from the seed."),
         "",
+        *([f"Run as {len(run['shards'])} shards at once, one process each (as "
+           f"`LIFECYCLE_SHARDS={len(run['shards'])}` on as many Celery workers): shards took "
+           + ", ".join(f"{shard['seconds']:.1f} s" for shard in run["shards"])
+           + "; the steps, statements, commits, CPU and memory below are shard 0's, the "
+             "counts are all shards'.", ""] if run.get("shards") else []),
         "| step | wall time |",
         "|---|---:|",
         f"| expire (lots past expiry) | {s['expire']:.2f} s |",
@@ -802,16 +844,40 @@ def markdown(report: dict) -> str:
 def child_main(argv: list[str]) -> int:
     at = dt.datetime.fromisoformat(argv[0])
     django_setup({})  # the parent set the environment
-    print(json.dumps(measure(at), default=str))
+    print(json.dumps(measure(at, shards=int(argv[1])), default=str))
+    return 0
+
+
+def shard_child_main(argv: list[str]) -> int:
+    """One more shard of a sharded measured run: ready, wait for "go", run, report."""
+    at, parent_id, index, count = (dt.datetime.fromisoformat(argv[0]), int(argv[1]),
+                                   int(argv[2]), int(argv[3]))
+    django_setup({})
+    from django.db import connection
+
+    from credits.services.lifecycle_shards import lifecycle_shard_run
+
+    connection.ensure_connection()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    started = time.perf_counter()
+    run = lifecycle_shard_run(parent_id=parent_id, shard_index=index, shard_count=count, at=at)
+    print(json.dumps({"index": index, "seconds": round(time.perf_counter() - started, 3),
+                      "status": run.status}))
     return 0
 
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--measure-child":
         return child_main(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "--shard-child":
+        return shard_child_main(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--resources", type=int, default=1_000_000)
+    parser.add_argument("--shards", type=int, default=1,
+                        help="run as N shards in N processes at once, as N Celery workers do "
+                             "(LIFECYCLE_SHARDS); default 1: one process")
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     parser.add_argument("--db", default=os.environ.get("BENCH_DBNAME", "bench_lifecycle"))
     parser.add_argument("--seed", type=int, default=20240601, help="random seed of the data")
@@ -872,7 +938,8 @@ def main() -> int:
             log(f"warning: load average {load_before[0]:.2f} before the run; other processes "
                 f"compete for the 2 CPUs and the numbers will be noisy")
         log(f"lifecycle_run(at={at.isoformat()}) in a fresh process …")
-        child = subprocess.run([PYTHON, __file__, "--measure-child", at.isoformat()], cwd=ROOT,
+        child = subprocess.run([PYTHON, __file__, "--measure-child", at.isoformat(),
+                                str(args.shards)], cwd=ROOT,
                                env=env, capture_output=True, text=True)
         if child.returncode != 0:
             log(f"FAILED: the measured run exited {child.returncode}:\n{child.stderr[-4000:]}")

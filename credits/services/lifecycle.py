@@ -4,7 +4,7 @@ Set-based: each batch of accounts is a handful of SQL statements (window functio
 inserts and guarded updates), whatever the number of accounts, run in one transaction while the
 batch's account rows are locked. A failed batch is rolled back whole and counted as an error;
 the next run completes its work, because everything a run does is derived from the rows
-(`charged_hours`, statuses, deadlines), never from what an earlier run remembered.
+(`ResourceMeter.charged_hours`, statuses, deadlines), never from what an earlier run remembered.
 
 The same SQL runs on PostgreSQL (exact numeric arithmetic) and on SQLite (the quick start,
 where decimals are approximated by floats).
@@ -37,6 +37,14 @@ from .ledger import lots_expire
 logger = logging.getLogger(__name__)
 
 _LIVE = f"('{ResourceStatus.PROCESSED}', '{ResourceStatus.REMOVING}')"
+
+
+def _in_batch(column: str) -> str:
+    """`column` is one of the batch's accounts. The range bounds let the planner start an
+    index scan at the batch's first account: without them it merges over the index from the
+    first account of all, and the later batches of a run read most of the table."""
+    return (f"{column} IN (SELECT account_id FROM lc_batch) "
+            f"AND {column} BETWEEN %(batch_lo)s AND %(batch_hi)s")
 
 
 @dataclass
@@ -97,6 +105,23 @@ def _number(column: str) -> str:
     return column if connection.vendor == "postgresql" else f"CAST({column} AS REAL)"
 
 
+def _due_hours() -> str:
+    """`WITH h`: one row per resource-hour due in `lc_due` (hours from_hour … to_hour − 1)."""
+    if connection.vendor == "postgresql":
+        return """WITH h AS (
+            SELECT d.resource_id, d.owner_id, d.created_at, d.pricing_version_id, g.hour_index,
+                   d.per_hour
+            FROM lc_due d CROSS JOIN LATERAL generate_series(d.from_hour, d.to_hour - 1)
+                 AS g(hour_index))"""
+    return """WITH RECURSIVE h(resource_id, owner_id, created_at, pricing_version_id, hour_index,
+                         to_hour, per_hour) AS (
+            SELECT resource_id, owner_id, created_at, pricing_version_id, from_hour, to_hour,
+                   per_hour FROM lc_due
+            UNION ALL
+            SELECT resource_id, owner_id, created_at, pricing_version_id, hour_index + 1,
+                   to_hour, per_hour FROM h WHERE hour_index + 1 < to_hour)"""
+
+
 def _db_time(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -117,20 +142,20 @@ def _drop_temps(cursor, *names: str) -> None:
 
 # --- steps ---------------------------------------------------------------------------------
 
-def _meter(cursor, *, now, run: LifecycleRun, actor: str) -> RunCounts:
+def _meter(cursor, *, now, run: LifecycleRun, actor: str, bounds: dict) -> RunCounts:
     """Charge every whole hour each live credit resource ran since its last charge."""
     counts = RunCounts()
     end = (f"CASE WHEN r.status = '{ResourceStatus.REMOVING}' AND r.delete_after < %(now)s "
            f"THEN r.delete_after ELSE %(now)s END")
-    params = {"now": now, "run": run.pk, "actor": actor,
+    params = {"now": now, "run": run.pk, "actor": actor, **bounds,
               "ref": f"lifecycle-run:{run.pk}", "key": f"meter:run:{run.pk}:account:"}
     _temp(cursor, "lc_due", f"""
         SELECT r.id AS resource_id, r.owner_id, r.created_at, r.pricing_version_id,
-               r.charged_hours AS from_hour, {_whole_hours_between(end, 'r.created_at')} AS to_hour,
+               COALESCE(m.charged_hours, 0) AS from_hour, m.resource_id IS NOT NULL AS metered,
+               {_whole_hours_between(end, 'r.created_at')} AS to_hour,
                {_hourly_charge('r.cost_credit_per_second')} AS per_hour
-        FROM lc_res r
-        WHERE r.owner_id IN (SELECT account_id FROM lc_batch)
-          AND r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}""", params)
+        FROM lc_res r LEFT JOIN credits_resourcemeter m ON m.resource_id = r.id
+        WHERE r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}""", params)
     cursor.execute("DELETE FROM lc_due WHERE to_hour <= from_hour")
     _temp(cursor, "lc_account", """
         SELECT owner_id AS account_id, SUM((to_hour - from_hour) * per_hour) AS requested
@@ -146,7 +171,8 @@ def _meter(cursor, *, now, run: LifecycleRun, actor: str) -> RunCounts:
                          ORDER BY (l.expires_at IS NULL), l.expires_at, l.created_at, l.id
                          ROWS UNBOUNDED PRECEDING) - l.remaining AS before_lot
               FROM credits_lot l JOIN lc_account a ON a.account_id = l.account_id
-              WHERE l.remaining > 0 AND (l.expires_at IS NULL OR l.expires_at > %(now)s)) s
+              WHERE l.account_id BETWEEN %(batch_lo)s AND %(batch_hi)s AND l.remaining > 0
+                AND (l.expires_at IS NULL OR l.expires_at > %(now)s)) s
         WHERE requested > before_lot""", params)
     cursor.execute("""
         UPDATE credits_lot SET remaining = credits_lot.remaining - d.amount
@@ -171,16 +197,10 @@ def _meter(cursor, *, now, run: LifecycleRun, actor: str) -> RunCounts:
         JOIN lc_entry e ON e.account_id = d.account_id""")
     # One charge per (resource, hour), oldest resource first; the account's drained credits
     # are allotted to its charges in that order, so a shortfall lands on the newest hours.
-    cursor.execute("""
+    cursor.execute(f"""
         INSERT INTO credits_charge (resource_id, hour_index, amount_requested, amount_drained,
                                     entry_id, run_id, pricing_version_id)
-        WITH RECURSIVE h(resource_id, owner_id, created_at, pricing_version_id, hour_index,
-                         to_hour, per_hour) AS (
-            SELECT resource_id, owner_id, created_at, pricing_version_id, from_hour, to_hour,
-                   per_hour FROM lc_due
-            UNION ALL
-            SELECT resource_id, owner_id, created_at, pricing_version_id, hour_index + 1,
-                   to_hour, per_hour FROM h WHERE hour_index + 1 < to_hour)
+        {_due_hours()}
         SELECT h.resource_id, h.hour_index, h.per_hour,
                CASE WHEN e.drained - before_charge >= h.per_hour THEN h.per_hour
                     WHEN e.drained > before_charge THEN e.drained - before_charge
@@ -192,8 +212,11 @@ def _meter(cursor, *, now, run: LifecycleRun, actor: str) -> RunCounts:
         JOIN lc_entry e ON e.account_id = h.owner_id""", params)
     counts.charges = cursor.rowcount
     cursor.execute("""
-        UPDATE credits_resource SET charged_hours = d.to_hour
-        FROM lc_due d WHERE credits_resource.id = d.resource_id""")
+        UPDATE credits_resourcemeter SET charged_hours = d.to_hour
+        FROM lc_due d WHERE credits_resourcemeter.resource_id = d.resource_id AND d.metered""")
+    cursor.execute("""
+        INSERT INTO credits_resourcemeter (resource_id, charged_hours)
+        SELECT resource_id, to_hour FROM lc_due WHERE NOT metered""")
     cursor.execute("SELECT COALESCE(SUM(x.drained), 0), COALESCE(SUM(e.shortfall), 0) "
                    "FROM lc_entry x JOIN credits_ledgerentry e ON e.id = x.entry_id")
     drained, short = cursor.fetchone()
@@ -230,10 +253,10 @@ def _transition(cursor, *, candidates_sql: str, params: dict, from_status: str, 
     return ids
 
 
-def _fund_or_flag(cursor, *, now, run, actor, grace: timedelta,
+def _fund_or_flag(cursor, *, now, run, actor, bounds: dict, grace: timedelta,
                   horizon_seconds: int) -> RunCounts:
     counts = RunCounts()
-    params = {"now": now, "run": run.pk, "actor": actor,
+    params = {"now": now, "run": run.pk, "actor": actor, **bounds,
               "delete_after": _db_time(run.as_of + grace), "horizon": horizon_seconds}
     # Credit: the balance now against the running total of one horizon of cost, oldest first.
     _temp(cursor, "lc_fund", f"""
@@ -244,11 +267,10 @@ def _fund_or_flag(cursor, *, now, run, actor, grace: timedelta,
                     THEN 1 ELSE 0 END AS funded
         FROM lc_res r
         LEFT JOIN (SELECT account_id, SUM(remaining) AS balance FROM credits_lot
-                   WHERE account_id IN (SELECT account_id FROM lc_batch) AND remaining > 0
+                   WHERE {_in_batch('account_id')} AND remaining > 0
                      AND (expires_at IS NULL OR expires_at > %(now)s)
                    GROUP BY account_id) b ON b.account_id = r.owner_id
-        WHERE r.owner_id IN (SELECT account_id FROM lc_batch)
-          AND r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}
+        WHERE r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}
         UNION ALL
         SELECT r.id, r.status, r.delete_after,
                CASE WHEN SUM({_number('r.cost_hold')}) OVER (
@@ -258,8 +280,7 @@ def _fund_or_flag(cursor, *, now, run, actor, grace: timedelta,
         FROM lc_res r
         LEFT JOIN credits_tokenbalance t
                ON t.account_id = r.owner_id AND t.chain = r.payment_chain
-        WHERE r.owner_id IN (SELECT account_id FROM lc_batch)
-          AND r.payment_type = '{PaymentType.HOLD}' AND r.status IN {_LIVE}""", params)
+        WHERE r.payment_type = '{PaymentType.HOLD}' AND r.status IN {_LIVE}""", params)
     flag_set = ("removing_since = %(now)s, delete_after = %(delete_after)s, "
                 "removal_reason = %(reason)s")
     for payment_type, reason in ((PaymentType.CREDIT, RemovalReason.CREDIT_INSUFFICIENT),
@@ -285,12 +306,12 @@ def _fund_or_flag(cursor, *, now, run, actor, grace: timedelta,
     return counts
 
 
-def _finalise(cursor, *, now, run, actor) -> RunCounts:
-    params = {"now": now, "run": run.pk, "actor": actor}
+def _finalise(cursor, *, now, run, actor, bounds: dict) -> RunCounts:
+    params = {"now": now, "run": run.pk, "actor": actor, **bounds}
     ids = _transition(
         cursor, params=params,
-        candidates_sql="SELECT id FROM credits_resource WHERE owner_id IN "
-                       "(SELECT account_id FROM lc_batch) AND status = 'removing' AND delete_after <= %(now)s",
+        candidates_sql=f"SELECT id FROM credits_resource WHERE {_in_batch('owner_id')} "
+                       "AND status = 'removing' AND delete_after <= %(now)s",
         from_status=ResourceStatus.REMOVING, to_status=ResourceStatus.REMOVED,
         reason="grace_expired", set_sql="ended_at = delete_after")
     return RunCounts(removed=len(ids), removed_ids=ids)
@@ -322,36 +343,35 @@ def _run_batch(*, account_ids: list[int], run, now, actor, settings_) -> RunCoun
     batch = RunCounts(accounts=len(account_ids))
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # The recursive hour expansion is over-estimated; JIT then costs more than it saves.
+            # Per-batch statements are short: compiling them (JIT) costs more than it saves.
             cursor.execute("SET LOCAL jit = off")
             # A batch touches a few percent of the resources: look them up by primary key
             # rather than scan the table (the default cost model assumes spinning disks).
             cursor.execute("SET LOCAL random_page_cost = 1.1")
         accounts_lock_ids(account_ids)
+        bounds = {"batch_lo": min(account_ids), "batch_hi": max(account_ids)}
         _temp(cursor, "lc_batch", "SELECT id AS account_id FROM credits_account WHERE id IN "
               f"({', '.join(['%s'] * len(account_ids))})", account_ids)
         # The batch's live resources, read once into a narrow table: metering and fund-or-flag
         # read this instead of the wide resource rows (content JSON and all) again and again.
         _temp(cursor, "lc_res", f"""
             SELECT r.id, r.owner_id, r.status, r.payment_type, r.payment_chain, r.created_at,
-                   r.delete_after, r.cost_credit_per_second, r.cost_hold, r.charged_hours,
-                   r.pricing_version_id
+                   r.delete_after, r.cost_credit_per_second, r.cost_hold, r.pricing_version_id
             FROM credits_resource r
-            WHERE r.owner_id IN (SELECT account_id FROM lc_batch) AND r.status IN {_LIVE}""",
-              {})
+            WHERE {_in_batch('r.owner_id')} AND r.status IN {_LIVE}""", bounds)
         cursor.execute("SELECT COUNT(*) FROM lc_res")
         batch.resources = cursor.fetchone()[0]
         if settings_.metering_enabled:
             started = time.perf_counter()
-            batch.add(_meter(cursor, now=now, run=run, actor=actor))
+            batch.add(_meter(cursor, now=now, run=run, actor=actor, bounds=bounds))
             batch.seconds_meter += time.perf_counter() - started
         started = time.perf_counter()
-        batch.add(_fund_or_flag(cursor, now=now, run=run, actor=actor,
+        batch.add(_fund_or_flag(cursor, now=now, run=run, actor=actor, bounds=bounds,
                                 grace=timedelta(hours=settings_.grace_hours),
                                 horizon_seconds=settings_.funding_horizon_hours * HOUR_SECONDS))
         batch.seconds_fund_or_flag += time.perf_counter() - started
         started = time.perf_counter()
-        batch.add(_finalise(cursor, now=now, run=run, actor=actor))
+        batch.add(_finalise(cursor, now=now, run=run, actor=actor, bounds=bounds))
         batch.seconds_finalise += time.perf_counter() - started
         _drop_temps(cursor, "lc_batch", "lc_res")
     return batch

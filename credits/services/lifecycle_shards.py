@@ -38,7 +38,7 @@ def lifecycle_run_sharded(*, shard_count: int, trigger: str) -> LifecycleRun:
 
     from ..tasks import lifecycle_shard_task
 
-    parent = _parent_create(shard_count=shard_count, trigger=trigger)
+    parent = lifecycle_run_parent_create(shard_count=shard_count, trigger=trigger)
     shards = group(lifecycle_shard_task.s(index, shard_count, parent.pk)
                    for index in range(shard_count))
     transaction.on_commit(shards.apply_async)
@@ -54,7 +54,7 @@ def lifecycle_run_sharded_here(*, shard_count: int, trigger: str, at: datetime |
     added up (with the ids of the resources flagged, restored and removed).
     """
     _refuse_time_travel(at=at, dry_run=dry_run)
-    parent = _parent_create(shard_count=shard_count, trigger=trigger, at=at, dry_run=dry_run)
+    parent = lifecycle_run_parent_create(shard_count=shard_count, trigger=trigger, at=at, dry_run=dry_run)
     counts = RunCounts()
     for index in range(shard_count):
         shard = lifecycle_shard_run(parent_id=parent.pk, shard_index=index,
@@ -103,8 +103,10 @@ def lifecycle_run_summarise(*, parent_id: int) -> LifecycleRun:
     return parent
 
 
-def _parent_create(*, shard_count: int, trigger: str, at: datetime | None = None,
-                   dry_run: bool = False) -> LifecycleRun:
+def lifecycle_run_parent_create(*, shard_count: int, trigger: str,
+                                at: datetime | None = None,
+                                dry_run: bool = False) -> LifecycleRun:
+    """The parent run of `shard_count` shard runs (`lifecycle_shard_run`), still running."""
     now = timezone.now()
     return LifecycleRun.objects.create(started_at=now, as_of=at or now, trigger=trigger,
                                        dry_run=dry_run, shard_count=shard_count,

@@ -58,22 +58,25 @@ def ledger_resource_factory(default_version):
     (the ledger tests only need its owner, payment type, status and costs)."""
     from decimal import Decimal
 
-    from credits.models import Resource, ResourceStatus
+    from credits.models import Resource, ResourceMeter, ResourceStatus
     from pricing.enums import MessageType, PaymentType, ProductType
 
     counter = iter(range(1, 10**6))
 
     def make(owner, *, cost_credit_per_second="0", payment_type=PaymentType.CREDIT,
              status=ResourceStatus.PROCESSED, cost_hold="0", payment_chain="", item_hash=None,
-             **extra):
+             charged_hours=0, **extra):
         number = next(counter)
-        return Resource.objects.create(
+        resource = Resource.objects.create(
             item_hash=item_hash or f"{number:064x}", type=MessageType.INSTANCE,
             content={"address": owner.address}, owner=owner,
             product_type=ProductType.INSTANCE, payment_type=payment_type,
             payment_chain=payment_chain, status=status, pricing_version=default_version,
             cost_hold=Decimal(cost_hold), cost_stream_per_second=Decimal(0),
             cost_credit_per_second=Decimal(cost_credit_per_second), **extra)
+        if charged_hours:
+            ResourceMeter.objects.create(resource=resource, charged_hours=charged_hours)
+        return resource
     return make
 
 

@@ -207,7 +207,7 @@ def test_a_second_run_right_after_changes_nothing(db):
     register(T0)
     register(T0, address=OTHER_ADDRESS)
     run(T0 + 3 * HOUR)
-    snapshot = (list(Resource.objects.values_list("id", "status", "charged_hours",
+    snapshot = (list(Resource.objects.values_list("id", "status", "meter__charged_hours",
                                                   "delete_after").order_by("id")),
                 LedgerEntry.objects.count(), Charge.objects.count(),
                 ResourceStatusChange.objects.count())
@@ -215,7 +215,7 @@ def test_a_second_run_right_after_changes_nothing(db):
     second = run(T0 + 3 * HOUR + timedelta(seconds=1))
 
     assert (second.charges, second.flagged, second.restored, second.removed) == (0, 0, 0, 0)
-    assert snapshot == (list(Resource.objects.values_list("id", "status", "charged_hours",
+    assert snapshot == (list(Resource.objects.values_list("id", "status", "meter__charged_hours",
                                                           "delete_after").order_by("id")),
                         LedgerEntry.objects.count(), Charge.objects.count(),
                         ResourceStatusChange.objects.count())

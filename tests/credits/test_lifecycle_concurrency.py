@@ -254,7 +254,7 @@ def test_a_crash_in_batch_1_of_3_leaves_whole_batches_and_the_next_run_completes
     owners = sorted(set(Resource.objects.values_list("owner_id", flat=True)))
     charged = set(Charge.objects.values_list("resource__owner_id", flat=True))
     assert charged == {owners[0], owners[2]}
-    assert Account.objects.get(pk=owners[1]).resources.filter(charged_hours__gt=0).count() == 0
+    assert Account.objects.get(pk=owners[1]).resources.filter(meter__charged_hours__gt=0).count() == 0
 
     # when the next run comes
     done = lifecycle_run(at=AT + timedelta(minutes=1), batch_size=1)
@@ -346,7 +346,7 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it
     killed = LifecycleRun.objects.get(trigger="command")
     assert killed.finished_at is None and killed.status == LifecycleRunStatus.RUNNING
     charged_per_owner = {}
-    for owner_id, hours in Resource.objects.values_list("owner_id", "charged_hours"):
+    for owner_id, hours in Resource.objects.values_list("owner_id", "meter__charged_hours"):
         charged_per_owner.setdefault(owner_id, []).append(hours)
     charged = [owner for owner, hours in sorted(charged_per_owner.items()) if any(hours)]
     assert 0 < len(charged) < len(charged_per_owner), "the kill did not land mid-run"

@@ -126,7 +126,7 @@ def seeded(ledger_resource_factory):
 def _snapshot():
     """Everything a run may change, to show that a forecast changed none of it."""
     return (list(Resource.objects.order_by("pk").values_list(
-                "pk", "status", "delete_after", "charged_hours")),
+                "pk", "status", "delete_after", "meter__charged_hours")),
             LedgerEntry.objects.count(), ResourceStatusChange.objects.count(),
             LifecycleRun.objects.count())
 

@@ -142,7 +142,7 @@ def lifecycle_state() -> dict:
     return {
         "resources": sorted(Resource.objects.values_list(
             "item_hash", "status", "removal_reason", "removing_since", "delete_after",
-            "charged_hours", "ended_at")),
+            "meter__charged_hours", "ended_at")),
         "charges": sorted(Charge.objects.values_list(
             "resource__item_hash", "hour_index", "amount_requested", "amount_drained")),
         "entries": sorted(LedgerEntry.objects.values_list(
