@@ -37,6 +37,8 @@ class EntryKind(models.TextChoices):
 
 
 CREDIT_KINDS = (EntryKind.GRANT, EntryKind.TRANSFER_IN)
+# The reason of the expense entries of hourly metering: each is the sum of its `Charge` rows.
+METERING_REASON = "metering"
 DEBIT_KINDS = (EntryKind.TRANSFER_OUT, EntryKind.EXPENSE, EntryKind.EXPIRY)
 
 
@@ -352,14 +354,15 @@ class Charge(models.Model):
     and `check_ledger` verifies every link (`ledger_drifts`).
     """
 
-    # The unique (resource, hour_index) index serves lookups by resource.
+    # The unique (resource, hour_index) index serves lookups by resource; no other index, so
+    # that a charge costs two index entries (and the primary key's).
     resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="charges",
                                  db_index=False, db_constraint=False)
     hour_index = models.BigIntegerField(help_text="Hour k: [created_at + k h, + (k+1) h).")
     amount_requested = models.BigIntegerField()
     amount_drained = models.BigIntegerField()
     entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="charges",
-                              db_constraint=False)
+                              db_index=False, db_constraint=False)
     run = models.ForeignKey(LifecycleRun, null=True, blank=True, on_delete=models.DO_NOTHING,
                             related_name="charge_rows", db_index=False, db_constraint=False)
     pricing_version = models.ForeignKey(PricingVersion, on_delete=models.DO_NOTHING,

@@ -157,7 +157,7 @@ def _resources_update(changed: list[ResourceOutcome], *, version_id: int) -> Non
 def _apply(*, job: Recalculation, version: PricingVersion,
            outcomes: list[ResourceOutcome]) -> list[ResourceOutcome]:
     """Store the new costs of the outcomes that need it (five statements for the batch)."""
-    from credits.models import CostRow, Resource
+    from credits.models import CostRow
 
     changed = [outcome for outcome in outcomes if outcome.needs_update(version.pk)]
     if not changed:

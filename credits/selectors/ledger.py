@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Count,
@@ -31,6 +32,7 @@ from pricing.fields import exact_sum_by
 from ..errors import InvalidInput
 from ..models import (
     LIVE_STATUSES,
+    METERING_REASON,
     Account,
     EntryKind,
     LedgerEntry,
@@ -187,8 +189,8 @@ class Drift:
 
     account: str | None
     what: str
-    expected: int
-    found: int
+    expected: int | tuple
+    found: int | tuple
 
     def __str__(self) -> str:
         return (f"{self.account or '-'}: {self.what}: expected {self.expected}, "
@@ -214,13 +216,16 @@ def ledger_drifts(*, at: datetime | None = None) -> list[Drift]:
     − negative adjustments − expired − credits of lots past expiry not yet written off
     (`lots_expire`) = the balance at `at`. Per lot: never negative, and amount − remaining = its
     drains (an expiry is a drain). Per entry: credits in = the lots it opened, debits = the
-    pieces drained, on the entry's own account. Per transfer: out = in.
+    pieces drained, on the entry's own account. Per transfer: out = in. Per metering entry: its
+    charges add up to it. Per charge: its resource, entry, run and pricing version exist, and
+    the resource is the entry's account's.
     """
     at = _at(at)
     drifts = _account_drifts(at)
     drifts += _lot_drifts()
     drifts += _entry_drifts()
     drifts += _transfer_drifts()
+    drifts += _charge_drifts()
     return drifts
 
 
@@ -243,6 +248,49 @@ def _account_drifts(at: datetime) -> list[Drift]:
             what=f"balance at {at.isoformat()} (ledger: {summary or 'empty'}; "
                  f"past expiry, not yet expired: {account.pending_expiry})",
             expected=account.ledger - account.pending_expiry, found=account.balance))
+    return drifts
+
+
+_CHARGE_LINKS_BROKEN = """
+    SELECT c.id, c.resource_id, c.entry_id, r.id IS NULL, e.id IS NULL,
+           c.run_id IS NOT NULL AND n.id IS NULL, v.id IS NULL, r.owner_id, e.account_id
+    FROM credits_charge c
+    LEFT JOIN credits_resource r ON r.id = c.resource_id
+    LEFT JOIN credits_ledgerentry e ON e.id = c.entry_id
+    LEFT JOIN credits_lifecyclerun n ON n.id = c.run_id
+    LEFT JOIN pricing_pricingversion v ON v.id = c.pricing_version_id
+    WHERE r.id IS NULL OR e.id IS NULL OR (c.run_id IS NOT NULL AND n.id IS NULL)
+       OR v.id IS NULL OR r.owner_id <> e.account_id
+    ORDER BY c.id LIMIT 1000"""
+
+
+def _charge_drifts() -> list[Drift]:
+    # Charges have no database foreign keys (see `Charge`): their links are checked here.
+    drifts = []
+    with connection.cursor() as cursor:
+        cursor.execute(_CHARGE_LINKS_BROKEN)
+        for (charge, resource, entry, no_resource, no_entry, no_run, no_version, owner,
+             account) in cursor.fetchall():
+            missing = [name for name, gone in (("resource", no_resource), ("entry", no_entry),
+                                               ("run", no_run), ("pricing version", no_version))
+                       if gone]
+            drifts.append(Drift(
+                account=None,
+                what=(f"charge {charge}: its {', '.join(missing)} does not exist" if missing
+                      else f"charge {charge}: resource {resource} is account {owner}'s, its "
+                           f"entry {entry} is account {account}'s"),
+                expected=0, found=1))
+    metering = (LedgerEntry.objects.filter(kind=EntryKind.EXPENSE, reason=METERING_REASON)
+                .annotate(drained=Coalesce(Sum("charges__amount_drained"), _ZERO),
+                          requested=Coalesce(Sum("charges__amount_requested"), _ZERO))
+                .exclude(drained=-F("amount"), requested=F("amount_requested"))
+                .select_related("account").order_by("pk"))
+    drifts += [Drift(account=entry.account.address,
+                     what=f"metering entry {entry.pk}: its charges (drained, requested) vs "
+                          f"(−amount, amount requested)",
+                     expected=(-entry.amount, entry.amount_requested),
+                     found=(entry.drained, entry.requested))
+               for entry in metering]
     return drifts
 
 

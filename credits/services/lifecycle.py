@@ -25,6 +25,7 @@ from pricing.enums import PaymentType
 
 from ..locks import accounts_lock_ids, lifecycle_lock
 from ..models import (
+    METERING_REASON,
     LifecycleRun,
     LifecycleRunStatus,
     RemovalReason,
@@ -148,7 +149,8 @@ def _meter(cursor, *, now, run: LifecycleRun, actor: str, bounds: dict) -> RunCo
     end = (f"CASE WHEN r.status = '{ResourceStatus.REMOVING}' AND r.delete_after < %(now)s "
            f"THEN r.delete_after ELSE %(now)s END")
     params = {"now": now, "run": run.pk, "actor": actor, **bounds,
-              "ref": f"lifecycle-run:{run.pk}", "key": f"meter:run:{run.pk}:account:"}
+              "ref": f"lifecycle-run:{run.pk}", "key": f"meter:run:{run.pk}:account:",
+              "reason": METERING_REASON}
     _temp(cursor, "lc_due", f"""
         SELECT r.id AS resource_id, r.owner_id, r.created_at, r.pricing_version_id,
                COALESCE(m.charged_hours, 0) AS from_hour, m.resource_id IS NOT NULL AS metered,
@@ -182,7 +184,7 @@ def _meter(cursor, *, now, run: LifecycleRun, actor: str, bounds: dict) -> RunCo
             idempotency_key, request_hash, reference, reason, effective_at, created_by)
         SELECT a.account_id, 'expense', -COALESCE(s.drained, 0), a.requested,
                a.requested - COALESCE(s.drained, 0), %(key)s || a.account_id, '', %(ref)s,
-               'metering', %(now)s, %(actor)s
+               %(reason)s, %(now)s, %(actor)s
         FROM lc_account a LEFT JOIN (SELECT account_id, SUM(amount) AS drained FROM lc_drain
                                      GROUP BY account_id) s ON s.account_id = a.account_id""",
                    params)
