@@ -755,9 +755,7 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
                     {"sql": sql, "count": n, "seconds": round(seconds, 3)}
                     for sql, (n, seconds) in sorted(by_kind.items(), key=lambda kv: -kv[1][1])[:12]],
                 "shards": shard_reports,
-                "counts": {name: getattr(summary, name) for name in (
-                    "accounts", "resources", "charges", "credits_charged", "credits_short",
-                    "expired_credits", "flagged", "restored", "removed", "errors")}},
+                "counts": {name: getattr(summary, name) for name in LifecycleRun.COUNT_FIELDS}},
         "memory": {"ru_maxrss_mib": round(maxrss_kib / 1024, 1),
                    "rss_before_run_mib": round(rss_before / 2 ** 20, 1),
                    "rss_sampled_max_mib": round(rss_max / 2 ** 20, 1)},

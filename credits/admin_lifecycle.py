@@ -64,8 +64,6 @@ FORECAST_MAX_AHEAD = timedelta(hours=48)
 FORECAST_MAX_AHEAD_TEXT = "48 hours"
 # After this long with no run recorded, the result page says a worker may not be running.
 PICKUP_EXPECTED_SECONDS = 30
-RUN_COUNT_FIELDS = ("accounts", "resources", "charges", "credits_charged", "credits_short",
-                    "expired_credits", "flagged", "restored", "removed", "errors")
 
 
 # --- the schedule in words --------------------------------------------------------------------
@@ -120,7 +118,7 @@ def _run_json(run: LifecycleRun) -> dict:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "as_of": run.as_of.isoformat(),
-        **{name: getattr(run, name) for name in RUN_COUNT_FIELDS},
+        **{name: getattr(run, name) for name in LifecycleRun.COUNT_FIELDS},
     }
 
 
@@ -276,7 +274,7 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
         if run is not None:
             counts = [(capfirst(run._meta.get_field(name).verbose_name),
                        f"{getattr(run, name):,}")
-                      for name in RUN_COUNT_FIELDS]
+                      for name in LifecycleRun.COUNT_FIELDS]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

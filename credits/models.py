@@ -202,14 +202,6 @@ class Resource(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.item_hash[:12]}… ({self.status})"
 
-    @property
-    def charged_hours(self) -> int:
-        """Billing hours charged so far (`ResourceMeter`; a query unless it was joined)."""
-        try:
-            return self.meter.charged_hours
-        except ResourceMeter.DoesNotExist:
-            return 0
-
 
 class ResourceMeter(models.Model):
     """How many billing hours of a credit-paid resource are charged, in a narrow row of its own.
@@ -334,6 +326,10 @@ class LifecycleRun(models.Model):
     removed = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     error_messages = models.TextField(blank=True)
+
+    # What a run counts, in the order pages show it (a parent run's are its shards' sums).
+    COUNT_FIELDS = ("accounts", "resources", "charges", "credits_charged", "credits_short",
+                    "expired_credits", "flagged", "restored", "removed", "errors")
 
     class Meta:
         ordering = ["-started_at", "-id"]

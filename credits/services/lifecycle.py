@@ -157,7 +157,7 @@ def _meter(cursor, *, now, run: LifecycleRun, actor: str, bounds: dict) -> RunCo
                {_whole_hours_between(end, 'r.created_at')} AS to_hour,
                {_hourly_charge('r.cost_credit_per_second')} AS per_hour
         FROM lc_res r LEFT JOIN credits_resourcemeter m ON m.resource_id = r.id
-        WHERE r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}""", params)
+        WHERE r.payment_type = '{PaymentType.CREDIT}'""", params)
     cursor.execute("DELETE FROM lc_due WHERE to_hour <= from_hour")
     _temp(cursor, "lc_account", """
         SELECT owner_id AS account_id, SUM((to_hour - from_hour) * per_hour) AS requested
@@ -272,7 +272,7 @@ def _fund_or_flag(cursor, *, now, run, actor, bounds: dict, grace: timedelta,
                    WHERE {_in_batch('account_id')} AND remaining > 0
                      AND (expires_at IS NULL OR expires_at > %(now)s)
                    GROUP BY account_id) b ON b.account_id = r.owner_id
-        WHERE r.payment_type = '{PaymentType.CREDIT}' AND r.status IN {_LIVE}
+        WHERE r.payment_type = '{PaymentType.CREDIT}'
         UNION ALL
         SELECT r.id, r.status, r.delete_after,
                CASE WHEN SUM({_number('r.cost_hold')}) OVER (
@@ -282,7 +282,7 @@ def _fund_or_flag(cursor, *, now, run, actor, bounds: dict, grace: timedelta,
         FROM lc_res r
         LEFT JOIN credits_tokenbalance t
                ON t.account_id = r.owner_id AND t.chain = r.payment_chain
-        WHERE r.payment_type = '{PaymentType.HOLD}' AND r.status IN {_LIVE}""", params)
+        WHERE r.payment_type = '{PaymentType.HOLD}'""", params)
     flag_set = ("removing_since = %(now)s, delete_after = %(delete_after)s, "
                 "removal_reason = %(reason)s")
     for payment_type, reason in ((PaymentType.CREDIT, RemovalReason.CREDIT_INSUFFICIENT),
@@ -449,8 +449,7 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger:
 def _record(run: LifecycleRun, counts: RunCounts, error_messages: list[str]) -> None:
     run.finished_at = timezone.now()
     run.status = (LifecycleRunStatus.FAILED if counts.errors else LifecycleRunStatus.SUCCEEDED)
-    for name in ("accounts", "resources", "charges", "credits_charged", "credits_short",
-                 "flagged", "restored", "removed", "errors", "expired_credits"):
+    for name in LifecycleRun.COUNT_FIELDS:
         setattr(run, name, getattr(counts, name))
     run.error_messages = "\n".join(error_messages)
     run.save()

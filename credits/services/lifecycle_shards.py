@@ -17,8 +17,6 @@ from ..models import LifecycleRun, LifecycleRunStatus
 from .lifecycle import LifecycleRefused, RunCounts, lifecycle_run
 
 SHARD_TRIGGER = "shard"
-_SUMMED = ("accounts", "resources", "charges", "credits_charged", "credits_short", "flagged",
-           "restored", "removed", "errors", "expired_credits")
 
 
 def lifecycle_run_start(*, trigger: str) -> LifecycleRun:
@@ -86,7 +84,7 @@ def lifecycle_run_summarise(*, parent_id: int) -> LifecycleRun:
     call that saw fewer shards never overwrites a closed parent.
     """
     shards = list(LifecycleRun.objects.filter(parent_id=parent_id, finished_at__isnull=False))
-    values = {name: sum(getattr(shard, name) for shard in shards) for name in _SUMMED}
+    values = {name: sum(getattr(shard, name) for shard in shards) for name in LifecycleRun.COUNT_FIELDS}
     values["error_messages"] = "\n".join(
         f"shard {shard.shard_index}: {shard.error_messages}"
         for shard in sorted(shards, key=lambda shard: shard.shard_index) if shard.error_messages)
