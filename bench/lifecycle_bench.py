@@ -31,7 +31,8 @@ The data, anchored at the run's instant T (now, to the second):
   funded accounts have their newest resource `removing` (the run restores it).
 
 Needs: .venv, PostgreSQL answering on 127.0.0.1:$BENCH_PGPORT (default 55432) as user
-postgres without a password. The run uses the server's settings as they are (work_mem …);
+postgres without a password, e.g. the embedded one: `.venv/bin/python -m credits_project.localdb
+start --dir /tmp/bench-pg --port 55432` (`stop --dir /tmp/bench-pg` afterwards). The run uses the server's settings as they are (work_mem …);
 only the generating session sets work_mem and synchronous_commit for itself.
 """
 from __future__ import annotations
@@ -888,7 +889,9 @@ def main() -> int:
         parser.error("--accounts: 1 to 10 000 000")
     pg = {"host": "127.0.0.1", "port": int(os.environ.get("BENCH_PGPORT", "55432"))}
     if subprocess.run(["pg_isready", "-q", "-h", pg["host"], "-p", str(pg["port"])]).returncode:
-        parser.error(f"no PostgreSQL answers on {pg['host']}:{pg['port']} (BENCH_PGPORT)")
+        parser.error(f"no PostgreSQL answers on {pg['host']}:{pg['port']} (BENCH_PGPORT); start "
+                     f"one: .venv/bin/python -m credits_project.localdb start --dir "
+                     f"/tmp/bench-pg --port {pg['port']}")
     seed_db = f"{args.db}_seed"
     if args.from_seed and not database_exists(pg, seed_db):
         parser.error(f"no database {seed_db}: make it with --save-seed first")

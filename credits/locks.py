@@ -57,13 +57,9 @@ _LIFECYCLE_LOCK_SPACE = 0x43524544  # "CRED": the advisory-lock namespace of thi
 def lifecycle_lock(name: str, *, wait: bool = False):
     """A database lock so only one lifecycle run (or one run of a shard) works at a time.
 
-    PostgreSQL: a session advisory lock, released when the run ends or its connection dies
-    (a killed worker never leaves it held). Other databases (the SQLite quick start, which
-    serialises writers itself) always acquire. Yields whether the lock was acquired.
+    A session advisory lock, released when the run ends or its connection dies (a killed
+    worker never leaves it held). Yields whether the lock was acquired.
     """
-    if connection.vendor != "postgresql":
-        yield True
-        return
     key = zlib.crc32(name.encode()) - 2**31  # PostgreSQL takes two signed 32-bit keys
     with connection.cursor() as cursor:
         if wait:

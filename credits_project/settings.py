@@ -1,8 +1,8 @@
 """Settings of the credits service, read from the environment.
 
-Every setting has a safe local default (SQLite, a Celery broker on the filesystem, an in-process
-cache), so `manage.py runserver` works on a bare machine; production sets the variables listed in
-the README (PostgreSQL, Redis, a secret key, HTTPS).
+Every setting has a safe local default (an embedded PostgreSQL under var/, a Celery broker on the
+filesystem, an in-process cache), so `manage.py runserver` works on a bare machine; production
+sets the variables listed in the README (its PostgreSQL, Redis, a secret key, HTTPS).
 """
 
 import os
@@ -102,17 +102,19 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "credits_project.wsgi.application"
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The quick start runs a web server, a worker and beat on one file: wait for locks.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+# PostgreSQL only. Without DATABASE_URL: the embedded server in $CREDITS_VAR_DIR/postgres, started
+# by the first connection of whichever process comes first (credits_project.localdb).
+if os.environ.get("DATABASE_URL"):
+    _database = dj_database_url.parse(os.environ["DATABASE_URL"])
+    if _database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database "
+                                   "(postgres://…): PostgreSQL is the only database supported")
+else:
+    from credits_project.localdb import LocalServer
+
+    _database = LocalServer(VAR_DIR / "postgres").django_settings()
+_database.update(CONN_MAX_AGE=env_int("CONN_MAX_AGE", 60), CONN_HEALTH_CHECKS=True)
+DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -124,21 +124,14 @@ def _line(job: Recalculation, outcome: ResourceOutcome, *, failed: bool,
 def _resources_update(changed: list[ResourceOutcome], *, version_id: int) -> None:
     """New totals, product type and version of the resources, by primary key.
 
-    PostgreSQL: one UPDATE … FROM (VALUES …) per thousand resources (Django's bulk_update
-    builds CASE expressions that grow with the square of the batch). Elsewhere (the SQLite
-    quick start): one UPDATE per resource.
+    One UPDATE … FROM (VALUES …) per thousand resources (Django's bulk_update builds CASE
+    expressions that grow with the square of the batch).
     """
     from credits.models import Resource
 
     values = [(outcome.resource_id, outcome.breakdown.product_type, outcome.new_hold,
                outcome.new_stream_per_second, outcome.new_credit_per_second)
               for outcome in changed]
-    if connection.vendor != "postgresql":
-        for resource_id, product_type, hold, stream, credit in values:
-            Resource.objects.filter(pk=resource_id).update(
-                product_type=product_type, cost_hold=hold, cost_stream_per_second=stream,
-                cost_credit_per_second=credit, pricing_version_id=version_id)
-        return
     table = Resource._meta.db_table
     with connection.cursor() as cursor:
         for start in range(0, len(values), 1000):

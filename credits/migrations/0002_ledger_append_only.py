@@ -17,8 +17,6 @@ $$ LANGUAGE plpgsql;
 
 
 def create_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(CREATE_FUNCTION, params=None)  # its % are not placeholders
     for table in APPEND_ONLY_TABLES:
         schema_editor.execute(
@@ -27,8 +25,6 @@ def create_triggers(apps, schema_editor):
 
 
 def drop_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for table in APPEND_ONLY_TABLES:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
     schema_editor.execute("DROP FUNCTION IF EXISTS credits_refuse_ledger_change();")

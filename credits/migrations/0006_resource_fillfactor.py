@@ -5,13 +5,11 @@ from django.db import migrations
 
 
 def set_fillfactor(apps, schema_editor, value=70):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE credits_resource SET (fillfactor = {value})")
+    schema_editor.execute(f"ALTER TABLE credits_resource SET (fillfactor = {value})")
 
 
 def reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE credits_resource RESET (fillfactor)")
+    schema_editor.execute("ALTER TABLE credits_resource RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):

@@ -25,8 +25,6 @@ $$ LANGUAGE plpgsql;
 
 
 def create_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(
         "CREATE TRIGGER credits_charge_append_only BEFORE UPDATE OR DELETE ON credits_charge "
         "FOR EACH ROW EXECUTE FUNCTION credits_refuse_ledger_change();")
@@ -37,8 +35,6 @@ def create_triggers(apps, schema_editor):
 
 
 def drop_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute("DROP TRIGGER IF EXISTS credits_charge_append_only ON credits_charge;")
     schema_editor.execute(
         "DROP TRIGGER IF EXISTS credits_resource_keep_charged ON credits_resource;")

@@ -12,14 +12,12 @@ from django.db import migrations, models
 
 
 def set_fillfactors(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE credits_resourcemeter SET (fillfactor = 50)")
-        schema_editor.execute("ALTER TABLE credits_resource RESET (fillfactor)")
+    schema_editor.execute("ALTER TABLE credits_resourcemeter SET (fillfactor = 50)")
+    schema_editor.execute("ALTER TABLE credits_resource RESET (fillfactor)")
 
 
 def reset_fillfactors(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE credits_resource SET (fillfactor = 70)")
+    schema_editor.execute("ALTER TABLE credits_resource SET (fillfactor = 70)")
 
 
 class Migration(migrations.Migration):

@@ -123,7 +123,7 @@ def dashboard_summary(*, now: datetime) -> DashboardSummary:
         .aggregate(granted=Sum("amount", filter=Q(kind=EntryKind.GRANT)),
                    spent=Sum("amount", filter=Q(kind=EntryKind.EXPENSE)))
 
-    # 4. The burn: live credit resources' cost per second, summed exactly (text on SQLite).
+    # 4. The burn: live credit resources' cost per second, summed exactly.
     live_credit = Resource.objects.filter(payment_type=PaymentType.CREDIT,
                                           status__in=LIVE_STATUSES)
     per_second = exact_sum(live_credit, "cost_credit_per_second")

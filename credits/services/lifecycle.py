@@ -6,8 +6,8 @@ batch's account rows are locked. A failed batch is rolled back whole and counted
 the next run completes its work, because everything a run does is derived from the rows
 (`ResourceMeter.charged_hours`, statuses, deadlines), never from what an earlier run remembered.
 
-The same SQL runs on PostgreSQL (exact numeric arithmetic) and on SQLite (the quick start,
-where decimals are approximated by floats).
+PostgreSQL only: `numeric` sums of the 18-decimal rates, whole hours from exact epoch
+differences, `generate_series` for the hours due.
 """
 from __future__ import annotations
 
@@ -81,59 +81,32 @@ class _DryRunRollback(Exception):
     pass
 
 
-# --- SQL dialect ---------------------------------------------------------------------------
-
-def _seconds_between(later: str, earlier: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"(EXTRACT(EPOCH FROM {later}) - EXTRACT(EPOCH FROM {earlier}))"
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
-
+# --- SQL fragments ---------------------------------------------------------------------------
 
 def _whole_hours_between(later: str, earlier: str) -> str:
-    return f"CAST(FLOOR({_seconds_between(later, earlier)} / {HOUR_SECONDS}) AS BIGINT)" \
-        if connection.vendor == "postgresql" else \
-        f"CAST({_seconds_between(later, earlier)} / {HOUR_SECONDS} AS INTEGER)"
+    """Whole hours from `earlier` to `later`: the epoch difference is an exact `numeric`
+    (microseconds), so an exact hour is never a hair short of one."""
+    return (f"CAST(FLOOR((EXTRACT(EPOCH FROM {later}) - EXTRACT(EPOCH FROM {earlier}))"
+            f" / {HOUR_SECONDS}) AS BIGINT)")
 
 
 def _hourly_charge(rate_column: str) -> str:
     """Credits per hour, rounded half-up to whole credits (rates are never negative)."""
-    if connection.vendor == "postgresql":
-        return f"CAST(ROUND({rate_column} * {HOUR_SECONDS}) AS BIGINT)"
-    return f"CAST(ROUND(CAST({rate_column} AS REAL) * {HOUR_SECONDS}) AS INTEGER)"
+    return f"CAST(ROUND({rate_column} * {HOUR_SECONDS}) AS BIGINT)"
 
 
-def _number(column: str) -> str:
-    return column if connection.vendor == "postgresql" else f"CAST({column} AS REAL)"
-
-
-def _due_hours() -> str:
-    """`WITH h`: one row per resource-hour due in `lc_due` (hours from_hour … to_hour − 1)."""
-    if connection.vendor == "postgresql":
-        return """WITH h AS (
-            SELECT d.resource_id, d.owner_id, d.created_at, d.pricing_version_id, g.hour_index,
-                   d.per_hour
-            FROM lc_due d CROSS JOIN LATERAL generate_series(d.from_hour, d.to_hour - 1)
-                 AS g(hour_index))"""
-    return """WITH RECURSIVE h(resource_id, owner_id, created_at, pricing_version_id, hour_index,
-                         to_hour, per_hour) AS (
-            SELECT resource_id, owner_id, created_at, pricing_version_id, from_hour, to_hour,
-                   per_hour FROM lc_due
-            UNION ALL
-            SELECT resource_id, owner_id, created_at, pricing_version_id, hour_index + 1,
-                   to_hour, per_hour FROM h WHERE hour_index + 1 < to_hour)"""
-
-
-def _db_time(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
+# One row per resource-hour due in `lc_due` (hours from_hour … to_hour − 1).
+_DUE_HOURS = """WITH h AS (
+    SELECT d.resource_id, d.owner_id, d.created_at, d.pricing_version_id, g.hour_index, d.per_hour
+    FROM lc_due d CROSS JOIN LATERAL generate_series(d.from_hour, d.to_hour - 1) AS g(hour_index))"""
 
 
 def _temp(cursor, name: str, select_sql: str, params: dict) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {name}")
     cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {select_sql}", params)
-    if connection.vendor == "postgresql":
-        # Temporary tables are never auto-analysed: without statistics the planner joins them
-        # with nested loops over every row pair (minutes at a million resources).
-        cursor.execute(f"ANALYZE {name}")
+    # Temporary tables are never auto-analysed: without statistics the planner joins them
+    # with nested loops over every row pair (minutes at a million resources).
+    cursor.execute(f"ANALYZE {name}")
 
 
 def _drop_temps(cursor, *names: str) -> None:
@@ -202,7 +175,7 @@ def _meter(cursor, *, now, run: LifecycleRun, actor: str, bounds: dict) -> RunCo
     cursor.execute(f"""
         INSERT INTO credits_charge (resource_id, hour_index, amount_requested, amount_drained,
                                     entry_id, run_id, pricing_version_id)
-        {_due_hours()}
+        {_DUE_HOURS}
         SELECT h.resource_id, h.hour_index, h.per_hour,
                CASE WHEN e.drained - before_charge >= h.per_hour THEN h.per_hour
                     WHEN e.drained > before_charge THEN e.drained - before_charge
@@ -259,11 +232,11 @@ def _fund_or_flag(cursor, *, now, run, actor, bounds: dict, grace: timedelta,
                   horizon_seconds: int) -> RunCounts:
     counts = RunCounts()
     params = {"now": now, "run": run.pk, "actor": actor, **bounds,
-              "delete_after": _db_time(run.as_of + grace), "horizon": horizon_seconds}
+              "delete_after": run.as_of + grace, "horizon": horizon_seconds}
     # Credit: the balance now against the running total of one horizon of cost, oldest first.
     _temp(cursor, "lc_fund", f"""
         SELECT r.id, r.status, r.delete_after,
-               CASE WHEN SUM({_number('r.cost_credit_per_second')}) OVER (
+               CASE WHEN SUM(r.cost_credit_per_second) OVER (
                         PARTITION BY r.owner_id ORDER BY r.created_at, r.id
                         ROWS UNBOUNDED PRECEDING) * %(horizon)s <= COALESCE(b.balance, 0)
                     THEN 1 ELSE 0 END AS funded
@@ -275,9 +248,9 @@ def _fund_or_flag(cursor, *, now, run, actor, bounds: dict, grace: timedelta,
         WHERE r.payment_type = '{PaymentType.CREDIT}'
         UNION ALL
         SELECT r.id, r.status, r.delete_after,
-               CASE WHEN SUM({_number('r.cost_hold')}) OVER (
+               CASE WHEN SUM(r.cost_hold) OVER (
                         PARTITION BY r.owner_id, r.payment_chain ORDER BY r.created_at, r.id
-                        ROWS UNBOUNDED PRECEDING) <= COALESCE({_number('t.balance')}, 0)
+                        ROWS UNBOUNDED PRECEDING) <= COALESCE(t.balance, 0)
                     THEN 1 ELSE 0 END AS funded
         FROM lc_res r
         LEFT JOIN credits_tokenbalance t
@@ -344,12 +317,11 @@ def _account_batches(*, batch_size: int, shard_index: int | None, shard_count: i
 def _run_batch(*, account_ids: list[int], run, now, actor, settings_) -> RunCounts:
     batch = RunCounts(accounts=len(account_ids))
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Per-batch statements are short: compiling them (JIT) costs more than it saves.
-            cursor.execute("SET LOCAL jit = off")
-            # A batch touches a few percent of the resources: look them up by primary key
-            # rather than scan the table (the default cost model assumes spinning disks).
-            cursor.execute("SET LOCAL random_page_cost = 1.1")
+        # Per-batch statements are short: compiling them (JIT) costs more than it saves.
+        cursor.execute("SET LOCAL jit = off")
+        # A batch touches a few percent of the resources: look them up by primary key
+        # rather than scan the table (the default cost model assumes spinning disks).
+        cursor.execute("SET LOCAL random_page_cost = 1.1")
         accounts_lock_ids(account_ids)
         bounds = {"batch_lo": min(account_ids), "batch_hi": max(account_ids)}
         _temp(cursor, "lc_batch", "SELECT id AS account_id FROM credits_account WHERE id IN "
@@ -412,7 +384,6 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger:
             return run
         counts = RunCounts()
         actor = f"lifecycle-run:{run.pk}"
-        now = _db_time(as_of)
         error_messages: list[str] = []
         # A real run commits batch by batch; a dry run keeps everything in one transaction
         # and rolls it back at the end.
@@ -429,7 +400,7 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger:
                     try:
                         if fail_batch is not None:
                             fail_batch(index)
-                        counts.add(_run_batch(account_ids=account_ids, run=run, now=now,
+                        counts.add(_run_batch(account_ids=account_ids, run=run, now=as_of,
                                               actor=actor, settings_=settings_))
                     except Exception as exc:  # rolled back whole; the next run redoes it
                         logger.exception("lifecycle run %s: batch %s failed", run.pk, index)

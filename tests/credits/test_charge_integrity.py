@@ -13,10 +13,6 @@ from credits.selectors.ledger import ledger_drifts
 from tests.credits.conftest import ADDRESS, T0
 from tests.credits.test_lifecycle import E1_PER_DAY, E1_PER_HOUR, HOUR, grant, register, run
 
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql",
-                                   reason="the triggers exist on PostgreSQL only")
-
-
 @pytest.fixture
 def charged(settings, default_version):
     """A resource charged for three hours by one run."""
@@ -30,7 +26,6 @@ def charged(settings, default_version):
     return vm
 
 
-@postgres_only
 @pytest.mark.parametrize("statement", [
     "UPDATE credits_charge SET amount_drained = 0",
     "DELETE FROM credits_charge",
@@ -42,7 +37,6 @@ def test_charges_are_append_only(charged, statement):
     assert sorted(Charge.objects.values_list("amount_drained", flat=True)) == [E1_PER_HOUR] * 3
 
 
-@postgres_only
 def test_a_resource_with_charges_cannot_be_deleted_even_in_sql(charged):
     with pytest.raises(IntegrityError, match="has charges"), transaction.atomic(), \
             connection.cursor() as cursor:

@@ -17,7 +17,6 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection
 
@@ -35,16 +34,13 @@ from credits.selectors.ledger import ledger_drifts
 from credits.services.lifecycle import lifecycle_run
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
 from tests.credits.conftest import T0
+from tests.database import subprocess_database_url
 from tests.credits.test_lifecycle_tasks import (
     E1_PER_DAY,
     build_mixed_accounts,
     grant,
     register,
 )
-
-pytestmark = pytest.mark.skipif(
-    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-    reason="the lifecycle lock and concurrent runs need PostgreSQL (DATABASE_URL)")
 
 HOUR = timedelta(hours=1)
 AT = T0 + HOUR + timedelta(minutes=5)
@@ -290,13 +286,6 @@ def populate_bulk(accounts: int) -> int:
     return 2 * accounts + 1
 
 
-def database_url() -> str:
-    """The test database (pytest-django renamed it) as a DATABASE_URL for a subprocess."""
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _other_sessions() -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid, state, wait_event_type, wait_event, backend_start, "
@@ -312,7 +301,7 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it
     # given 3,000 accounts, 6,001 VMs, three hours to charge, 20 accounts per batch
     resources = populate_bulk(3000)
     at = T0 + 3 * HOUR + timedelta(minutes=5)
-    env = {**os.environ, "DATABASE_URL": database_url(), "LIFECYCLE_ALLOW_TIME_TRAVEL": "1",
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "LIFECYCLE_ALLOW_TIME_TRAVEL": "1",
            "LIFECYCLE_BATCH_ACCOUNTS": "20", "DJANGO_SETTINGS_MODULE": "credits_project.settings"}
     connection.close()  # nothing of ours in the way of the subprocess
 

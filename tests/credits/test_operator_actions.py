@@ -12,7 +12,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission
 from django.contrib.messages import constants as message_levels
 from django.db import connection, transaction
@@ -373,11 +372,6 @@ def test_a_resource_the_lifecycle_restored_meanwhile_is_not_deleted(db):
 
 # --- at the same time as the lifecycle (PostgreSQL, real threads) ---------------------------------
 
-postgres_only = pytest.mark.skipif(
-    django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-    reason="row locks between threads need PostgreSQL (DATABASE_URL)")
-
-
 def _run_in_thread(target, results, name):
     def work():
         try:
@@ -404,7 +398,6 @@ def _wait_until_a_backend_waits_for_a_lock(timeout_s: float = 30) -> None:
     raise AssertionError("no connection ever waited for the lock")
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_an_operator_waiting_on_a_run_that_removes_the_resource_is_refused():
     vm = flagged_vm()
@@ -438,7 +431,6 @@ def test_an_operator_waiting_on_a_run_that_removes_the_resource_is_refused():
     assert operator_rows(vm) == []
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_run_waiting_on_an_operator_extending_the_grace_keeps_the_resource():
     vm = flagged_vm()

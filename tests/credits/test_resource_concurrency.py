@@ -30,8 +30,6 @@ pytestmark = [
     # serialized_rollback test (tests/pricing) restores again, and collide.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.usefixtures("default_version"),
-    pytest.mark.skipif("connection.vendor != 'postgresql'",
-                       reason="row locks need PostgreSQL"),
 ]
 
 

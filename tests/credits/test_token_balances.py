@@ -189,7 +189,6 @@ def test_a_bad_address_or_chain_is_a_422(client_as, address, chain):
 # --- concurrency -------------------------------------------------------------------------------
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks need PostgreSQL")
 def test_concurrent_reports_end_at_the_highest_height():
     heights = list(range(1, 31))
     heights.reverse()  # the highest tends to start first: the others must all be refused then

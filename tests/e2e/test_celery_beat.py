@@ -26,6 +26,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from credits.models import Account, LifecycleRun, LifecycleRunStatus, Resource, ResourceStatus
+from tests.database import subprocess_database_url
 from pricing.enums import MessageType, PaymentType, ProductType
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,13 +93,6 @@ def private_redis_url():
     or leftover message may share."""
     with _private_redis() as url:
         yield url
-
-
-def _database_url() -> str:
-    """The test database (pytest-django renamed it) as a DATABASE_URL for the subprocesses."""
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -171,7 +165,7 @@ def _every_two_seconds(queue: str) -> None:
 
 
 def _worker_env(broker_url: str, *, shards: int) -> dict:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker_url,
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "CELERY_BROKER_URL": broker_url,
            "DJANGO_SETTINGS_MODULE": "credits_project.settings", "LIFECYCLE_SHARDS": str(shards),
            "CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO"}
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
@@ -182,12 +176,6 @@ def _first_beat_run() -> LifecycleRun | None:
     return LifecycleRun.objects.filter(trigger="beat").order_by("pk").first()
 
 
-needs_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the worker must share the test database: PostgreSQL (DATABASE_URL)")
-
-
-@needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_beat_runs_the_periodic_lifecycle_task_on_a_real_worker(redis_url, unfunded_vm):
     # given the periodic task, on a queue of this test only (the broker may be shared)
@@ -218,7 +206,6 @@ def test_beat_runs_the_periodic_lifecycle_task_on_a_real_worker(redis_url, unfun
     assert "Task credits.tasks.lifecycle_run_task[" in output, context
 
 
-@needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_beat_runs_a_sharded_lifecycle_as_a_group_of_shard_tasks(private_redis_url,
                                                                  unfunded_vm):

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         instant = self._instant(at)
         outermost = not connection.in_atomic_block
         with transaction.atomic():
-            if outermost and connection.vendor == "postgresql":
+            if outermost:
                 # One snapshot for all the queries, so writes going on meanwhile cannot look
                 # like drifts.
                 with connection.cursor() as cursor:
