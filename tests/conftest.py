@@ -7,6 +7,14 @@ from pricing.defaults import DEFAULT_COMPATIBLE_GPUS, DEFAULT_PRICE_AGGREGATE
 from pricing.selectors import pricing_cache_invalidate
 
 
+def pytest_configure(config):
+    """Users' passwords hashed with a fast hasher in the tests, as Django advises: PBKDF2's
+    million rounds cost 0.4 s per user a test makes. Production keeps Django's default."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     """The pricing cache and throttle counters live in the process: start each test clean."""
