@@ -8,11 +8,18 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from credits.demo import HISTORY_HOURS, RUN_TRIGGER, SIMULATED_FAILURE, demo_address
+from credits.demo import (
+    HISTORY_HOURS,
+    RUN_TRIGGER,
+    SIMULATED_FAILURE,
+    demo_address,
+    demo_item_hash,
+)
 from credits.models import (
+    METERING_REASON,
     Account,
     Charge,
     CostRow,
@@ -89,7 +96,8 @@ def test_the_quick_start_loads_it_after_the_migrations_and_only_with_debug_on():
 # Loading takes a few seconds on PostgreSQL (a week of runs): each test below loads once and
 # checks one side of the set.
 
-def test_the_set_has_every_status_payment_and_message_type_and_a_clean_ledger(demo):
+def test_the_set_has_every_kind_of_resource_exact_lifecycle_figures_and_a_clean_ledger(demo):
+    _assert_the_week_metered_exactly()
     _assert_every_kind_of_resource()
     _assert_a_program_uses_a_registered_store_as_its_code()
     _assert_credits_of_every_kind()
@@ -103,6 +111,53 @@ def test_the_history_has_a_week_of_runs_and_pending_deletions_due_within_a_day(d
     _assert_pending_deletions_flagged_by_runs(started)
     _assert_a_removal_a_restore_and_a_forget()
     _assert_the_dashboard_shows_activity_in_its_windows()
+
+
+# The week's lifecycle figures, derived by hand from the story in credits/demo.py. Every resource
+# is registered 0.1 h before the runs' hourly grid, so the run k hours later meters k whole hours;
+# the last run is at `now`. Credits per hour (the default pricing of PRICING.md, rounded half-up):
+PER_HOUR = {"alice-code": 5, "alice-runtime": 18, "alice-api": 22_000, "alice-web": 14_250,
+            "alice-worker": 55_000, "bob-enclave": 28_500, "bob-gpu": 345_000,
+            "carol-vm": 14_250, "dave-vm": 14_250, "dave-api": 22_000, "erin-vm": 14_250,
+            "ivan-vm": 14_250}
+HOURS_METERED = {
+    # registered a week ago (168.1 h), funded all week or flagged with a deadline still ahead
+    "alice-code": 168, "alice-runtime": 168, "alice-api": 168, "alice-web": 168,
+    "bob-enclave": 168, "dave-vm": 168, "dave-api": 168, "erin-vm": 168,
+    # registered 120.1 h, 72.1 h and 2.6 h ago
+    "alice-worker": 120, "bob-gpu": 72, "ivan-vm": 2,
+    # Carol's 1 100 000 credits fund a day (342 000) after 53 hours, not after 54: flagged by
+    # the run 114 h ago, removed at its deadline 90 h ago, metered up to it: 168.1 − 90 → 78 h
+    "carol-vm": 78,
+}
+CREDITS_SHORT = {
+    "carol": 78 * 14_250 - 1_100_000,  # 11 500
+    # Dave: 6 600 000 − the 800 000 expense fund 160 hours of 36 250; the last 8 are short
+    "dave": 8 * (14_250 + 22_000),  # 290 000
+}
+
+
+def _assert_the_week_metered_exactly():
+    resources = {key: Resource.objects.get(item_hash=demo_item_hash(key)) for key in PER_HOUR}
+    for key, resource in resources.items():
+        charges = Charge.objects.filter(resource=resource)
+        assert resource.meter.charged_hours == HOURS_METERED[key], key
+        assert sorted(charges.values_list("hour_index", flat=True)) == list(
+            range(HOURS_METERED[key])), key
+        assert set(charges.values_list("amount_requested", flat=True)) == {PER_HOUR[key]}, key
+    requested = sum(HOURS_METERED[key] * PER_HOUR[key] for key in PER_HOUR)
+    assert requested == 51_945_864
+    totals = Charge.objects.aggregate(count=Count("id"), requested=Sum("amount_requested"),
+                                      drained=Sum("amount_drained"))
+    assert totals == {"count": sum(HOURS_METERED.values()), "requested": requested,
+                      "drained": requested - sum(CREDITS_SHORT.values())}
+    assert totals["count"] == 1616 and totals["drained"] == 51_644_364
+    metering = LedgerEntry.objects.filter(reason=METERING_REASON)
+    short = {name: metering.filter(account__address=demo_address(name))
+             .aggregate(total=Sum("shortfall"))["total"] or 0
+             for name in ("alice", "bob", "carol", "dave", "erin", "ivan")}
+    assert short == {"alice": 0, "bob": 0, "erin": 0, "ivan": 0, **CREDITS_SHORT}
+    assert -(metering.aggregate(total=Sum("amount"))["total"]) == totals["drained"]
 
 
 def _assert_every_kind_of_resource():
