@@ -91,6 +91,39 @@ def test_a_malformed_boolean_stops_the_service_at_start():
     assert "DEBUG must be a boolean" in result.stderr
 
 
+def test_a_database_url_of_another_database_than_postgresql_stops_the_service_at_start():
+    result = run_manage("check", env={"DATABASE_URL": "sqlite:///var/db.sqlite3"})
+
+    assert result.returncode != 0
+    assert "PostgreSQL is the only database supported" in result.stderr
+
+
+def test_with_a_database_url_that_database_is_used_and_nothing_is_started(tmp_path):
+    env = {"DATABASE_URL": "postgres://credits:secret@db.example.org:6543/credits",
+           "CREDITS_VAR_DIR": str(tmp_path)}
+
+    result = run_manage("shell", "-v", "0", "-c",
+                        "from django.db import connection as c; "
+                        "print(c.settings_dict['ENGINE'], c.settings_dict['HOST'], "
+                        "c.settings_dict['PORT'], 'LOCALDB_DIR' in c.settings_dict)", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "db.example.org", "6543",
+                                     "False"]
+    assert not (tmp_path / "postgres").exists()
+
+
+def test_without_a_database_url_the_embedded_server_of_the_var_folder_is_used(tmp_path):
+    result = run_manage("shell", "-v", "0", "-c",
+                        "from django.db import connection as c; "
+                        "print(c.settings_dict['ENGINE'], c.settings_dict['LOCALDB_DIR'])",
+                        env={"CREDITS_VAR_DIR": str(tmp_path)})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["credits_project.localdb", str(tmp_path / "postgres")]
+    assert not (tmp_path / "postgres" / "data").exists()  # nothing connected: nothing started
+
+
 @pytest.mark.parametrize("raw", ["1", "true", "TRUE", "yes", "on", " On "])
 def test_env_bool_reads_true(monkeypatch, raw):
     monkeypatch.setenv("CREDITS_TEST_FLAG", raw)
