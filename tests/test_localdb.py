@@ -90,7 +90,8 @@ def test_a_new_folder_gets_a_postgresql_18_cluster_with_the_credits_database_and
 
 
 def test_two_checkouts_run_their_servers_at_once_without_colliding(folder):
-    first, second = LocalServer(folder / "one" / "postgres"), LocalServer(folder / "two" / "postgres")
+    first = LocalServer(folder / "one" / "postgres")
+    second = LocalServer(folder / "two" / "postgres")
 
     first.ensure_running()
     second.ensure_running()

@@ -97,8 +97,10 @@ def _hourly_charge(rate_column: str) -> str:
 
 # One row per resource-hour due in `lc_due` (hours from_hour … to_hour − 1).
 _DUE_HOURS = """WITH h AS (
-    SELECT d.resource_id, d.owner_id, d.created_at, d.pricing_version_id, g.hour_index, d.per_hour
-    FROM lc_due d CROSS JOIN LATERAL generate_series(d.from_hour, d.to_hour - 1) AS g(hour_index))"""
+    SELECT d.resource_id, d.owner_id, d.created_at, d.pricing_version_id, g.hour_index,
+           d.per_hour
+    FROM lc_due d
+    CROSS JOIN LATERAL generate_series(d.from_hour, d.to_hour - 1) AS g(hour_index))"""
 
 
 def _temp(cursor, name: str, select_sql: str, params: dict) -> None:

@@ -29,7 +29,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["start", "serve", "stop", "status", "url"])
     parser.add_argument("--dir", type=Path, default=None,
-                        help="the server's folder (default: $CREDITS_VAR_DIR/postgres, var/postgres)")
+                        help="the server's folder (default: $CREDITS_VAR_DIR/postgres, that is "
+                             "var/postgres)")
     parser.add_argument("--bin", type=Path, default=None,
                         help="PostgreSQL binaries to use instead of the embedded ones, e.g. "
                              "/usr/lib/postgresql/15/bin")

@@ -11,7 +11,15 @@ from django.db.models import ProtectedError
 from credits.models import Charge, Resource, ResourceMeter
 from credits.selectors.ledger import ledger_drifts
 from tests.credits.conftest import ADDRESS, T0
-from tests.credits.test_lifecycle import E1_PER_DAY, E1_PER_HOUR, HOUR, grant, register, run
+from tests.credits.test_lifecycle import (
+    E1_PER_DAY,
+    E1_PER_HOUR,
+    HOUR,
+    grant,
+    register,
+    run,
+)
+
 
 @pytest.fixture
 def charged(settings, default_version):

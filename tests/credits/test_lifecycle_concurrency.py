@@ -34,13 +34,13 @@ from credits.selectors.ledger import ledger_drifts
 from credits.services.lifecycle import lifecycle_run
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
 from tests.credits.conftest import T0
-from tests.database import subprocess_database_url
 from tests.credits.test_lifecycle_tasks import (
     E1_PER_DAY,
     build_mixed_accounts,
     grant,
     register,
 )
+from tests.database import subprocess_database_url
 
 HOUR = timedelta(hours=1)
 AT = T0 + HOUR + timedelta(minutes=5)
@@ -301,8 +301,9 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it
     # given 3,000 accounts, 6,001 VMs, three hours to charge, 20 accounts per batch
     resources = populate_bulk(3000)
     at = T0 + 3 * HOUR + timedelta(minutes=5)
-    env = {**os.environ, "DATABASE_URL": subprocess_database_url(), "LIFECYCLE_ALLOW_TIME_TRAVEL": "1",
-           "LIFECYCLE_BATCH_ACCOUNTS": "20", "DJANGO_SETTINGS_MODULE": "credits_project.settings"}
+    env = {**os.environ, "DATABASE_URL": subprocess_database_url(),
+           "LIFECYCLE_ALLOW_TIME_TRAVEL": "1", "LIFECYCLE_BATCH_ACCOUNTS": "20",
+           "DJANGO_SETTINGS_MODULE": "credits_project.settings"}
     connection.close()  # nothing of ours in the way of the subprocess
 
     with tempfile.TemporaryFile() as output:

@@ -21,13 +21,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from credits.models import Account, LifecycleRun, LifecycleRunStatus, Resource, ResourceStatus
-from tests.database import subprocess_database_url
+from credits.models import (
+    Account,
+    LifecycleRun,
+    LifecycleRunStatus,
+    Resource,
+    ResourceStatus,
+)
 from pricing.enums import MessageType, PaymentType, ProductType
+from tests.database import subprocess_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
