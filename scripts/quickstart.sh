@@ -14,6 +14,23 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { printf '[quickstart] %s\n' "$*" >&2; }
 
+DEV_ADDR=${DEV_ADDR:-127.0.0.1:8000}
+# The web server's address must be free (another quick start, from this or another checkout?).
+if ! python3 - "$DEV_ADDR" <<'PY'
+import socket, sys
+host, _, port = sys.argv[1].rpartition(":")
+with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as runserver; LISTEN still fails
+    try:
+        probe.bind((host.strip("[]") or "127.0.0.1", int(port)))
+    except (OSError, ValueError):
+        sys.exit(1)
+PY
+then
+  log "error: $DEV_ADDR is in use or not an address (another quick start?): choose another, e.g. DEV_ADDR=127.0.0.1:8001 bash scripts/quickstart.sh"
+  exit 1
+fi
+
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
 venv_sync
@@ -21,7 +38,6 @@ venv_sync
 export DEBUG=${DEBUG:-1}
 export DJANGO_SETTINGS_MODULE=credits_project.settings
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-filesystem://}
-DEV_ADDR=${DEV_ADDR:-127.0.0.1:8000}
 PY=.venv/bin/python
 
 # Stopping: the web server and the worker first, the database holder last (see stop_all).

@@ -94,6 +94,27 @@ def test_ci_runs_the_readme_test_command():
     assert 'exec bash scripts/test.sh "$@"' in ci
 
 
+def test_a_web_address_in_use_stops_the_quick_start_with_one_line_before_anything_starts(
+        tmp_path):
+    import os
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {"PATH": os.environ["PATH"], "DEV_ADDR": address, "CREDITS_VAR_DIR": str(tmp_path)}
+
+        result = subprocess.run(["bash", str(BASE_DIR / "scripts" / "quickstart.sh")], env=env,
+                                capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"[quickstart] error: {address} is in use or not an address (another quick start?): "
+        "choose another, e.g. DEV_ADDR=127.0.0.1:8001 bash scripts/quickstart.sh"]
+    assert list(tmp_path.iterdir()) == []  # no database, no broker folders
+
+
 def test_quickstart_never_creates_the_demo_login_with_debug_off():
     script = (BASE_DIR / "scripts" / "quickstart.sh").read_text()
 
