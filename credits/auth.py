@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_permission_codename
 from rest_framework import authentication, exceptions, permissions
 
 from .addresses import InvalidAddress, normalize_address
@@ -94,11 +95,26 @@ class ServiceKey(permissions.BasePermission):
         return _has_scope(request, ApiKeyScope.SERVICE)
 
 
+def staff_may_view(user, model) -> bool:
+    """What the admin lets a staff user see of `model`: its view or change permission (as
+    ModelAdmin.has_view_permission decides)."""
+    opts = model._meta
+    return any(user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+               for action in ("view", "change"))
+
+
 class OperatorKeyOrStaff(permissions.BasePermission):
-    message = "This endpoint needs an operator API key or a staff session."
+    """An operator key, or a staff session whose user may view the view's `staff_model` in the
+    admin: a session reads through the API no more than the admin shows it."""
+
+    message = ("This endpoint needs an operator API key, or a staff session with permission to "
+               "view this data in the admin.")
 
     def has_permission(self, request, view):
-        return _has_scope(request, ApiKeyScope.OPERATOR) or is_staff(request)
+        if _has_scope(request, ApiKeyScope.OPERATOR):
+            return True
+        model = getattr(view, "staff_model", None)
+        return is_staff(request) and model is not None and staff_may_view(request.user, model)
 
 
 class OwnerKey(permissions.BasePermission):

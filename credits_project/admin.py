@@ -156,8 +156,14 @@ class CreditsAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         # Imported here: the site is built while the admin app loads, before models are ready.
+        from credits.auth import staff_may_view
+        from credits.models import Account, LedgerEntry, LifecycleRun, Resource
         from credits.selectors.dashboard import dashboard_summary
 
+        # The dashboard sums what these admin pages show: only for staff who may see them all.
+        if not all(staff_may_view(request.user, model)
+                   for model in (Account, LedgerEntry, Resource, LifecycleRun)):
+            return super().index(request, {"dashboard_hidden": True, **(extra_context or {})})
         summary = dashboard_summary(now=timezone.now())
         rows, totals = resource_table(summary)
         context = {

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError
+from .text import unstorable_text_path
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,20 @@ class BoundedJSONParser(JSONParser):
             raise exceptions.ParseError(
                 f"The JSON body is nested more than {settings.API_MAX_JSON_DEPTH} levels deep."
             )
+        # Raw NULs and surrogates cannot get past json.loads and UTF-8 decoding: only an escape
+        # (\u0000, \ud800) can make them, so bodies without one skip the walk.
+        if "\\u" in text:
+            refuse_unstorable_text(data, where="The JSON body")
         return data
+
+
+def refuse_unstorable_text(data, *, where: str) -> None:
+    """A 400 in the error shape when `data` holds a string PostgreSQL cannot store."""
+    path = unstorable_text_path(data)
+    if path is not None:
+        raise ApiError(status_code=status.HTTP_400_BAD_REQUEST, code="malformed_request",
+                       message=f"{where} holds text that cannot be stored (a NUL character or "
+                               f"a lone UTF-16 surrogate) at {path}.", details={"path": path})
 
 
 _DRF_CODES = {

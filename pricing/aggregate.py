@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Iterable
 
+from credits_project.text import unstorable_text_path
+
 from .costs import ComputeUnit, PricingTable, ProductPricing, Rates, Tier
 from .enums import ProductType
 
@@ -133,7 +135,7 @@ def aggregate_json_loads(text: str | bytes, *, label: str = "JSON") -> Any:
             raise AggregateInvalid([f"{label}: not UTF-8 text ({exc.reason} at byte "
                                     f"{exc.start})"]) from exc
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        data = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise AggregateInvalid([f"{label}: not valid JSON: {exc.msg} (line {exc.lineno} "
                                 f"column {exc.colno})"]) from exc
@@ -141,6 +143,11 @@ def aggregate_json_loads(text: str | bytes, *, label: str = "JSON") -> Any:
         raise AggregateInvalid([f"{label}: not valid JSON: {exc}"]) from exc
     except RecursionError as exc:
         raise AggregateInvalid([f"{label}: nested too deeply"]) from exc
+    path = unstorable_text_path(data)
+    if path is not None:
+        raise AggregateInvalid([f"{label}: text that cannot be stored (a NUL character or a lone "
+                                f"UTF-16 surrogate) at {path}"])
+    return data
 
 
 # --- parsing -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pricing.serializers import ErrorSerializer
 
 from ..auth import OperatorKeyOrStaff
 from ..models import LifecycleRun, RemovalReason
+from ..models import PendingDeletion as PendingDeletionModel
 from ..selectors.lifecycle import (
     PendingDeletion,
     lifecycle_run_cursor,
@@ -97,10 +98,12 @@ def _pending_deletion(row: PendingDeletion) -> dict:
 
 class PendingDeletionsView(APIView):
     permission_classes = [OperatorKeyOrStaff]
+    staff_model = PendingDeletionModel  # the admin's pending-deletions page
 
     @extend_schema(
         summary="Resources pending deletion, soonest deadline first",
-        description="**Who:** an operator API key or a staff session.\n\nResources in "
+        description="**Who:** an operator API key, or a staff session allowed to view pending "
+                    "deletions in the admin.\n\nResources in "
                     "`removing`: flagged because their owner cannot fund them, still running "
                     "and billed, removed by the first run at or after `delete_after` unless "
                     "the owner tops up. Each with its countdown and its owner's `shortfall` "
@@ -178,10 +181,12 @@ def _run(run: LifecycleRun) -> dict:
 
 class LifecycleRunsView(APIView):
     permission_classes = [OperatorKeyOrStaff]
+    staff_model = LifecycleRun
 
     @extend_schema(
         summary="Recent lifecycle runs, newest first",
-        description="**Who:** an operator API key or a staff session.\n\nEach run (and each "
+        description="**Who:** an operator API key, or a staff session allowed to view lifecycle "
+                    "runs in the admin.\n\nEach run (and each "
                     "shard of a sharded run, with its `parent`) with when it started and "
                     "finished, the instant it evaluated (`as_of`), what started it, its status "
                     "and counts: accounts and resources seen, resource-hours charged, credits "

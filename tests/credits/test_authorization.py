@@ -6,8 +6,10 @@ makes `test_every_api_endpoint_and_method_has_a_policy` fail. Lines whose URL do
 (yet) are left out of the sweep.
 
 Callers: anonymous; the owner (owner key of the account concerned); another owner (owner key of
-another account); service key; operator key; staff (admin session); and a revoked and an
-expired key of the scope the endpoint wants. Allowed means neither 401 nor 403 (and here the
+another account); service key; operator key; staff (an admin session allowed to view pending
+deletions and lifecycle runs); bare staff (an admin session without any permission: the admin
+shows them nothing, so the API neither); and a revoked and an expired key of the scope the
+endpoint wants. Allowed means neither 401 nor 403 (and here the
 request is valid, so it also succeeds); refused means 401 without a usable key, 403 with a key
 or a session of the wrong kind.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -31,15 +34,15 @@ pytestmark = pytest.mark.django_db
 
 RESOURCE_HASH = "a" * 64
 NEW_RESOURCE_HASH = "b" * 64
-CALLERS = ("anonymous", "owner", "other_owner", "service", "operator", "staff", "revoked",
-           "expired")
+CALLERS = ("anonymous", "owner", "other_owner", "service", "operator", "staff", "bare_staff",
+           "revoked", "expired")
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 ALLOW, UNAUTHENTICATED, FORBIDDEN = "allowed", 401, 403
 
 # --- the policy ----------------------------------------------------------------------------------
 
-PUBLIC = {"anonymous", "owner", "other_owner", "service", "operator", "staff"}
+PUBLIC = {"anonymous", "owner", "other_owner", "service", "operator", "staff", "bare_staff"}
 OWNER_OF_ACCOUNT = {"owner"}            # the owner key of the account the request is about
 OWN_ACCOUNT = {"owner", "other_owner"}  # any owner key, acting for its own account
 SERVICE = {"service"}
@@ -196,15 +199,20 @@ def world(default_version, api_keys, ledger_resource_factory, django_user_model)
         dead_keys[("expired", scope)] = expired_key
     staff = django_user_model.objects.create_user(username="authz-staff", password="unused",
                                                   is_staff=True)
-    return {"keys": api_keys, "dead_keys": dead_keys, "staff": staff, "account": account,
-            "other": other}
+    staff.user_permissions.set(Permission.objects.filter(
+        content_type__app_label="credits", codename__in=("view_pendingdeletion",
+                                                         "view_lifecyclerun")))
+    bare_staff = django_user_model.objects.create_user(username="authz-bare-staff",
+                                                       password="unused", is_staff=True)
+    return {"keys": api_keys, "dead_keys": dead_keys, "staff": staff, "bare_staff": bare_staff,
+            "account": account, "other": other}
 
 
 def _client(world, caller: str, *, key_scope: str = "service") -> APIClient:
     # APIClient, like Django's test client, does not enforce CSRF on the staff session.
     client = APIClient()
-    if caller == "staff":
-        client.force_login(world["staff"])
+    if caller in ("staff", "bare_staff"):
+        client.force_login(world[caller])
     elif caller in ("revoked", "expired"):
         client.credentials(
             HTTP_AUTHORIZATION=f"Api-Key {world['dead_keys'][(caller, key_scope)]}")

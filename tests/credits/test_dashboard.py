@@ -7,6 +7,7 @@ from html import unescape
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from credits.models import (
@@ -261,6 +262,31 @@ def test_the_dashboard_is_for_staff_only(client, django_user_model):
     client.force_login(user)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_staff_see_the_dashboard_only_with_permission_to_view_all_it_sums(
+        client, django_user_model, seeded):
+    # given a staff user who may view accounts, the ledger and resources, not lifecycle runs
+    user = django_user_model.objects.create_user("clerk", password="x-y-z-w-1234",
+                                                 is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(
+        content_type__app_label="credits",
+        codename__in=("view_account", "view_ledgerentry", "view_resource")))
+    client.force_login(user)
+
+    # then the index shows no number, and says why
+    hidden = client.get(reverse("admin:index")).content.decode()
+    assert "data-metric=" not in hidden
+    assert 'id="credits-dashboard-hidden"' in hidden
+
+    # when they may also view lifecycle runs, they see it
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="credits",
+                                                     codename="view_lifecyclerun"))
+    user = django_user_model.objects.get(pk=user.pk)  # permissions are cached per instance
+    client.force_login(user)
+    shown = client.get(reverse("admin:index")).content.decode()
+    assert _metric(shown, "accounts") == str(Account.objects.count())
+    assert "credits-dashboard-hidden" not in shown
 
 
 # --- the chart geometry -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -478,13 +479,26 @@ def test_only_an_operator_key_or_staff_may_read_the_lifecycle(client_as, path, c
         _assert_error(response, status)
 
 
-@pytest.mark.parametrize("path", [PENDING, RUNS])
-def test_a_staff_session_may_read_the_lifecycle_and_another_session_may_not(
-        client, django_user_model, path):
+@pytest.mark.parametrize(("path", "codename", "other_codename"), [
+    (PENDING, "view_pendingdeletion", "view_lifecyclerun"),
+    (RUNS, "view_lifecyclerun", "view_pendingdeletion"),
+    (RUNS, "change_lifecyclerun", "change_pendingdeletion"),
+])
+def test_a_staff_session_reads_the_lifecycle_only_with_the_admin_permission_to_view_it(
+        client, django_user_model, path, codename, other_codename):
+    def permission(name):
+        return Permission.objects.get(content_type__app_label="credits", codename=name)
+
     user = django_user_model.objects.create_user(username="someone", password="unused")
     client.force_login(user)
-    _assert_error(client.get(path), 401)
+    _assert_error(client.get(path), 401)  # not staff: a session that counts for nothing
 
     user.is_staff = True
     user.save()
+    _assert_error(client.get(path), 403)  # staff whom the admin shows nothing
+
+    user.user_permissions.add(permission(other_codename))
+    _assert_error(client.get(path), 403)  # allowed to see the other page only
+
+    user.user_permissions.add(permission(codename))
     assert client.get(path).status_code == 200
