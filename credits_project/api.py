@@ -9,10 +9,12 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -117,6 +119,19 @@ def refuse_unstorable_text(data, *, where: str) -> None:
                                f"a lone UTF-16 surrogate) at {path}.", details={"path": path})
 
 
+class ExactContentNegotiation(DefaultContentNegotiation):
+    """A body is parsed only when its Content-Type names a parser's type exactly (parameters
+    such as charset aside). DRF's default matches wildcards too, so `*/*`, `application/*` and
+    `*/json` were parsed as JSON, which no schema or client expects."""
+
+    def select_parser(self, request, parsers):
+        content_type = request.content_type or ""
+        if len(content_type) > self.max_media_type_length:
+            return None
+        wanted = content_type.split(";", 1)[0].strip().lower()
+        return next((parser for parser in parsers if parser.media_type == wanted), None)
+
+
 _DRF_CODES = {
     exceptions.ParseError: "malformed_request",
     exceptions.ValidationError: "invalid_request",
@@ -135,6 +150,12 @@ def exception_handler(exc, context):
     """DRF exception handler that answers in the shared error shape."""
     if isinstance(exc, RequestDataTooBig):  # raised by Django when DRF reads request.body
         exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    # Django's own exceptions (a `?format=` no renderer serves raises Http404), as DRF's
+    # handler would convert them, so they get the shape and a detail like the others.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message, exc.details),
                         status=exc.status_code)

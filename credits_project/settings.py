@@ -74,7 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "credits_project.middleware.RefuseUnstorableTextMiddleware",
+    "credits_project.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,6 +164,12 @@ if ESTIMATE_THROTTLE_RATE not in ("off", "none", "") and not re.fullmatch(
         r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", ESTIMATE_THROTTLE_RATE):
     raise ImproperlyConfigured("ESTIMATE_THROTTLE_RATE must be <number>/<second|minute|hour|day> "
                                f"or off, got {ESTIMATE_THROTTLE_RATE!r}")
+# Reverse proxies in front of the service that append the address they saw to X-Forwarded-For:
+# the client is the entry that many hops from the header's right end. With none, the socket's
+# address is the client: anyone can write the header, so it would let them pick their identity.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more, got {TRUSTED_PROXY_COUNT}")
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -175,8 +181,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "credits_project.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "credits.schema.CreditsAutoSchema",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "credits_project.api.ExactContentNegotiation",
+    # JSON only: no `?format=` switch (an unknown one was an undocumented 404).
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_RATES": {"estimates": ESTIMATE_THROTTLE_RATE},
+    # EstimateThrottle reads TRUSTED_PROXY_COUNT itself; this makes DRF's own get_ident (any
+    # stock throttle) agree instead of trusting the whole header, as it does when unset.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PAGINATION_CLASS": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }

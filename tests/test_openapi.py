@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import (
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
+from credits.models import Account, ApiKey, ApiKeyScope
 from credits_project.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
@@ -34,15 +35,29 @@ def keep_test_connection():
     request_finished.connect(close_old_connections)
 
 
+@pytest.fixture
+def authorization(db):
+    """`Authorization` headers of one key of each scope (the owner key's account exists)."""
+    account = Account.objects.create(address="0x9319Ad3B7A8E0eE24f2E639c40D8eD124C5520Ba")
+    headers = {"anonymous": {}}
+    for scope in (ApiKeyScope.SERVICE, ApiKeyScope.OWNER, ApiKeyScope.OPERATOR):
+        _, key = ApiKey.objects.create_key(
+            name=f"schemathesis {scope}", scope=scope,
+            account=account if scope == ApiKeyScope.OWNER else None)
+        headers[scope] = {"Authorization": f"Api-Key {key}"}
+    return headers
+
+
 @pytest.mark.django_db
+@pytest.mark.parametrize("caller", ["anonymous", "service", "owner", "operator"])
 @schema.parametrize()
-@hypothesis_settings(max_examples=60, deadline=None,
+@hypothesis_settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture])
-def test_api_answers_every_generated_request_within_its_schema(case, default_version, settings,
-                                                               keep_test_connection):
+def test_api_answers_every_generated_request_within_its_schema(
+        case, caller, authorization, default_version, settings, keep_test_connection):
     settings.ESTIMATE_THROTTLE_RATE = "off"
-    case.call_and_validate(checks=CHECKS)
+    case.call_and_validate(headers=authorization[caller], checks=CHECKS)
 
 
 def test_schema_documents_the_estimate_endpoints_and_the_error_shape(client):

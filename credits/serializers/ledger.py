@@ -12,16 +12,20 @@ from ..models import EntryKind
 from ..services.ledger import MAX_CREDITS, MAX_REFERENCE_LENGTH
 
 CREDITS_PATTERN = r"^-?[0-9]+$"
-_DIGITS = re.compile(r"[0-9]{1,16}")
+# A positive amount in a request, as the server takes it: 1 to MAX_CREDITS (a power of ten) in
+# digits without leading zeros. The schema publishes this very pattern.
+assert str(MAX_CREDITS).rstrip("0") == "1", "CREDIT_AMOUNT_PATTERN assumes a power of ten"
+CREDIT_AMOUNT_PATTERN = rf"^(?:[1-9][0-9]{{0,{len(str(MAX_CREDITS)) - 2}}}|{MAX_CREDITS})$"
+_DIGITS = re.compile(r"0|[1-9][0-9]*")  # a whole number written once: no sign, no leading zero
 DEFAULT_HISTORY_LIMIT = 50
 MAX_HISTORY_LIMIT = 200
 
 
 @extend_schema_field({
     "oneOf": [{"type": "integer", "minimum": 1, "maximum": MAX_CREDITS},
-              {"type": "string", "pattern": r"^[0-9]{1,16}$"}],
+              {"type": "string", "pattern": CREDIT_AMOUNT_PATTERN}],
     "description": f"Whole credits, 1 to {MAX_CREDITS}: a JSON integer or a string of digits "
-                   "(no sign, no fraction, no exponent).",
+                   "(no sign, no fraction, no exponent, no leading zero).",
     "example": "1000",
 })
 class CreditAmountField(serializers.Field):
@@ -30,7 +34,7 @@ class CreditAmountField(serializers.Field):
 
     default_error_messages = {
         "invalid": "A whole number of credits is required: a JSON integer or a string of "
-                   "digits.",
+                   "digits without leading zeros.",
         "range": f"Credits must be between 1 and {MAX_CREDITS}.",
     }
 
@@ -40,6 +44,8 @@ class CreditAmountField(serializers.Field):
         if isinstance(data, int):
             value = data
         elif isinstance(data, str) and _DIGITS.fullmatch(data):
+            if len(data) > len(str(MAX_CREDITS)):
+                self.fail("range")
             value = int(data)
         else:
             self.fail("invalid")

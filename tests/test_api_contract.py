@@ -1,0 +1,125 @@
+"""The API does what its OpenAPI schema says, at the edges the schema cannot leave vague: who may
+call each operation, which bodies are parsed, what amounts are accepted."""
+import json
+import re
+import socket
+
+import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+from rest_framework.exceptions import ValidationError
+
+from credits.serializers.ledger import CREDIT_AMOUNT_PATTERN, CreditAmountField
+from credits.services.ledger import MAX_CREDITS
+from tests.pricing.contents import instance_content
+
+
+@pytest.fixture
+def schema(client):
+    return client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+
+def _security(schema, path, method):
+    return schema["paths"][path][method]["security"]
+
+
+def test_the_schema_says_who_may_call_each_operation(schema):
+    anyone, key, operator = [{}, {"ApiKey": []}], [{"ApiKey": []}], [{"ApiKey": []},
+                                                                    {"StaffSession": []}]
+    assert _security(schema, "/api/v1/estimates", "post") == anyone
+    assert _security(schema, "/api/v1/accounts/{address}/balance", "get") == anyone
+    assert _security(schema, "/api/v1/resources/{item_hash}", "get") == anyone
+    assert _security(schema, "/api/v1/resources/{item_hash}", "delete") == key
+    assert _security(schema, "/api/v1/credits/grants", "post") == key
+    assert _security(schema, "/api/v1/pending-deletions", "get") == operator
+    assert _security(schema, "/api/v1/lifecycle-runs", "get") == operator
+
+
+def test_every_request_body_is_documented_as_json_only(schema):
+    bodies = [operation["requestBody"] for operations in schema["paths"].values()
+              for operation in operations.values() if "requestBody" in operation]
+
+    assert bodies and all(set(body["content"]) == {"application/json"} for body in bodies)
+
+
+def _estimate(client, content_type, **extra):
+    body = json.dumps({"type": "INSTANCE", "content": instance_content(payment="credit")})
+    return client.generic("POST", "/api/v1/estimates", body, content_type=content_type, **extra)
+
+
+@pytest.mark.parametrize("content_type", ["*/*", "application/*", "*/json", "text/plain",
+                                          "application/x-www-form-urlencoded",
+                                          "application/jsonx", "application/json-patch+json"])
+def test_a_body_is_parsed_only_when_its_content_type_is_application_json(
+        client, default_version, content_type):
+    response = _estimate(client, content_type)
+
+    assert response.status_code == 415, response.content[:300]
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON"])
+def test_application_json_with_or_without_parameters_is_parsed(client, default_version,
+                                                                content_type):
+    assert _estimate(client, content_type).status_code == 200
+
+
+def test_a_chunked_body_is_refused_with_411_in_the_error_shape(client, default_version):
+    response = _estimate(client, "application/json", HTTP_TRANSFER_ENCODING="chunked")
+
+    assert response.status_code == 411
+    assert response.json()["error"]["code"] == "length_required"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_request_on_the_wire_gets_a_clear_411(live_server, default_version):
+    body = json.dumps({"type": "INSTANCE", "content": instance_content(payment="credit")})
+    chunk = body.encode()
+    request = (b"POST /api/v1/estimates HTTP/1.1\r\nHost: localhost\r\n"
+               b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+               b"Connection: close\r\n\r\n"
+               + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n")
+    host, port = live_server.url.removeprefix("http://").split(":")
+
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"411", answer[:300]
+    assert b'"length_required"' in rest
+
+
+def _server_accepts(value) -> bool:
+    try:
+        CreditAmountField().to_internal_value(value)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("text", ["0", "00", "01", "1", "10", str(MAX_CREDITS),
+                                  str(MAX_CREDITS + 1), str(MAX_CREDITS - 1), "9" * 16,
+                                  "1" + "0" * 16, "-1", "+1", "1e3", "1.0", " 1", "١"])
+def test_the_credit_amount_pattern_of_the_schema_is_exactly_what_the_server_accepts(text):
+    assert bool(re.fullmatch(CREDIT_AMOUNT_PATTERN, text)) == _server_accepts(text)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=18))
+def test_any_string_of_digits_matches_the_pattern_exactly_when_the_server_takes_it(text):
+    assert bool(re.fullmatch(CREDIT_AMOUNT_PATTERN, text)) == _server_accepts(text)
+
+
+def test_the_schema_publishes_that_pattern_for_every_credit_amount(schema):
+    requests = [schema["components"]["schemas"][name] for name in
+                ("GrantRequestRequest", "ExpenseRequestRequest", "TransferRequestRequest")
+                if name in schema["components"]["schemas"]]
+    amounts = [request["properties"]["amount"] for request in requests]
+
+    assert amounts, sorted(schema["components"]["schemas"])
+    for amount in amounts:
+        assert {"type": "string", "pattern": CREDIT_AMOUNT_PATTERN} in amount["oneOf"]
+        assert {"type": "integer", "minimum": 1, "maximum": MAX_CREDITS} in amount["oneOf"]
