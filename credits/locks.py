@@ -51,6 +51,8 @@ def accounts_lock_ids(account_ids: Iterable[int]) -> list[int]:
 
 
 _LIFECYCLE_LOCK_SPACE = 0x43524544  # "CRED": the advisory-lock namespace of this service
+# One lock per lifecycle run (key: the run's id), held by the process running it.
+_LIFECYCLE_RUN_LOCK_SPACE = 0x52554E53  # "RUNS"
 
 
 @contextmanager
@@ -74,3 +76,35 @@ def lifecycle_lock(name: str, *, wait: bool = False):
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])
+
+
+def lifecycle_run_claim(run_id: int) -> None:
+    """Hold the run's own lock for as long as this session works on the run.
+
+    Take it in the transaction that creates the run's row, so that nobody sees the row without
+    its holder. A session lock: it outlives that transaction, and is released when the run
+    ends (`lifecycle_run_unclaim`) or its connection dies, so a `running` run whose lock nobody
+    holds (`lifecycle_run_unclaimed_sql`) has lost its process, for good: nothing else ever
+    takes a run's lock.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LIFECYCLE_RUN_LOCK_SPACE, run_id])
+
+
+def lifecycle_run_unclaim(run_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LIFECYCLE_RUN_LOCK_SPACE, run_id])
+
+
+def lifecycle_run_unclaimed_sql(run_id_column: str) -> str:
+    """SQL true when no session holds the lock of the run whose id is `run_id_column`.
+
+    Read from `pg_locks`, which shows the lock table as it is now (unlike `pg_stat_activity`,
+    which a transaction reads once), in this database only (advisory locks are per database).
+    """
+    return f"""NOT EXISTS (
+        SELECT 1 FROM pg_locks held
+        WHERE held.locktype = 'advisory' AND held.granted AND held.objsubid = 2
+          AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND held.classid::bigint = {_LIFECYCLE_RUN_LOCK_SPACE}
+          AND held.objid::bigint = {run_id_column})"""

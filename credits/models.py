@@ -326,6 +326,12 @@ class LifecycleRun(models.Model):
     removed = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
     error_messages = models.TextField(blank=True)
+    session_pid = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="The database session (pg_backend_pid) of the process running it. That "
+                  "session holds the run's lock while it works; a running run whose lock nobody "
+                  "holds has lost its process and is marked failed by the next run. Empty for "
+                  "the parent of shards sent to Celery, which no one process runs.")
 
     # What a run counts, in the order pages show it (a parent run's are its shards' sums).
     COUNT_FIELDS = ("accounts", "resources", "charges", "credits_charged", "credits_short",

@@ -5,6 +5,8 @@ inserts and guarded updates), whatever the number of accounts, run in one transa
 batch's account rows are locked. A failed batch is rolled back whole and counted as an error;
 the next run completes its work, because everything a run does is derived from the rows
 (`ResourceMeter.charged_hours`, statuses, deadlines), never from what an earlier run remembered.
+A run whose process dies (killed, out of memory) leaves its committed batches, counted on its
+row, and is marked failed by the next run (`lifecycle_runs_fail_dead`).
 
 PostgreSQL only: `numeric` sums of the 18-decimal rates, whole hours from exact epoch
 differences, `generate_series` for the hours due.
@@ -17,13 +19,19 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from pricing.costs import HOUR_SECONDS
 from pricing.enums import PaymentType
 
-from ..locks import accounts_lock_ids, lifecycle_lock
+from ..locks import (
+    accounts_lock_ids,
+    lifecycle_lock,
+    lifecycle_run_claim,
+    lifecycle_run_unclaim,
+    lifecycle_run_unclaimed_sql,
+)
 from ..models import (
     METERING_REASON,
     LifecycleRun,
@@ -316,7 +324,9 @@ def _account_batches(*, batch_size: int, shard_index: int | None, shard_count: i
         yield ids[start:start + batch_size]
 
 
-def _run_batch(*, account_ids: list[int], run, now, actor, settings_) -> RunCounts:
+def _run_batch(*, account_ids: list[int], run, now, actor, settings_, run_counts: RunCounts,
+               error_messages: list[str]) -> RunCounts:
+    """One batch, committed whole or not at all; `run_counts`: the run's counts before it."""
     batch = RunCounts(accounts=len(account_ids))
     with transaction.atomic(), connection.cursor() as cursor:
         # Per-batch statements are short: compiling them (JIT) costs more than it saves.
@@ -350,16 +360,24 @@ def _run_batch(*, account_ids: list[int], run, now, actor, settings_) -> RunCoun
         batch.add(_finalise(cursor, now=now, run=run, actor=actor, bounds=bounds))
         batch.seconds_finalise += time.perf_counter() - started
         _drop_temps(cursor, "lc_batch", "lc_res")
+        # In the batch's transaction: the row of a run killed later counts exactly the work it
+        # committed (the charges that name it, a dead shard's share of its parent).
+        LifecycleRun.objects.filter(pk=run.pk).update(
+            error_messages="\n".join(error_messages),
+            **{name: getattr(run_counts, name) + getattr(batch, name)
+               for name in LifecycleRun.COUNT_FIELDS})
     return batch
 
 
 def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger: str = "manual",
                   shard_index: int | None = None, shard_count: int = 1,
-                  batch_size: int | None = None, wait: bool = False,
-                  fail_batch=None) -> LifecycleRun:
-    """Run the lifecycle once (or one shard of it) as of `at` (default: now).
+                  parent_id: int | None = None, batch_size: int | None = None,
+                  wait: bool = False, fail_batch=None) -> LifecycleRun:
+    """Run the lifecycle once (or one shard of it, of the sharded run `parent_id`) as of `at`
+    (default: now).
 
     Another run holding the lifecycle lock makes this one skip (or wait, with `wait=True`).
+    A real run first marks failed the runs whose process died (`lifecycle_runs_fail_dead`).
     `dry_run` does everything inside a transaction that is rolled back, so it reports exactly
     what a real run would change and changes nothing. `fail_batch(index)` is a test hook that
     may raise to simulate a crash in a batch.
@@ -375,48 +393,63 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger:
     settings_ = lifecycle_settings_get()
     batch_size = batch_size or django_settings.LIFECYCLE_BATCH_ACCOUNTS
     lock_name = "all" if shard_index is None else f"shard-{shard_index}-of-{shard_count}"
+    row = {"started_at": now_real, "as_of": as_of, "dry_run": dry_run, "trigger": trigger,
+           "shard_index": shard_index, "shard_count": shard_count, "parent_id": parent_id}
     with lifecycle_lock(lock_name, wait=wait) as acquired:
-        run = LifecycleRun.objects.create(
-            started_at=now_real, as_of=as_of, dry_run=dry_run, trigger=trigger,
-            shard_index=shard_index, shard_count=shard_count,
-            status=LifecycleRunStatus.RUNNING if acquired else LifecycleRunStatus.SKIPPED)
         if not acquired:
-            run.finished_at = timezone.now()
-            run.save(update_fields=["finished_at"])
-            return run
+            return LifecycleRun.objects.create(**row, status=LifecycleRunStatus.SKIPPED,
+                                               finished_at=timezone.now())
+        run = lifecycle_run_claimed_create(**row)
         counts = RunCounts()
-        actor = f"lifecycle-run:{run.pk}"
         error_messages: list[str] = []
-        # A real run commits batch by batch; a dry run keeps everything in one transaction
-        # and rolls it back at the end.
-        outer = transaction.atomic() if dry_run else nullcontext()
         try:
-            with outer:
-                if shard_index in (None, 0):
-                    started = time.perf_counter()
-                    counts.expired_credits = lots_expire(at=as_of)
-                    counts.seconds_expire = time.perf_counter() - started
-                batches = _account_batches(batch_size=batch_size, shard_index=shard_index,
-                                           shard_count=shard_count)
-                for index, account_ids in enumerate(batches):
-                    try:
-                        if fail_batch is not None:
-                            fail_batch(index)
-                        counts.add(_run_batch(account_ids=account_ids, run=run, now=as_of,
-                                              actor=actor, settings_=settings_))
-                    except Exception as exc:  # rolled back whole; the next run redoes it
-                        logger.exception("lifecycle run %s: batch %s failed", run.pk, index)
-                        counts.errors += 1
-                        error_messages.append(
-                            f"batch {index} (accounts {account_ids[0]}–{account_ids[-1]}): "
-                            f"{exc}"[:500])
-                if dry_run:
-                    raise _DryRunRollback
-        except _DryRunRollback:
-            pass
-        _record(run, counts, error_messages)
+            if not dry_run:
+                _fail_dead_runs(found_by=run)
+            _run_batches(run=run, counts=counts, error_messages=error_messages,
+                         settings_=settings_, batch_size=batch_size, fail_batch=fail_batch)
+            _record(run, counts, error_messages)
+        except BaseException as exc:  # the process lives on: say now why the run stopped
+            _record_stop(run, counts, error_messages, exc)
+            raise
+        finally:
+            lifecycle_run_unclaim(run.pk)
         run.counts = counts
         return run
+
+
+def _run_batches(*, run: LifecycleRun, counts: RunCounts, error_messages: list[str],
+                 settings_, batch_size: int, fail_batch) -> None:
+    """Expire lots (once per run: in the unsharded run or shard 0), then every batch; adds up
+    into `counts` and `error_messages`."""
+    actor = f"lifecycle-run:{run.pk}"
+    # A real run commits batch by batch; a dry run keeps everything in one transaction
+    # and rolls it back at the end.
+    outer = transaction.atomic() if run.dry_run else nullcontext()
+    try:
+        with outer:
+            if run.shard_index in (None, 0):
+                started = time.perf_counter()
+                counts.expired_credits = lots_expire(at=run.as_of)
+                counts.seconds_expire = time.perf_counter() - started
+            batches = _account_batches(batch_size=batch_size, shard_index=run.shard_index,
+                                       shard_count=run.shard_count)
+            for index, account_ids in enumerate(batches):
+                try:
+                    if fail_batch is not None:
+                        fail_batch(index)
+                    counts.add(_run_batch(account_ids=account_ids, run=run, now=run.as_of,
+                                          actor=actor, settings_=settings_, run_counts=counts,
+                                          error_messages=error_messages))
+                except Exception as exc:  # rolled back whole; the next run redoes it
+                    logger.exception("lifecycle run %s: batch %s failed", run.pk, index)
+                    counts.errors += 1
+                    error_messages.append(
+                        f"batch {index} (accounts {account_ids[0]}–{account_ids[-1]}): "
+                        f"{exc}"[:500])
+            if run.dry_run:
+                raise _DryRunRollback
+    except _DryRunRollback:
+        pass
 
 
 def _record(run: LifecycleRun, counts: RunCounts, error_messages: list[str]) -> None:
@@ -426,3 +459,96 @@ def _record(run: LifecycleRun, counts: RunCounts, error_messages: list[str]) -> 
         setattr(run, name, getattr(counts, name))
     run.error_messages = "\n".join(error_messages)
     run.save()
+
+
+def _record_stop(run: LifecycleRun, counts: RunCounts, error_messages: list[str],
+                 exc: BaseException) -> None:
+    """Record as failed a run stopped by an exception (its committed batches are counted)."""
+    counts.errors += 1
+    error_messages.append(f"the run stopped: {type(exc).__name__}: {exc}"[:500])
+    try:
+        _record(run, counts, error_messages)
+    except Exception:  # e.g. the connection is gone: the next run finds the run dead
+        logger.exception("lifecycle run %s: could not record why it stopped", run.pk)
+
+
+# --- whose process died ----------------------------------------------------------------------
+
+def lifecycle_run_claimed_create(*, started_at: datetime, as_of: datetime, trigger: str,
+                                 dry_run: bool = False, shard_index: int | None = None,
+                                 shard_count: int = 1,
+                                 parent_id: int | None = None) -> LifecycleRun:
+    """The row of a run this process starts now, `running`, with its session recorded and
+    holding the run's lock (`lifecycle_run_claim`) from before anyone can see the row: until
+    this session ends or `lifecycle_run_unclaim`, the run is alive."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            session_pid = cursor.fetchone()[0]
+        run = LifecycleRun.objects.create(
+            started_at=started_at, as_of=as_of, trigger=trigger, dry_run=dry_run,
+            shard_index=shard_index, shard_count=shard_count, parent_id=parent_id,
+            status=LifecycleRunStatus.RUNNING, session_pid=session_pid)
+        lifecycle_run_claim(run.pk)
+    return run
+
+
+_DIED = ("its process died, or lost its database connection, before the run finished{found}. "
+         "The batches it committed stand, counted here, and their charges are this run's; "
+         "the batch in progress was rolled back, and a later run does it.")
+_PARENT_DIED = ("the process running its shards died, or lost its database connection{found}; "
+                "a later run does their accounts.")
+
+
+def lifecycle_runs_fail_dead(*, found_by: LifecycleRun | None = None) -> list[int]:
+    """Mark failed, with the reason, every run left `running` by a process that died, and close
+    the sharded runs they leave without a live shard. Returns the ids marked failed.
+
+    A run is dead when nobody holds its lock: its process took it before the row could be seen
+    and keeps it until the run is recorded, and nothing else ever takes it. So a live run, busy
+    in any process, is never touched, and a dead one never comes back to life. The test and the
+    update are one statement, guarded by the status: two of these at once mark each run once.
+    Runs without a session (the parent of Celery shards, rows older than migration 0009) are
+    not judged here: a parent closes when its shards have finished.
+    """
+    from .lifecycle_shards import lifecycle_run_summarise  # that module imports this one
+
+    found = "" if found_by is None else f"; found by run {found_by.pk}"
+    table = LifecycleRun._meta.db_table
+    parent_sql = "parent_id IS NULL AND shard_index IS NULL AND shard_count > 1"
+    params = {"running": LifecycleRunStatus.RUNNING, "failed": LifecycleRunStatus.FAILED,
+              "now": timezone.now(), "newline": "\n", "reason": _DIED.format(found=found)}
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            UPDATE {table} SET status = %(failed)s, finished_at = %(now)s, errors = errors + 1,
+                error_messages = concat_ws(%(newline)s, NULLIF(error_messages, ''), %(reason)s)
+            WHERE status = %(running)s AND session_pid IS NOT NULL AND NOT ({parent_sql})
+              AND {lifecycle_run_unclaimed_sql(f"{table}.id")}
+            RETURNING id, parent_id""", params)
+        failed = cursor.fetchall()
+        # A parent run in one process (`run_lifecycle --shards`) whose process died: its
+        # shards that never started never will. One whose shard still runs is left to it.
+        cursor.execute(f"""
+            SELECT id FROM {table} p
+            WHERE status = %(running)s AND session_pid IS NOT NULL AND {parent_sql}
+              AND {lifecycle_run_unclaimed_sql("p.id")}
+              AND NOT EXISTS (SELECT 1 FROM {table} s
+                              WHERE s.parent_id = p.id AND s.status = %(running)s)""", params)
+        dead_parents = [row[0] for row in cursor.fetchall()]
+    for parent_id in dead_parents:
+        lifecycle_run_summarise(parent_id=parent_id,
+                                abandoned=_PARENT_DIED.format(found=found))
+    for parent_id in sorted({parent_id for _, parent_id in failed} - {None, *dead_parents}):
+        lifecycle_run_summarise(parent_id=parent_id)  # closes it if that was its last shard
+    for run_id, _ in failed:
+        logger.warning("lifecycle run %s: its process died; marked failed", run_id)
+    return sorted([run_id for run_id, _ in failed] + dead_parents)
+
+
+def _fail_dead_runs(*, found_by: LifecycleRun) -> None:
+    # Housekeeping: were it to fail, the hour's billing must still go on.
+    try:
+        with transaction.atomic():
+            lifecycle_runs_fail_dead(found_by=found_by)
+    except DatabaseError:
+        logger.exception("lifecycle run %s: could not mark the dead runs failed", found_by.pk)

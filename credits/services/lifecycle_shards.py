@@ -1,22 +1,28 @@
 """Starting lifecycle runs: in one process, or split into shards over ranges of account hashes.
 
-A sharded run is a parent `LifecycleRun` and one shard run per account-hash range, linked to it.
-Each shard, once recorded, adds up the finished shards into the parent; the one that finds every
-shard finished closes the parent. So no Celery result backend (a chord's) is needed, and a
-parent whose shard was lost stays `running`, visibly.
+A sharded run is a parent `LifecycleRun` and one shard run per account-hash range, linked to it
+from the moment the shard starts. Each shard, once recorded, adds up the finished shards into the
+parent; the one that finds every shard finished closes the parent. So no Celery result backend (a
+chord's) is needed. A shard whose process died is marked failed by the next run, which closes the
+parent if that was its last shard; a parent whose shard task was lost before it started stays
+`running`, visibly.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from ..locks import lifecycle_run_unclaim
 from ..models import LifecycleRun, LifecycleRunStatus
-from .lifecycle import LifecycleRefused, RunCounts, lifecycle_run
+from .lifecycle import LifecycleRefused, RunCounts, lifecycle_run, lifecycle_run_claimed_create
 
 SHARD_TRIGGER = "shard"
+
+logger = logging.getLogger(__name__)
 
 
 def lifecycle_run_start(*, trigger: str) -> LifecycleRun:
@@ -49,16 +55,28 @@ def lifecycle_run_sharded_here(*, shard_count: int, trigger: str, at: datetime |
     """Run every shard in this process, one after another (`manage.py run_lifecycle --shards`).
 
     The same shard service as the Celery tasks; the parent gets `.counts`, the shards' counts
-    added up (with the ids of the resources flagged, restored and removed).
+    added up (with the ids of the resources flagged, restored and removed). This process runs
+    the parent too: should it die between shards, the next run closes the parent as failed.
     """
     _refuse_time_travel(at=at, dry_run=dry_run)
-    parent = lifecycle_run_parent_create(shard_count=shard_count, trigger=trigger, at=at, dry_run=dry_run)
+    parent = lifecycle_run_parent_create(shard_count=shard_count, trigger=trigger, at=at,
+                                         dry_run=dry_run, run_here=True)
     counts = RunCounts()
-    for index in range(shard_count):
-        shard = lifecycle_shard_run(parent_id=parent.pk, shard_index=index,
-                                    shard_count=shard_count, at=at, dry_run=dry_run, wait=wait,
-                                    batch_size=batch_size)
-        counts.add(getattr(shard, "counts", RunCounts()))  # a skipped shard has none
+    try:
+        for index in range(shard_count):
+            shard = lifecycle_shard_run(parent_id=parent.pk, shard_index=index,
+                                        shard_count=shard_count, at=at, dry_run=dry_run,
+                                        wait=wait, batch_size=batch_size)
+            counts.add(getattr(shard, "counts", RunCounts()))  # a skipped shard has none
+    except BaseException as exc:  # the shards after this one will not run
+        try:
+            lifecycle_run_summarise(parent_id=parent.pk,
+                                    abandoned=f"stopped: {type(exc).__name__}: {exc}"[:500])
+        except Exception:  # e.g. the connection is gone: the next run finds the parent dead
+            logger.exception("lifecycle run %s: could not record why it stopped", parent.pk)
+        raise
+    finally:
+        lifecycle_run_unclaim(parent.pk)
     parent.refresh_from_db()
     parent.counts = counts
     return parent
@@ -67,29 +85,41 @@ def lifecycle_run_sharded_here(*, shard_count: int, trigger: str, at: datetime |
 def lifecycle_shard_run(*, parent_id: int, shard_index: int, shard_count: int,
                         at: datetime | None = None, dry_run: bool = False, wait: bool = False,
                         batch_size: int | None = None) -> LifecycleRun:
-    """One shard of a sharded run: run it, link it to its parent, add it up into the parent."""
+    """One shard of a sharded run, linked to its parent as it starts; once recorded, added up
+    into the parent."""
     run = lifecycle_run(at=at, dry_run=dry_run, trigger=SHARD_TRIGGER, shard_index=shard_index,
-                        shard_count=shard_count, wait=wait, batch_size=batch_size)
-    LifecycleRun.objects.filter(pk=run.pk).update(parent_id=parent_id)
-    run.parent_id = parent_id
+                        shard_count=shard_count, parent_id=parent_id, wait=wait,
+                        batch_size=batch_size)
     lifecycle_run_summarise(parent_id=parent_id)
     return run
 
 
-def lifecycle_run_summarise(*, parent_id: int) -> LifecycleRun:
-    """Add the parent's finished shards up into it; close it when every shard has finished.
+def lifecycle_run_summarise(*, parent_id: int, abandoned: str = "") -> LifecycleRun:
+    """Add the parent's finished shards up into it; close it when every shard has finished, or
+    as failed when it is `abandoned` (why: the shards not finished will not run).
 
     Safe when shards finish at once: each shard calls this after its own run is committed, so
     the last call sees them all, and the update is guarded (`WHERE finished_at IS NULL`), so a
     call that saw fewer shards never overwrites a closed parent.
     """
     shards = list(LifecycleRun.objects.filter(parent_id=parent_id, finished_at__isnull=False))
-    values = {name: sum(getattr(shard, name) for shard in shards) for name in LifecycleRun.COUNT_FIELDS}
-    values["error_messages"] = "\n".join(
-        f"shard {shard.shard_index}: {shard.error_messages}"
-        for shard in sorted(shards, key=lambda shard: shard.shard_index) if shard.error_messages)
+    values = {name: sum(getattr(shard, name) for shard in shards)
+              for name in LifecycleRun.COUNT_FIELDS}
+    messages = [f"shard {shard.shard_index}: {shard.error_messages}"
+                for shard in sorted(shards, key=lambda shard: shard.shard_index)
+                if shard.error_messages]
     parent = LifecycleRun.objects.get(pk=parent_id)
-    if len({shard.shard_index for shard in shards}) >= parent.shard_count:
+    finished = {shard.shard_index for shard in shards}
+    if abandoned:
+        never = [str(index) for index in range(parent.shard_count) if index not in finished]
+        messages.append(f"shard{'s' * (len(never) > 1)} {', '.join(never)} never ran: "
+                        f"{abandoned}" if never else abandoned)
+        values["errors"] += 1
+    values["error_messages"] = "\n".join(messages)
+    if abandoned:
+        values["finished_at"] = timezone.now()
+        values["status"] = LifecycleRunStatus.FAILED
+    elif len(finished) >= parent.shard_count:
         statuses = {shard.status for shard in shards}
         values["finished_at"] = max(shard.finished_at for shard in shards)
         values["status"] = (LifecycleRunStatus.FAILED if values["errors"]
@@ -102,10 +132,17 @@ def lifecycle_run_summarise(*, parent_id: int) -> LifecycleRun:
 
 
 def lifecycle_run_parent_create(*, shard_count: int, trigger: str,
-                                at: datetime | None = None,
-                                dry_run: bool = False) -> LifecycleRun:
-    """The parent run of `shard_count` shard runs (`lifecycle_shard_run`), still running."""
+                                at: datetime | None = None, dry_run: bool = False,
+                                run_here: bool = False) -> LifecycleRun:
+    """The parent run of `shard_count` shard runs (`lifecycle_shard_run`), still running.
+
+    `run_here`: this process runs the shards, and holds the parent's lock until it is done
+    (`lifecycle_run_unclaim`). Otherwise (Celery) no process runs the parent: its shards close it.
+    """
     now = timezone.now()
+    if run_here:
+        return lifecycle_run_claimed_create(started_at=now, as_of=at or now, trigger=trigger,
+                                            dry_run=dry_run, shard_count=shard_count)
     return LifecycleRun.objects.create(started_at=now, as_of=at or now, trigger=trigger,
                                        dry_run=dry_run, shard_count=shard_count,
                                        status=LifecycleRunStatus.RUNNING)

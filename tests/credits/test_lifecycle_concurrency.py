@@ -1,6 +1,7 @@
 """Safe to run twice, and to crash: concurrent lifecycle runs on PostgreSQL with real threads
 (each closes its connection), a crash injected in a batch, and a `manage.py run_lifecycle`
-process killed with SIGKILL in the middle of its work.
+process killed with SIGKILL in the middle of its work (the next run marks it failed; more on
+runs whose process died in test_lifecycle_janitor.py).
 
 The runs act at fixed instants (LIFECYCLE_ALLOW_TIME_TRAVEL, as in tests); waiting is bounded
 and only ever for another thread or process, never for the clock.
@@ -295,12 +296,9 @@ def _other_sessions() -> list[tuple]:
         return cursor.fetchall()
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it():
-    # given 3,000 accounts, 6,001 VMs, three hours to charge, 20 accounts per batch
-    resources = populate_bulk(3000)
-    at = T0 + 3 * HOUR + timedelta(minutes=5)
+def run_lifecycle_killed_mid_way(*arguments: str) -> None:
+    """Start `manage.py run_lifecycle *arguments` (20 accounts a batch), SIGKILL it once it has
+    committed some charges, and wait (bounded) until its database session has gone away."""
     env = {**os.environ, "DATABASE_URL": subprocess_database_url(),
            "LIFECYCLE_ALLOW_TIME_TRAVEL": "1", "LIFECYCLE_BATCH_ACCOUNTS": "20",
            "DJANGO_SETTINGS_MODULE": "credits_project.settings"}
@@ -309,11 +307,9 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
             # --skip-checks: what is tested is the run, not the rest of the project's checks
-            [sys.executable, str(MANAGE_PY), "run_lifecycle", "--skip-checks",
-             "--at", at.isoformat()],
+            [sys.executable, str(MANAGE_PY), "run_lifecycle", "--skip-checks", *arguments],
             env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
-            # when it has committed some batches, it is killed
             deadline = time.monotonic() + 60
             while not Charge.objects.exists() and process.poll() is None \
                     and time.monotonic() < deadline:
@@ -327,12 +323,25 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it
         printed = output.read().decode(errors="replace")
     assert process.returncode == -signal.SIGKILL, f"the run ended before the kill:\n{printed}"
 
-    # then its session goes away, and what it did is whole batches: every account charged
-    # for all three hours of both VMs, or not at all, and the charged ones come first
+    # Its server process notices the closed connection only when it next talks to it.
     deadline = time.monotonic() + 30
     while _other_sessions() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _other_sessions() == []
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_fails_it_and_completes_it():
+    # given 3,000 accounts, 6,001 VMs, three hours to charge, 20 accounts per batch
+    resources = populate_bulk(3000)
+    at = T0 + 3 * HOUR + timedelta(minutes=5)
+
+    # when it has committed some batches, it is killed
+    run_lifecycle_killed_mid_way("--at", at.isoformat())
+
+    # then what it did is whole batches: every account charged for all three hours of both
+    # VMs, or not at all, and the charged ones come first; its row counts them
     killed = LifecycleRun.objects.get(trigger="command")
     assert killed.finished_at is None and killed.status == LifecycleRunStatus.RUNNING
     charged_per_owner = {}
@@ -342,7 +351,9 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it
     assert 0 < len(charged) < len(charged_per_owner), "the kill did not land mid-run"
     assert all(set(charged_per_owner[owner]) == {3} for owner in charged)
     assert charged == sorted(charged_per_owner)[:len(charged)]
-    assert Charge.objects.count() == 3 * sum(len(charged_per_owner[owner]) for owner in charged)
+    charged_by_the_killed_run = 3 * sum(len(charged_per_owner[owner]) for owner in charged)
+    assert Charge.objects.count() == charged_by_the_killed_run
+    assert (killed.accounts, killed.charges) == (len(charged), charged_by_the_killed_run)
 
     # when the next run comes
     done = lifecycle_run(at=at + timedelta(minutes=1), wait=True)
@@ -354,6 +365,15 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_completes_it
         == Charge.objects.count()
     # both VMs of the 2,000 accounts with one day of credit, and the template VM
     assert Resource.objects.filter(status=ResourceStatus.REMOVING).count() == 2 * 2000 + 1
+    # and the killed run is failed, says why, and keeps the charges it committed
+    killed.refresh_from_db()
+    assert (killed.status, killed.errors) == (LifecycleRunStatus.FAILED, 1)
+    assert killed.finished_at is not None
+    assert "its process died" in killed.error_messages
+    assert f"found by run {done.pk}" in killed.error_messages
+    assert Charge.objects.filter(run_id=killed.pk).count() == killed.charges \
+        == charged_by_the_killed_run
+    assert Charge.objects.filter(run_id=done.pk).count() == done.charges
     out = StringIO()
     call_command("check_ledger", stdout=out)
     assert "Ledger OK" in out.getvalue()
