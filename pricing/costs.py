@@ -93,8 +93,17 @@ def amount_for_seconds(rate_per_second_: Decimal, seconds: int) -> Decimal:
 
 
 def format_amount(value: Decimal) -> str:
-    """An amount as a JSON string with exactly 18 decimals."""
-    return f"{floor18(value):.18f}"
+    """An amount as a JSON string with exactly 18 decimals, floored.
+
+    Floored with as many digits as the value needs, not the engine's 28: an amount read from a
+    numeric(38, 18) column (a token balance of 10**10 already has 29 digits) must always format.
+    """
+    if not value.is_finite():
+        return f"{floor18(value):.18f}"
+    # The integer digits, one more for a carry of the floor (-9.99… to -10), and the decimals.
+    digits = max(_CONTEXT.prec, value.adjusted() + 2 + PRICE_DECIMALS)
+    floored = value.quantize(_QUANTUM, rounding=ROUND_FLOOR, context=Context(prec=digits))
+    return f"{floored:.18f}"
 
 
 MIN_CREDIT_COST_PER_SECOND = floor18(rate_per_second(MIN_CREDIT_COST_PER_HOUR))

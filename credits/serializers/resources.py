@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from aleph_message.exceptions import UnknownHashError
 from aleph_message.models.item_hash import ItemType
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pricing.enums import MessageType, PaymentType, ProductType
@@ -12,10 +13,19 @@ from pricing.serializers import Amount, CostRowSerializer, EstimateRequestSerial
 
 from ..addresses import InvalidAddress, normalize_address
 from ..models import RemovalReason, ResourceStatus
+from ..services.token_balances import (
+    MAX_HEIGHT,
+    MAX_TOKEN_BALANCE,
+    TOKEN_BALANCE_DECIMALS,
+    TOKEN_BALANCE_INTEGER_DIGITS,
+)
 
 ITEM_HASH_MAX_LENGTH = 128
-# Up to 10**20 tokens with up to 18 decimals; no sign, no exponent, no spaces.
-TOKEN_BALANCE_PATTERN = re.compile(r"(0|[1-9][0-9]{0,20})(\.[0-9]{1,18})?")
+# The digits the token balance column holds (see MAX_TOKEN_BALANCE); no sign, no exponent, no
+# spaces.
+TOKEN_BALANCE_PATTERN = re.compile(
+    rf"(0|[1-9][0-9]{{0,{TOKEN_BALANCE_INTEGER_DIGITS - 1}}})"
+    rf"(\.[0-9]{{1,{TOKEN_BALANCE_DECIMALS}}})?")
 
 
 class ItemHashField(serializers.CharField):
@@ -47,25 +57,26 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({
+    "type": "string", "pattern": f"^{TOKEN_BALANCE_PATTERN.pattern}$",
+    "description": f"Tokens as a decimal string: 0 to {MAX_TOKEN_BALANCE}, at most "
+                   f"{TOKEN_BALANCE_DECIMALS} decimals, e.g. \"1500.25\".",
+    "example": "1500.25",
+})
 class TokenAmountField(serializers.CharField):
-    """A token amount as a decimal string: 0 to 10**20, at most 18 decimals."""
-
-    max_chars = 40
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("help_text", "Tokens as a decimal string: 0 to 10^20, at most 18 "
-                                       "decimals, e.g. \"1500.25\".")
-        super().__init__(**kwargs)
+    """A token amount as a decimal string, within the one range of MAX_TOKEN_BALANCE."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError("A decimal string is required (not a number).")
-        if len(data) > self.max_chars or not TOKEN_BALANCE_PATTERN.fullmatch(data):
+        # The pattern bounds the length, so Decimal() never reads a huge string.
+        if not TOKEN_BALANCE_PATTERN.fullmatch(data):
             raise serializers.ValidationError(
-                "A decimal string of 0 to 10^20 with at most 18 decimals is required.")
+                f"A decimal string of 0 to {MAX_TOKEN_BALANCE} with at most "
+                f"{TOKEN_BALANCE_DECIMALS} decimals is required.")
         amount = Decimal(data)
-        if amount > Decimal(10) ** 20:
-            raise serializers.ValidationError("At most 10^20.")
+        if amount > MAX_TOKEN_BALANCE:  # the pattern stops here already; this states the rule
+            raise serializers.ValidationError(f"At most {MAX_TOKEN_BALANCE}.")
         return amount
 
 
@@ -85,8 +96,10 @@ class AffordabilityRequestSerializer(EstimateRequestSerializer):
 
 class TokenBalanceRequestSerializer(serializers.Serializer):
     balance = TokenAmountField()
-    height = StrictIntegerField(min_value=0, max_value=2 ** 63 - 1,
-                                help_text="Block height of the reported balance.")
+    height = StrictIntegerField(min_value=0, max_value=MAX_HEIGHT,
+                                help_text=f"Block height of the reported balance, 0 to "
+                                          f"{MAX_HEIGHT}: far above any chain's height, so a "
+                                          f"wrong one cannot pin the balance forever.")
 
 
 class CostsQuerySerializer(serializers.Serializer):

@@ -10,6 +10,8 @@ from aleph_message.models import Chain
 from django.db import transaction
 from django.utils import timezone
 
+from pricing.fields import DECIMAL_PLACES, MAX_DIGITS
+
 from ..addresses import address_input
 from ..errors import InvalidInput, StaleHeight
 from ..locks import account_lock
@@ -17,9 +19,18 @@ from ..models import Account, TokenBalance
 
 logger = logging.getLogger(__name__)
 
-MAX_TOKEN_BALANCE = Decimal(10) ** 20
-TOKEN_BALANCE_DECIMALS = 18
-MAX_HEIGHT = 2 ** 63 - 1  # BigIntegerField
+# The one range of a token balance, the largest value its numeric(38, 18) column holds: 20
+# digits before the point and 18 after, 99999999999999999999.999999999999999999. The API's
+# field, this service and the column all accept exactly this; 10**20 itself overflows.
+TOKEN_BALANCE_DECIMALS = DECIMAL_PLACES
+TOKEN_BALANCE_INTEGER_DIGITS = MAX_DIGITS - DECIMAL_PLACES
+MAX_TOKEN_BALANCE = Decimal((0, (9,) * MAX_DIGITS, -DECIMAL_PLACES))
+# Block heights run from 0 to 10**12. The fastest-growing height the network reads, Solana's
+# slot (2.5 a second), is under 10**9 today and would take over 12 000 years to reach 10**12, so
+# no real report is refused. Yet the bound is far below the column's 2**63 - 1 (and below 2**53,
+# exact in every JSON reader), so a sentinel or overflowed value (2**63 - 1, a millisecond
+# timestamp) is refused instead of becoming a height no later report can ever exceed.
+MAX_HEIGHT = 10 ** 12
 _EXACT = Context(prec=60)
 _CHAINS = {chain.value.upper(): chain.value for chain in Chain}
 
@@ -44,13 +55,13 @@ def _validate(balance: Decimal, height: int) -> None:
         raise InvalidInput("balance must be a finite decimal.", field="balance")
     if balance < 0 or balance > MAX_TOKEN_BALANCE:
         raise InvalidInput(f"balance must be between 0 and {MAX_TOKEN_BALANCE}.",
-                           field="balance")
+                           field="balance", maximum=str(MAX_TOKEN_BALANCE))
     if balance.normalize(_EXACT).as_tuple().exponent < -TOKEN_BALANCE_DECIMALS:
         raise InvalidInput(f"balance has more than {TOKEN_BALANCE_DECIMALS} decimals.",
                            field="balance")
     if isinstance(height, bool) or not isinstance(height, int) or not 0 <= height <= MAX_HEIGHT:
         raise InvalidInput(f"height must be an integer between 0 and {MAX_HEIGHT}.",
-                           field="height")
+                           field="height", maximum=MAX_HEIGHT)
 
 
 def token_balance_set(*, address: str, chain: str, balance: Decimal, height: int,

@@ -10,6 +10,7 @@ from django.db import connection
 from credits.errors import InvalidInput, StaleHeight
 from credits.models import Account, TokenBalance
 from credits.services.token_balances import token_balance_set
+from tests.pricing.contents import instance_content
 
 from .conftest import ADDRESS, OTHER_ADDRESS
 
@@ -216,3 +217,91 @@ def test_concurrent_reports_end_at_the_highest_height():
     assert (current().height, current().balance) == (30, Decimal(300))
     assert TokenBalance.objects.count() == 1
     assert Account.objects.filter(address=ADDRESS).count() == 1
+
+
+# --- the range: what is accepted is stored, formatted and read back ----------------------------
+
+LARGEST = "99999999999999999999.999999999999999999"  # numeric(38, 18): 20 digits, 18 decimals
+
+
+def reads_of(client, address=ADDRESS):
+    """GET balance and a hold affordability read: the two reads a token balance feeds."""
+    balance = client.get(f"/api/v1/accounts/{address}/balance")
+    affordability = client.post(f"/api/v1/accounts/{address}/affordability",
+                                {"type": "INSTANCE", "content": instance_content(payment="hold")},
+                                content_type="application/json")
+    return balance, affordability
+
+
+@pytest.mark.parametrize("balance, written", [
+    ("10000000000", "10000000000.000000000000000000"),
+    ("9999999999.999999999999999999", "9999999999.999999999999999999"),
+    ("12345678901234567890.123456789012345678", "12345678901234567890.123456789012345678"),
+    (LARGEST, LARGEST),
+])
+def test_a_large_accepted_balance_is_stored_and_every_read_still_answers(
+        client_as, client, default_version, balance, written):
+    # given
+    response = put(client_as("service"), {"balance": balance, "height": 1})
+
+    # when
+    balance_read, affordability_read = reads_of(client)
+
+    # then
+    assert response.status_code == 201, response.content[:500]
+    assert response.json()["balance"] == written
+    assert balance_read.status_code == 200, balance_read.content[:500]
+    assert balance_read.json()["token_balances"] == [
+        {"chain": "ETH", "balance": written, "height": 1}]
+    assert affordability_read.status_code == 200, affordability_read.content[:500]
+    assert affordability_read.json()["available"] == written
+    assert affordability_read.json()["affordable"] is True
+
+
+def test_the_largest_accepted_balance_round_trips_exactly(client_as, client, default_version):
+    put(client_as("service"), {"balance": LARGEST, "height": 1})
+
+    balance_read, affordability_read = reads_of(client)
+
+    assert current().balance == Decimal(LARGEST)
+    assert balance_read.json()["token_balances"][0]["balance"] == LARGEST
+    assert affordability_read.json()["available"] == LARGEST
+
+
+@pytest.mark.parametrize("balance", [
+    "100000000000000000000",  # the largest plus 10^-18: one integer digit more than the column
+    "100000000000000000000.000000000000000001", "100000000000000000000.5",
+    "999999999999999999999", "1" + "0" * 30,
+])
+def test_a_balance_above_the_column_is_a_400_and_every_read_still_answers(
+        client_as, client, default_version, balance):
+    service = client_as("service")
+    put(service, {"balance": "5", "height": 1})
+
+    error = assert_error(put(service, {"balance": balance, "height": 2}), 400, "invalid_request")
+    balance_read, affordability_read = reads_of(client)
+
+    assert "balance" in error["details"]["fields"]
+    assert (current().balance, current().height) == (Decimal(5), 1)
+    assert balance_read.status_code == 200, balance_read.content[:500]
+    assert affordability_read.status_code == 200, affordability_read.content[:500]
+
+
+def test_the_service_refuses_a_balance_one_step_above_the_largest(db):
+    with pytest.raises(InvalidInput):
+        token_balance_set(address=ADDRESS, chain="ETH", balance=Decimal(10) ** 20, height=1,
+                          actor="oracle")
+    assert not TokenBalance.objects.exists()
+
+
+def test_validation_and_the_column_agree_on_one_range():
+    from credits.serializers.resources import TokenAmountField
+    from credits.services.token_balances import MAX_TOKEN_BALANCE
+    from pricing.fields import DECIMAL_PLACES, MAX_DIGITS
+
+    field = TokenAmountField()
+
+    assert MAX_TOKEN_BALANCE == Decimal(LARGEST)
+    assert len(MAX_TOKEN_BALANCE.as_tuple().digits) == MAX_DIGITS
+    assert MAX_TOKEN_BALANCE.as_tuple().exponent == -DECIMAL_PLACES
+    assert field.to_internal_value(LARGEST) == MAX_TOKEN_BALANCE
