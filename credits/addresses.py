@@ -13,6 +13,11 @@ _EVM = re.compile(r"0x[0-9a-fA-F]{40}")
 # MIN_OTHER_ALPHANUMERICS letters and digits; the shortest of these formats has 32.
 _OTHER = re.compile(r"[0-9A-Za-z]+(?:[:_.\-][0-9A-Za-z]+)*")
 MIN_OTHER_ALPHANUMERICS = 20
+# For the OpenAPI schema: every address the server takes matches it (the server alone counts
+# the letters and digits, and keeps `0x` for EVM addresses).
+ADDRESS_PATTERN = rf"^(?:{_EVM.pattern}|{_OTHER.pattern})$"
+ADDRESS_SCHEMA = {"type": "string", "pattern": ADDRESS_PATTERN,
+                  "minLength": MIN_OTHER_ALPHANUMERICS, "maxLength": MAX_ADDRESS_LENGTH}
 
 
 class InvalidAddress(ValueError):

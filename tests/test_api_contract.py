@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 from rest_framework.exceptions import ValidationError
 
+from credits.addresses import ADDRESS_PATTERN, InvalidAddress, normalize_address
 from credits.serializers.ledger import CREDIT_AMOUNT_PATTERN, CreditAmountField
 from credits.services.ledger import MAX_CREDITS
 from tests.pricing.contents import instance_content
@@ -123,3 +124,33 @@ def test_the_schema_publishes_that_pattern_for_every_credit_amount(schema):
     for amount in amounts:
         assert {"type": "string", "pattern": CREDIT_AMOUNT_PATTERN} in amount["oneOf"]
         assert {"type": "integer", "minimum": 1, "maximum": MAX_CREDITS} in amount["oneOf"]
+
+
+def _address_accepted(text) -> bool:
+    try:
+        normalize_address(text)
+    except InvalidAddress:
+        return False
+    return True
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.text(alphabet="0123456789abcdefABCDEFxX:_.-", min_size=18, max_size=50),
+    st.from_regex(r"0x[0-9a-fA-F]{40}", fullmatch=True),
+    st.from_regex(r"[0-9A-Za-z]{1,30}(?:[:_.-][0-9A-Za-z]{1,30}){0,3}", fullmatch=True)))
+def test_every_address_the_server_takes_matches_the_schema_pattern(text):
+    if _address_accepted(text):
+        assert re.fullmatch(ADDRESS_PATTERN, text) and 20 <= len(text) <= 128, text
+
+
+def test_the_schema_publishes_the_address_pattern_for_paths_and_bodies(schema):
+    path = schema["paths"]["/api/v1/accounts/{address}/balance"]["get"]["parameters"]
+    address = next(parameter for parameter in path if parameter["name"] == "address")
+    grant = schema["components"]["schemas"]["GrantRequestRequest"]["properties"]["address"]
+
+    assert address["schema"] == {"type": "string", "pattern": ADDRESS_PATTERN, "minLength": 20,
+                                 "maxLength": 128}
+    assert grant["pattern"] == rf"^\s*{ADDRESS_PATTERN[1:-1]}\s*$"
+    for hostile in ("....................", "--------------------", "a" * 20 + "--"):
+        assert not re.fullmatch(ADDRESS_PATTERN, hostile)

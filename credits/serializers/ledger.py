@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..addresses import ADDRESS_PATTERN, ADDRESS_SCHEMA, MAX_ADDRESS_LENGTH
 from ..models import EntryKind
 from ..services.ledger import MAX_CREDITS, MAX_REFERENCE_LENGTH
 
@@ -74,6 +75,16 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# Surrounding white space is forgiven (the server strips it); the rest as in the path.
+@extend_schema_field({**ADDRESS_SCHEMA, "pattern": rf"^\s*{ADDRESS_PATTERN[1:-1]}\s*$"})
+class AddressField(StrictCharField):
+    """An account address in a request body (normalised by the service, which says why not)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", MAX_ADDRESS_LENGTH)
+        super().__init__(**kwargs)
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 instant with its time zone (`Z` or an offset): a naive time is ambiguous."""
 
@@ -104,7 +115,7 @@ def _expiry_field():
 # --- requests ----------------------------------------------------------------------------------
 
 class GrantRequestSerializer(serializers.Serializer):
-    address = StrictCharField(max_length=128, help_text="The account credited.")
+    address = AddressField(help_text="The account credited.")
     amount = CreditAmountField()
     expires_at = _expiry_field()
     reference = _reference_field("Unique per grant (e.g. the purchase id): a repeat with the "
@@ -112,7 +123,7 @@ class GrantRequestSerializer(serializers.Serializer):
 
 
 class ExpenseRequestSerializer(serializers.Serializer):
-    address = StrictCharField(max_length=128, help_text="The account charged.")
+    address = AddressField(help_text="The account charged.")
     amount = CreditAmountField()
     resource = StrictCharField(required=False, allow_null=True, max_length=128,
                                help_text="Item hash of a resource of this account, if the "
@@ -122,7 +133,7 @@ class ExpenseRequestSerializer(serializers.Serializer):
 
 
 class TransferRequestSerializer(serializers.Serializer):
-    to = StrictCharField(max_length=128, help_text="The recipient's address.")
+    to = AddressField(help_text="The recipient's address.")
     amount = CreditAmountField()
     expires_at = AwareDateTimeField(
         required=False, allow_null=True,
