@@ -12,6 +12,7 @@ from credits.models import Account, LedgerEntry, TokenBalance
 from credits.services.token_balances import MAX_HEIGHT, token_balance_set
 
 from .conftest import ADDRESS, OTHER_ADDRESS
+from .test_token_balances import assert_error
 
 GRANTS = "/api/v1/credits/grants"
 
@@ -46,15 +47,6 @@ UNROUTABLE_ADDRESSES = [
     "../../../../etc/passwd", "ααααααααααααααααααααααα", "aaaaaaaaaaaaaaaaaaaaaaa\x00",
     "aaaaaaaaaa\naaaaaaaaaaaa", "<script>alert(1)</script>",
 ]
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.content[:500]
-    payload = response.json()
-    assert set(payload) == {"error"} and set(payload["error"]) == {"code", "message", "details"}
-    if code is not None:
-        assert payload["error"]["code"] == code, payload
-    return payload["error"]
 
 
 def put_balance(client, payload, address=ADDRESS, chain="ETH"):

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -89,6 +90,30 @@ def lifecycle_run_holding_the_lock(*, holding: threading.Event, release: threadi
     return lifecycle_run(fail_batch=hook, batch_size=1, **kwargs)
 
 
+@contextmanager
+def a_run_holding_its_locks():
+    """A lifecycle run in another thread, stopped in its first batch with its locks held for
+    as long as the block runs; the dict it yields gets the run (`"run"`) once it finished."""
+    holding, release = threading.Event(), threading.Event()
+    results = {}
+
+    def work():
+        try:
+            results["run"] = lifecycle_run_holding_the_lock(at=AT, holding=holding,
+                                                            release=release)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        assert holding.wait(30), "the run never reached its first batch"
+        yield results
+    finally:
+        release.set()
+        thread.join(60)
+
+
 def one_run_outcome() -> LifecycleRun:
     """What one run at AT would do (a dry run: nothing changes)."""
     return lifecycle_run(at=AT, dry_run=True)
@@ -112,30 +137,15 @@ def test_a_run_started_while_another_works_is_recorded_as_skipped():
     # given
     build_mixed_accounts(6)
     expected = one_run_outcome()
-    holding, release = threading.Event(), threading.Event()
-    results = {}
 
-    def first():
-        try:
-            results["first"] = lifecycle_run_holding_the_lock(at=AT, holding=holding,
-                                                              release=release)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    try:
-        assert holding.wait(30), "the first run never reached its first batch"
+    with a_run_holding_its_locks() as first:
         # when a second run starts while the first holds the lock
         second = in_threads(second=lambda: lifecycle_run(at=AT))["second"]
-    finally:
-        release.set()
-        thread.join(60)
 
     # then
     assert second.status == LifecycleRunStatus.SKIPPED and second.finished_at is not None
     assert LifecycleRun.objects.get(pk=second.pk).status == LifecycleRunStatus.SKIPPED
-    assert results["first"].status == LifecycleRunStatus.SUCCEEDED
+    assert first["run"].status == LifecycleRunStatus.SUCCEEDED
     assert_done_once(expected)
 
 
@@ -251,7 +261,8 @@ def test_a_crash_in_batch_1_of_3_leaves_whole_batches_and_the_next_run_completes
     owners = sorted(set(Resource.objects.values_list("owner_id", flat=True)))
     charged = set(Charge.objects.values_list("resource__owner_id", flat=True))
     assert charged == {owners[0], owners[2]}
-    assert Account.objects.get(pk=owners[1]).resources.filter(meter__charged_hours__gt=0).count() == 0
+    assert not Account.objects.get(pk=owners[1]).resources.filter(
+        meter__charged_hours__gt=0).exists()
 
     # when the next run comes
     done = lifecycle_run(at=AT + timedelta(minutes=1), batch_size=1)

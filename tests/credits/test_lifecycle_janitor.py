@@ -6,7 +6,6 @@ a dead process is one that nobody's lock covers; the killed processes are real (
 waiting is only ever for another thread or process, never for the clock.
 """
 import importlib
-import threading
 from datetime import timedelta
 from io import StringIO
 from types import SimpleNamespace
@@ -19,13 +18,16 @@ from django.db import connection
 from credits.locks import lifecycle_lock
 from credits.models import Charge, LifecycleRun, LifecycleRunStatus
 from credits.services.lifecycle import lifecycle_run, lifecycle_runs_fail_dead
-from credits.services.lifecycle_shards import lifecycle_run_parent_create, lifecycle_shard_run
+from credits.services.lifecycle_shards import (
+    lifecycle_run_parent_create,
+    lifecycle_shard_run,
+)
 from tests.credits.conftest import T0
 from tests.credits.test_lifecycle_concurrency import (
     AT,
     HOUR,
+    a_run_holding_its_locks,
     in_threads,
-    lifecycle_run_holding_the_lock,
     populate_bulk,
     run_lifecycle_killed_mid_way,
 )
@@ -107,20 +109,7 @@ def test_a_live_run_in_another_thread_is_not_failed_by_a_shard_that_fails_a_dead
     # given a live run in another thread, busy in its first batch with its locks held, and a
     # run left running by a dead process (since the live run looked)
     build_mixed_accounts(6)
-    holding, release = threading.Event(), threading.Event()
-    results = {}
-
-    def live():
-        try:
-            results["live"] = lifecycle_run_holding_the_lock(at=AT, holding=holding,
-                                                             release=release)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=live)
-    thread.start()
-    try:
-        assert holding.wait(30), "the live run never reached its first batch"
+    with a_run_holding_its_locks() as results:
         live_run = LifecycleRun.objects.get(trigger="manual")
         dead = left_running()
 
@@ -136,11 +125,8 @@ def test_a_live_run_in_another_thread_is_not_failed_by_a_shard_that_fails_a_dead
         assert (live_run.status, live_run.finished_at, live_run.errors,
                 live_run.error_messages) == (RUNNING, None, 0, "")
         assert again == []
-    finally:
-        release.set()
-        thread.join(60)
 
-    assert (results["live"].status, results["live"].errors) == (LifecycleRunStatus.SUCCEEDED, 0)
+    assert (results["run"].status, results["run"].errors) == (LifecycleRunStatus.SUCCEEDED, 0)
     # a parent of Celery shards is no process's: it waits for its shard 1
     parent.refresh_from_db()
     assert (parent.status, parent.finished_at) == (RUNNING, None)
