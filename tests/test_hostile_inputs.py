@@ -161,3 +161,66 @@ def test_a_v0_message_without_content_is_a_422(client):
     body = {"message": {"type": "INSTANCE", "item_type": "storage", "item_hash": HASH}}
     assert_error(post_raw(client, "/api/v0/price/estimate", json.dumps(body)), 422,
                  "invalid_content")
+
+
+# --- every field of a content, replaced by a hostile value -------------------------------------
+
+HOSTILE_VALUES = [10**100, -1, 0, 1.5, True, None, "x", [], {}, "9" * 500, 2**63, -(2**63) - 1,
+                  1e308, "\u0000", "\ud800"]
+
+
+def _field_paths(node, path=()):
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return
+    for key, child in items:
+        yield path + (key,)
+        yield from _field_paths(child, path + (key,))
+
+
+def _replaced(content, path, value):
+    content = json.loads(json.dumps(content))
+    parent = content
+    for step in path[:-1]:
+        parent = parent[step]
+    parent[path[-1]] = value
+    return content
+
+
+@pytest.mark.django_db
+def test_no_field_of_a_content_breaks_an_estimate_or_a_registration(client, default_version,
+                                                                    settings):
+    """Each field of a full instance content (volumes, GPU, payment…), replaced in turn by
+    each hostile value, posted to both estimates, the v0 estimate's inline item_content and a
+    registration by the owner: every answer is below 500, in the error shape when an error."""
+    from credits.models import Account, ApiKey, ApiKeyScope
+    from tests.pricing.contents import instance_content
+
+    settings.ESTIMATE_THROTTLE_RATE = "off"
+    _, key = ApiKey.objects.create_key(name="owner", scope=ApiKeyScope.OWNER,
+                                       account=Account.objects.create(address=ADDRESS))
+    owner = {"HTTP_AUTHORIZATION": f"Api-Key {key}"}
+    base = instance_content(payment="credit", address=ADDRESS)
+    paths = list(_field_paths(base))
+    assert len(paths) > 20
+    failures = []
+    for number, (path, value) in enumerate((p, v) for p in paths for v in HOSTILE_VALUES):
+        content = _replaced(base, path, value)
+        for endpoint, body, headers in [
+                ("/api/v1/estimates", {"type": "INSTANCE", "content": content}, {}),
+                ("/api/v0/price/estimate", {"message": {"type": "INSTANCE", "content": content}},
+                 {}),
+                ("/api/v0/price/estimate", {"message": {
+                    "type": "INSTANCE", "item_type": "inline",
+                    "item_content": json.dumps(content)}}, {}),
+                ("/api/v1/resources", {"item_hash": f"{number:064x}", "type": "INSTANCE",
+                                       "content": content}, owner)]:
+            response = client.post(endpoint, json.dumps(body), content_type="application/json",
+                                   **headers)
+            if response.status_code >= 500 or (response.status_code >= 400 and set(
+                    response.json()) != {"error"}):
+                failures.append((endpoint, path, value, response.status_code))
+    assert failures == []
