@@ -20,6 +20,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from credits_project.api import ApiError, json_depth_exceeds
+from credits_project.text import unstorable_text_path
 
 from .content import ContentInvalid
 from .costs import CostBreakdown, CostError, PricingTable, Rates, format_amount
@@ -289,6 +290,12 @@ def _inline_content(message: dict):
     if json_depth_exceeds(content, settings.API_MAX_JSON_DEPTH):
         raise ApiError(status_code=422, code="invalid_content",
                        message="message.item_content is nested too deeply.")
+    # The body's parser refuses these in the body itself; an inner document is read here.
+    path = unstorable_text_path(content)
+    if path is not None:
+        raise ApiError(status_code=422, code="invalid_content",
+                       message=f"message.item_content holds a NUL character or a lone UTF-16 "
+                               f"surrogate at {path}.", details={"path": path})
     return content
 
 

@@ -224,3 +224,15 @@ def test_no_field_of_a_content_breaks_an_estimate_or_a_registration(client, defa
                     response.json()) != {"error"}):
                 failures.append((endpoint, path, value, response.status_code))
     assert failures == []
+
+
+@pytest.mark.parametrize("text", ["\ud800", "\u0000"])
+def test_a_v0_inline_item_content_with_a_lone_surrogate_or_a_nul_is_a_422(client, text):
+    content = json.dumps(instance(metadata={"name": f"a{text}b"}))
+
+    response = client.post("/api/v0/price/estimate", json.dumps(
+        {"message": {"type": "INSTANCE", "item_type": "inline", "item_content": content}}),
+        content_type="application/json")
+
+    error = assert_error(response, 422, "invalid_content")
+    assert error["details"] == {"path": "$.metadata.name"}
