@@ -2,18 +2,18 @@
 live countdown, the owner's shortfall and balance, filters, and three operations behind a
 confirmation page — restore (only if the owner is funded now), extend the grace, delete now —
 each made by `credits.services.operator` with its audit row.
-
-It replaces the read-only registration of `PendingDeletion` made in `credits.admin`.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
@@ -25,29 +25,24 @@ from django.utils.html import format_html
 from credits_project.errors import DomainError
 from pricing.enums import PaymentType
 
-from .addresses import InvalidAddress, normalize_address
-from .admin import (
-    PendingDeletionAdmin,
-    _change_url,
-    _decimal,
-    _shortfall_text,
-    _time_left,
-)
-from .models import Account, PendingDeletion, Resource, ResourceStatus
-from .selectors.lifecycle import Shortfall, lifecycle_settings_get, shortfalls_by_resource
-from .services.operator import (
-    MAX_GRACE_EXTENSION_HOURS,
-    OPERATOR_REASON_MAX_CHARS,
+from ..addresses import InvalidAddress, normalize_address
+from ..models import Account, PendingDeletion, Resource, ResourceStatus
+from ..selectors.lifecycle import Shortfall, lifecycle_settings_get, shortfalls_by_resource
+from ..services.operator import (
     resource_delete_now,
     resource_extend_grace,
     resource_restore,
     shortfall_to_add,
 )
+from .forms import DeleteNowForm, ExtendGraceForm, RestoreForm
+from .shared import AddressSearchMixin, ReadOnlyAdminMixin, change_url
 
 # One confirmation page handles at most this many resources (a page of the list).
 MAX_RESOURCES_PER_OPERATION = 100
 OWNERS_LISTED_IN_FILTER = 30
 
+
+# --- text ----------------------------------------------------------------------------------------
 
 def _short(text: str, *, head: int = 10, tail: int = 6) -> str:
     return text if len(text) <= head + tail + 1 else f"{text[:head]}…{text[-tail:]}"
@@ -60,12 +55,16 @@ def _minute_shown(value):
                        local.strftime("%Y-%m-%d"), local.strftime("%H:%M"))
 
 
-def _balance_text(shortfall: Shortfall | None) -> str:
-    if shortfall is None or shortfall.available is None:
-        return "-"
-    if shortfall.unit == "credits":
-        return f"{int(shortfall.available):,} credits"
-    return f"{_decimal(shortfall.available)} tokens on {shortfall.chain or '?'}"
+def _time_left(delete_after: datetime, now: datetime) -> str:
+    """"5 h 12 min", "12 min", "< 1 min", or "overdue" once the deadline has passed."""
+    seconds = (delete_after - now).total_seconds()
+    if seconds <= 0:
+        return "overdue"
+    minutes = int(seconds // 60)
+    if minutes == 0:
+        return "< 1 min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
 def _countdown(delete_after, now):
@@ -78,6 +77,30 @@ def _countdown(delete_after, now):
         classes += " pd-soon"
     return format_html('<span class="{}" data-deadline="{}" data-now="{}">{}</span>', classes,
                        delete_after.isoformat(), now.isoformat(), text)
+
+
+def _decimal(value) -> str:
+    """An 18-decimal amount without its trailing zeros, with thousands separators."""
+    return f"{value.normalize():,f}" if value else "0"
+
+
+def _shortfall_text(shortfall: Shortfall | None) -> str:
+    if shortfall is None or shortfall.amount is None:
+        return "not checked (stream)"
+    if shortfall.amount == 0:
+        return "funded"
+    if shortfall.unit == "credits":
+        # Credits are whole: what must be added is the shortfall rounded up.
+        return f"{math.ceil(shortfall.amount):,} credits"
+    return f"{_decimal(shortfall.amount)} tokens on {shortfall.chain or '?'}"
+
+
+def _balance_text(shortfall: Shortfall | None) -> str:
+    if shortfall is None or shortfall.available is None:
+        return "-"
+    if shortfall.unit == "credits":
+        return f"{int(shortfall.available):,} credits"
+    return f"{_decimal(shortfall.available)} tokens on {shortfall.chain or '?'}"
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -136,30 +159,6 @@ class OwnerFilter(admin.SimpleListFilter):
 
 # --- operations ----------------------------------------------------------------------------------
 
-def _reason_field(*, required: bool, help_text: str) -> forms.CharField:
-    return forms.CharField(required=required, max_length=OPERATOR_REASON_MAX_CHARS,
-                           help_text=help_text,
-                           widget=forms.TextInput(attrs={"size": 70, "autocomplete": "off"}))
-
-
-class RestoreForm(forms.Form):
-    reason = _reason_field(required=False,
-                           help_text="Optional: written to the audit row with your user name.")
-
-
-class ExtendGraceForm(forms.Form):
-    hours = forms.IntegerField(min_value=1, max_value=MAX_GRACE_EXTENSION_HOURS, initial=24,
-                               help_text=f"Added to each deadline (1 to "
-                                         f"{MAX_GRACE_EXTENSION_HOURS} h).")
-    reason = _reason_field(required=True, help_text="Why: written to the audit row with your "
-                                                    "user name and the new deadline.")
-
-
-class DeleteNowForm(forms.Form):
-    reason = _reason_field(required=True, help_text="Why: written to the audit row with your "
-                                                    "user name.")
-
-
 @dataclass(frozen=True)
 class Operation:
     name: str
@@ -206,20 +205,37 @@ def _ids(values: list[str]) -> list[int]:
 
 # --- the desk ------------------------------------------------------------------------------------
 
-admin.site.unregister(PendingDeletion)
+class PendingDeletionChangeList(ChangeList):
+    """Computes the shortfalls of the page's rows at once (grouped by owner), not row by row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.now = timezone.now()
+        shortfalls = shortfalls_by_resource(resources=self.result_list, at=self.now)
+        for resource in self.result_list:
+            resource.shortfall = shortfalls.get(resource.pk)
+            resource.shown_at = self.now
 
 
 @admin.register(PendingDeletion)
-class PendingDeletionDeskAdmin(PendingDeletionAdmin):
+class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Resources in `removing`, soonest deadline first, with what their owner lacks and a live
     countdown; operators restore, extend the grace or delete now (actions with a confirmation
-    page; needs the "change pending deletion" permission)."""
+    page; needs the "change pending deletion" permission). Nothing else changes them here: the
+    lifecycle restores or removes them."""
 
+    address_lookup = "owner__address"
     list_display = ("hash_shown", "type", "owner_shown", "removal_reason", "payment_shown",
                     "since_shown", "deadline_shown", "countdown", "shortfall_shown",
                     "owner_balance")
     list_display_links = ("hash_shown",)
     list_filter = ("removal_reason", "payment_type", DeadlineWindowFilter, OwnerFilter, "type")
+    search_fields = ("item_hash", "owner__address")
+    search_help_text = "An item hash or an owner address (any case)."
+    list_select_related = ("owner",)
+    list_per_page = 100
+    show_full_result_count = False
+    ordering = ("delete_after", "id")
     sortable_by = ("deadline_shown", "since_shown", "countdown", "owner_shown")
     actions = ["restore_selected", "extend_grace_selected", "delete_now_selected"]
     fields = ("resource_link", "owner_link", "type", "payment_type", "payment_chain",
@@ -232,16 +248,25 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
         css = {"all": ("credits/pending_deletions.css",)}
         js = ("credits/pending_deletions.js",)
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=ResourceStatus.REMOVING)
+
+    def get_changelist(self, request, **kwargs):
+        return PendingDeletionChangeList
+
     def has_operate_permission(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
-    # columns
-
     def changelist_view(self, request, extra_context=None):
+        settings_ = lifecycle_settings_get()
         # The desk is wide: it gives the admin's navigation sidebar's room to its columns.
         extra_context = {"title": "Pending deletions", "is_nav_sidebar_enabled": False,
-                         **(extra_context or {})}
+                         **(extra_context or {}),
+                         "funding_horizon_hours": settings_.funding_horizon_hours,
+                         "grace_hours": settings_.grace_hours}
         return super().changelist_view(request, extra_context)
+
+    # columns
 
     @admin.display(description="item hash", ordering="item_hash")
     def hash_shown(self, obj):
@@ -251,7 +276,7 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
     @admin.display(description="owner", ordering="owner__address")
     def owner_shown(self, obj):
         return format_html('<a href="{}" title="{}" class="pd-owner">{}</a>',
-                           _change_url(obj.owner), obj.owner.address,
+                           change_url(obj.owner), obj.owner.address,
                            _short(obj.owner.address, head=8, tail=4))
 
     @admin.display(description="payment", ordering="payment_type")
@@ -274,7 +299,11 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
 
     @admin.display(description="shortfall")
     def shortfall_shown(self, obj):
-        return format_html('<span class="pd-nowrap">{}</span>', super().shortfall_shown(obj))
+        shortfall = getattr(obj, "shortfall", None)
+        text = _shortfall_text(shortfall)
+        if shortfall is not None and shortfall.amount:
+            text = format_html('<span style="color:#ba2121">{}</span>', text)
+        return format_html('<span class="pd-nowrap">{}</span>', text)
 
     @admin.display(description="owner balance")
     def owner_balance(self, obj):
@@ -282,6 +311,31 @@ class PendingDeletionDeskAdmin(PendingDeletionAdmin):
         if shortfall is None:  # the change page: not computed by the list
             shortfall = shortfalls_by_resource(resources=[obj])[obj.pk]
         return format_html('<span class="pd-nowrap">{}</span>', _balance_text(shortfall))
+
+    # the change page
+
+    @admin.display(description="resource")
+    def resource_link(self, obj):
+        return format_html('<a href="{}">{}</a> (costs and status history)',
+                           reverse("admin:credits_resource_change", args=[obj.pk]),
+                           obj.item_hash)
+
+    @admin.display(description="owner", ordering="owner__address")
+    def owner_link(self, obj):
+        return format_html('<a href="{}">{}</a>', change_url(obj.owner), obj.owner.address)
+
+    @admin.display(description="shortfall")
+    def shortfall_detail(self, obj):
+        shortfall = shortfalls_by_resource(resources=[obj])[obj.pk]
+        if shortfall.amount is None:
+            return _shortfall_text(shortfall)
+        unit = "credits" if shortfall.unit == "credits" else f"tokens on {shortfall.chain}"
+        needs = (f"one funding horizon ({lifecycle_settings_get().funding_horizon_hours} h) of "
+                 f"its live credit-paid resources" if shortfall.unit == "credits"
+                 else "the hold costs of its live hold-paid resources on this chain")
+        return format_html("{} — the owner needs {} {} ({}) and has {}.",
+                           _shortfall_text(shortfall), _decimal(shortfall.required), unit,
+                           needs, _decimal(shortfall.available))
 
     @admin.display(description="operations")
     def operations(self, obj):

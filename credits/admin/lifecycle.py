@@ -1,11 +1,6 @@
-"""Lifecycle controls in the admin: the settings page becomes the operators' control panel (the
-schedule in words with its periodic task, the next and last runs, "Run now" through Celery with
-a page that shows the run once a worker has done it, and the forecast of the next run); the
-account page lists the account's resources beside the link to all of them.
-
-Replaces the registrations of `LifecycleSettings` and `Account` made in `credits.admin` with
-subclasses of the admins there (imported at the end of that module).
-"""
+"""The lifecycle's control panel in the admin: its settings (one row, with history) with the
+schedule in words and its periodic task, the next and last runs, "Run now" through Celery with a
+page that shows the run once a worker has done it, and the forecast of the next run."""
 from __future__ import annotations
 
 import logging
@@ -15,42 +10,25 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpResponseBadRequest, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
+from simple_history.admin import SimpleHistoryAdmin
 
-from pricing.costs import HOUR_SECONDS, amount_for_seconds
-from pricing.enums import PaymentType
-
-from .admin import (
-    _STATUS_STYLE,
-    AccountAdmin,
-    LifecycleSettingsAdmin,
-    _change_url,
-    _changelist_url,
-    _duration,
-    _when,
-)
-from .models import (
-    Account,
-    LifecycleRun,
-    LifecycleRunStatus,
-    LifecycleSettings,
-    RemovalReason,
-    ResourceStatus,
-)
-from .selectors.forecast import GRACE_EXPIRED, lifecycle_forecast, lifecycle_next_run_at
-from .selectors.lifecycle import (
+from ..models import LifecycleRun, LifecycleRunStatus, LifecycleSettings, RemovalReason
+from ..selectors.forecast import GRACE_EXPIRED, lifecycle_forecast, lifecycle_next_run_at
+from ..selectors.lifecycle import (
     LIFECYCLE_PERIODIC_TASK_NAME,
     lifecycle_periodic_task,
     lifecycle_settings_get,
 )
+from .forms import LifecycleSettingsForm
+from .runs import run_duration_text, run_status_html
+from .shared import change_url, changelist_url, when_text
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +44,7 @@ FORECAST_MAX_AHEAD_TEXT = "48 hours"
 PICKUP_EXPECTED_SECONDS = 30
 
 
-# --- the schedule in words --------------------------------------------------------------------
+# --- the schedule and waits in words, a run as JSON ----------------------------------------------
 
 def schedule_in_words(task) -> str:
     """"every hour at minute 0, UTC (cron 0 * * * *)", "every 2 hours", "once, at …"."""
@@ -84,7 +62,7 @@ def schedule_in_words(task) -> str:
     if task.interval is not None:
         return str(task.interval)
     if task.clocked is not None:
-        return f"once, at {_when(task.clocked.clocked_time)}"
+        return f"once, at {when_text(task.clocked.clocked_time)}"
     if task.solar is not None:
         return f"at {task.solar}"
     return "no schedule"
@@ -102,15 +80,10 @@ def _in_words(delta: timedelta) -> str:
     return "in " + " ".join(part for part in parts if part)
 
 
-def _status_html(run: LifecycleRun):
-    mark, style = _STATUS_STYLE.get(run.status, ("", ""))
-    return format_html('<span style="{}">{} {}</span>', style, mark, run.get_status_display())
-
-
 def _run_json(run: LifecycleRun) -> dict:
     return {
         "id": run.pk,
-        "url": _change_url(run),
+        "url": change_url(run),
         "trigger": run.trigger,
         "status": run.status,
         "status_display": run.get_status_display(),
@@ -122,14 +95,26 @@ def _run_json(run: LifecycleRun) -> dict:
     }
 
 
-# --- lifecycle settings: the control panel ----------------------------------------------------
+# --- the control panel ---------------------------------------------------------------------------
 
-class LifecycleControlsAdmin(LifecycleSettingsAdmin):
-    """The settings' page with the schedule, "Run now" and the forecast around the form."""
+@admin.register(LifecycleSettings)
+class LifecycleSettingsAdmin(SimpleHistoryAdmin):
+    """One row: the list opens it, nothing adds or deletes it, every change is in its history
+    (who, when, what), and the schedule is the django-celery-beat periodic task's. Its page is
+    the control panel: the schedule, "Run now" and the forecast around the form."""
 
-    fields = None  # the fieldsets below replace the parent's `fields`
+    form = LifecycleSettingsForm
     fieldsets = (("Settings", {"fields": ("grace_hours", "metering_enabled",
                                           "funding_horizon_hours", "updated_at")}),)
+    readonly_fields = ("updated_at",)
+    history_list_display = ("grace_hours", "metering_enabled", "funding_horizon_hours")
+
+    def has_add_permission(self, request):
+        # The row is created from the defaults when first needed (`lifecycle_settings_get`).
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # A viewer's form has no editable field, and `LifecycleSettingsForm` sets the help of
@@ -155,12 +140,18 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}")
 
     def _controls_url(self) -> str:
-        return _change_url(lifecycle_settings_get())
+        return change_url(lifecycle_settings_get())
 
     # the control panel
 
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return redirect(change_url(lifecycle_settings_get()))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**self._controls_context(request), **(extra_context or {})}
+        lifecycle_settings_get()  # the row exists before its page is asked for
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _controls_context(self, request) -> dict:
@@ -178,17 +169,18 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
             "task_url": (reverse("admin:django_celery_beat_periodictask_change",
                                  args=[task.pk]) if task else None),
             "schedule_words": schedule_in_words(task) if task else "",
-            "task_last_run_at": _when(task.last_run_at) if task else "",
+            "task_last_run_at": when_text(task.last_run_at) if task else "",
             "next_run": next_run,
-            "next_run_at": _when(next_run.at),
+            "next_run_at": when_text(next_run.at),
             "next_run_in": _in_words(next_run.at - now),
             "last_beat_run": last_beat_run,
-            "last_beat_run_at": _when(last_beat_run.started_at) if last_beat_run else "",
-            "recent_runs": [{"run": run, "url": _change_url(run),
-                             "started_at": _when(run.started_at), "status": _status_html(run),
-                             "duration": _duration(run.started_at, run.finished_at)}
+            "last_beat_run_at": when_text(last_beat_run.started_at) if last_beat_run else "",
+            "recent_runs": [{"run": run, "url": change_url(run),
+                             "started_at": when_text(run.started_at),
+                             "status": run_status_html(run),
+                             "duration": run_duration_text(run.started_at, run.finished_at)}
                             for run in runs],
-            "runs_url": _changelist_url(LifecycleRun),
+            "runs_url": changelist_url(LifecycleRun),
             "can_run_now": self.has_change_permission(request),
             "run_now_url": self._url("run_now"),
             "forecast_url": self._url("forecast"),
@@ -200,7 +192,7 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
         """Queue a run through Celery (a worker picks it up), then show its result page."""
         from celery.result import EagerResult
 
-        from .tasks import lifecycle_run_now_task
+        from ..tasks import lifecycle_run_now_task
 
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -243,7 +235,7 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
                          "(celery -A credits_project worker)?")
             return text
         if run.finished_at is None:
-            return f"Running since {_when(run.started_at)} (run {run.pk})."
+            return f"Running since {when_text(run.started_at)} (run {run.pk})."
         return f"Run {run.pk}: {run.get_status_display()}."
 
     def run_now_status_view(self, request):
@@ -279,20 +271,20 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Run now: result" if done else "Run now: waiting for the run",
-            "since": _when(since),
+            "since": when_text(since),
             "task_id": request.GET.get("task", ""),
             "run": run,
             "done": done,
             "failed": done and run.status == LifecycleRunStatus.FAILED,
-            "status_html": _status_html(run) if run is not None else "",
-            "duration": _duration(run.started_at, run.finished_at) if done else "",
+            "status_html": run_status_html(run) if run is not None else "",
+            "duration": run_duration_text(run.started_at, run.finished_at) if done else "",
             "counts": counts,
-            "run_url": _change_url(run) if run is not None else "",
+            "run_url": change_url(run) if run is not None else "",
             "message": self._waiting_message(run, since, timezone.now()),
             "status_url": self._url("run_now_status") + "?" + urlencode(
                 {"since": since.isoformat()}),
             "controls_url": self._controls_url(),
-            "runs_url": _changelist_url(LifecycleRun),
+            "runs_url": changelist_url(LifecycleRun),
         }
         return TemplateResponse(request, "admin/credits/lifecyclerun/run_now_result.html",
                                 context)
@@ -332,7 +324,7 @@ class LifecycleControlsAdmin(LifecycleSettingsAdmin):
             "opts": self.opts,
             "title": "Forecast of the next lifecycle run",
             "forecast": forecast,
-            "at": _when(at),
+            "at": when_text(at),
             "at_input": timezone.localtime(at).strftime("%Y-%m-%dT%H:%M"),
             "at_in": _in_words(at - now),
             "chosen": chosen,
@@ -369,54 +361,9 @@ _REASONS = {**dict(RemovalReason.choices), GRACE_EXPIRED: "Grace over"}
 
 
 def _forecast_rows(rows) -> list[dict]:
-    return [{"resource": row.resource, "resource_url": _change_url(row.resource),
-             "owner": row.resource.owner.address, "owner_url": _change_url(row.resource.owner),
+    return [{"resource": row.resource, "resource_url": change_url(row.resource),
+             "owner": row.resource.owner.address, "owner_url": change_url(row.resource.owner),
              "type": row.resource.get_type_display(),
              "payment_type": row.resource.get_payment_type_display(),
              "reason": _REASONS.get(row.reason, row.reason or "-"),
-             "deadline": _when(row.deadline) if row.deadline else "-"} for row in rows]
-
-
-# --- accounts: their resources on their page --------------------------------------------------
-
-ACCOUNT_RESOURCES_SHOWN = 20
-_STATUS_ORDER = Case(When(status=ResourceStatus.REMOVING, then=Value(0)),
-                     When(status=ResourceStatus.PROCESSED, then=Value(1)),
-                     default=Value(2), output_field=IntegerField())
-
-
-class AccountResourcesAdmin(AccountAdmin):
-    """The account page with its resources listed (pending deletions first, then running ones,
-    newest first), beside the link to all of them."""
-
-    @admin.display(description="resources")
-    def resources_link(self, obj):
-        link = super().resources_link(obj)
-        resources = list(obj.resources.order_by(_STATUS_ORDER, "-created_at", "-id")
-                         [:ACCOUNT_RESOURCES_SHOWN])
-        if not resources:
-            return link
-        rows = format_html_join(
-            "", "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td>"
-                "<td style='text-align:right'>{}</td><td>{}</td></tr>",
-            ((_change_url(resource), resource.item_hash, resource.get_type_display(),
-              resource.get_status_display(), resource.get_payment_type_display(),
-              _credit_cost_per_hour(resource), _when(resource.delete_after)
-              if resource.delete_after else "-") for resource in resources))
-        return format_html(
-            "<p>{}</p><table class='account-resources'><thead><tr><th>item hash</th>"
-            "<th>type</th><th>status</th><th>payment</th><th>credits per hour</th>"
-            "<th>deleted after</th></tr></thead><tbody>{}</tbody></table>", link, rows)
-
-
-def _credit_cost_per_hour(resource) -> str:
-    if resource.payment_type != PaymentType.CREDIT or not resource.cost_credit_per_second:
-        return "-"
-    return f"{amount_for_seconds(resource.cost_credit_per_second, HOUR_SECONDS):,.2f}"
-
-
-for model, model_admin in ((LifecycleSettings, LifecycleControlsAdmin),
-                           (Account, AccountResourcesAdmin)):
-    if admin.site.is_registered(model):
-        admin.site.unregister(model)
-    admin.site.register(model, model_admin)
+             "deadline": when_text(row.deadline) if row.deadline else "-"} for row in rows]

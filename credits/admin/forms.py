@@ -1,5 +1,6 @@
-"""Forms of the credits admin: a new API key (scope and account checked together) and a staff
-credit adjustment (signed amount, a reason, an optional expiry)."""
+"""Forms of the credits admin: a new API key (scope and account checked together), a staff
+credit adjustment (signed amount, a reason, an optional expiry), the lifecycle settings, and the
+pending-deletions desk's operations (restore, extend the grace, delete now)."""
 from __future__ import annotations
 
 import uuid
@@ -7,8 +8,10 @@ import uuid
 from django import forms
 from django.utils import timezone
 
-from .addresses import InvalidAddress, normalize_address
-from .models import ApiKey, ApiKeyScope
+from ..addresses import InvalidAddress, normalize_address
+from ..models import ApiKey, ApiKeyScope, LifecycleSettings
+from ..selectors.lifecycle import lifecycle_settings_defaults
+from ..services.operator import MAX_GRACE_EXTENSION_HOURS, OPERATOR_REASON_MAX_CHARS
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -104,3 +107,66 @@ class CreditAdjustmentForm(forms.Form):
                 self.add_error("expires_at", forms.ValidationError(
                     "The expiry must be in the future.", code="expiry_in_past"))
         return cleaned
+
+
+# --- lifecycle settings --------------------------------------------------------------------------
+
+MAX_LIFECYCLE_HOURS = 24 * 365
+
+
+class LifecycleSettingsForm(forms.ModelForm):
+    """The three knobs, with the defaults they started from (Django settings) in their help."""
+
+    grace_hours = forms.IntegerField(min_value=0, max_value=MAX_LIFECYCLE_HOURS)
+    funding_horizon_hours = forms.IntegerField(min_value=1, max_value=MAX_LIFECYCLE_HOURS)
+
+    class Meta:
+        model = LifecycleSettings
+        fields = ("grace_hours", "metering_enabled", "funding_horizon_hours")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        defaults = lifecycle_settings_defaults()
+        notes = {
+            "grace_hours": "Hours a resource flagged for deletion keeps running (and billed) "
+                           "before the first run after its deadline removes it. Applies to "
+                           "resources flagged from now on; flagged ones keep their deadline. "
+                           "0 removes at the next run.",
+            "metering_enabled": "Charge credit-paid resources for each whole hour they run. "
+                                "Off: no hour is charged; switched on again, metering catches "
+                                "up from each resource's last charged hour.",
+            "funding_horizon_hours": "Hours of cost an account's credits must cover: "
+                                     "registration refuses a credit-paid resource they cannot "
+                                     "fund this long, and each run flags the newest resources "
+                                     "beyond what they fund.",
+        }
+        for name, note in notes.items():
+            default = defaults[name]
+            shown = ("on" if default else "off") if isinstance(default, bool) else f"{default} h"
+            self.fields[name].help_text = f"{note} Default (Django settings): {shown}."
+
+
+# --- the pending-deletions desk's operations -----------------------------------------------------
+
+def _reason_field(*, required: bool, help_text: str) -> forms.CharField:
+    return forms.CharField(required=required, max_length=OPERATOR_REASON_MAX_CHARS,
+                           help_text=help_text,
+                           widget=forms.TextInput(attrs={"size": 70, "autocomplete": "off"}))
+
+
+class RestoreForm(forms.Form):
+    reason = _reason_field(required=False,
+                           help_text="Optional: written to the audit row with your user name.")
+
+
+class ExtendGraceForm(forms.Form):
+    hours = forms.IntegerField(min_value=1, max_value=MAX_GRACE_EXTENSION_HOURS, initial=24,
+                               help_text=f"Added to each deadline (1 to "
+                                         f"{MAX_GRACE_EXTENSION_HOURS} h).")
+    reason = _reason_field(required=True, help_text="Why: written to the audit row with your "
+                                                    "user name and the new deadline.")
+
+
+class DeleteNowForm(forms.Form):
+    reason = _reason_field(required=True, help_text="Why: written to the audit row with your "
+                                                    "user name.")

@@ -1,0 +1,285 @@
+"""Accounts in the admin: the list with balance, credit cost and runway; the read-only account page
+(balance by expiry, open lots, token balances, recent ledger entries, its resources) with the
+"Adjust credits" form; and the token balances.
+
+Money never moves through a model save here: adjustments go through `adjustment_create`.
+"""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from credits_project.errors import DomainError
+from pricing.costs import HOUR_SECONDS, amount_for_seconds
+from pricing.enums import PaymentType
+
+from ..models import (
+    LIVE_STATUSES,
+    Account,
+    ApiKey,
+    LedgerEntry,
+    Lot,
+    Resource,
+    ResourceStatus,
+    TokenBalance,
+)
+from ..selectors.ledger import account_balance, account_balance_by_expiry, account_runway_hours
+from ..selectors.resources import account_credit_cost_per_second
+from ..services.ledger import adjustment_create
+from .forms import CreditAdjustmentForm
+from .shared import (
+    AddressSearchMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    change_url,
+    changelist_url,
+    credits_text,
+    runway_text,
+    when_text,
+)
+
+RECENT_ENTRIES_SHOWN = 10
+ACCOUNT_RESOURCES_SHOWN = 20
+# The account page lists pending deletions first, then running resources, then the others.
+_STATUS_ORDER = Case(When(status=ResourceStatus.REMOVING, then=Value(0)),
+                     When(status=ResourceStatus.PROCESSED, then=Value(1)),
+                     default=Value(2), output_field=IntegerField())
+
+
+def _per_hour(credit_per_second) -> str:
+    return f"{amount_for_seconds(credit_per_second, HOUR_SECONDS):,.2f}"
+
+
+class OpenLotInline(ReadOnlyInline):
+    """Lots that still hold spendable credits, in the order they are drained."""
+
+    model = Lot
+    fields = ("amount", "remaining", "expires_at", "created_at", "entry")
+    readonly_fields = fields
+    verbose_name = "open lot"
+    verbose_name_plural = "Open lots (credits left, not expired; drained top to bottom)"
+
+    def get_queryset(self, request):
+        now = timezone.now()
+        return (super().get_queryset(request)
+                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), remaining__gt=0)
+                .select_related("entry")
+                .order_by(F("expires_at").asc(nulls_last=True), "created_at", "pk"))
+
+
+class TokenBalanceInline(ReadOnlyInline):
+    model = TokenBalance
+    fields = ("chain", "balance", "height", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(Account)
+class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Accounts are created by grants, registrations and keys; their page is read-only, with
+    the balance, the account's resources and an "Adjust credits" form that writes an
+    `adjustment` ledger entry."""
+
+    list_display = ("address", "balance", "credit_cost_per_hour", "runway", "created_at")
+    search_fields = ("address",)
+    search_help_text = "An address, in any case (EVM addresses are matched checksummed)."
+    list_per_page = 50
+    show_full_result_count = False
+    fields = ("address", "created_at", "balance_now", "balance_by_expiry", "credit_cost_per_hour",
+              "runway_now", "recent_entries", "resources_link", "api_keys_link")
+    readonly_fields = fields
+    inlines = [OpenLotInline, TokenBalanceInline]
+
+    def get_queryset(self, request):
+        now = timezone.now()
+        spendable = (Lot.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+                                        account=OuterRef("pk"), remaining__gt=0)
+                     .order_by().values("account").annotate(total=Sum("remaining"))
+                     .values("total"))
+        cost = (Resource.objects.filter(owner=OuterRef("pk"), payment_type=PaymentType.CREDIT,
+                                        status__in=LIVE_STATUSES)
+                .order_by().values("owner").annotate(total=Sum("cost_credit_per_second"))
+                .values("total"))
+        return super().get_queryset(request).annotate(
+            balance_credits=Coalesce(Subquery(spendable), 0),
+            credit_cost_per_second_total=Subquery(cost))
+
+    @staticmethod
+    def has_adjust_permission(request) -> bool:
+        # Adjusting writes a ledger entry: it takes the permission to add ledger entries.
+        return request.user.has_perm(f"{LedgerEntry._meta.app_label}.add_ledgerentry")
+
+    # list columns (from the annotations: one query for the page)
+
+    @admin.display(description="balance", ordering="balance_credits")
+    def balance(self, obj):
+        return credits_text(obj.balance_credits)
+
+    @admin.display(description="credit cost per hour", ordering="credit_cost_per_second_total")
+    def credit_cost_per_hour(self, obj):
+        if hasattr(obj, "credit_cost_per_second_total"):  # the list's annotation
+            per_second = obj.credit_cost_per_second_total
+        else:
+            per_second = account_credit_cost_per_second(account=obj)
+        if not per_second:
+            return "-"
+        return f"{_per_hour(per_second)} credits"
+
+    @admin.display(description="runway")
+    def runway(self, obj):
+        # Only accounts with billed credit resources have one; it depends on their lots'
+        # expiries, so it comes from the selector (a couple of queries for those rows only).
+        if not obj.credit_cost_per_second_total:
+            return "-"
+        return runway_text(account_runway_hours(account=obj))
+
+    # change page
+
+    @admin.display(description="balance now")
+    def balance_now(self, obj):
+        return credits_text(account_balance(account=obj))
+
+    @admin.display(description="balance by expiry")
+    def balance_by_expiry(self, obj):
+        split = account_balance_by_expiry(account=obj)
+        if not split:
+            return "no credits"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td style='text-align:right'>{}</td></tr>",
+            ((when_text(part["expires_at"]), f"{part['amount']:,}") for part in split))
+        return format_html("<table><thead><tr><th>expires at</th><th>credits</th></tr></thead>"
+                           "<tbody>{}</tbody></table>", rows)
+
+    @admin.display(description="runway")
+    def runway_now(self, obj):
+        return runway_text(account_runway_hours(account=obj))
+
+    @admin.display(description="ledger")
+    def recent_entries(self, obj):
+        entries = list(LedgerEntry.objects.filter(account=obj)
+                       .order_by("-effective_at", "-id")[:RECENT_ENTRIES_SHOWN])
+        link = format_html('<a href="{}">All ledger entries of this account (newest first)</a>',
+                           changelist_url(LedgerEntry, account__id__exact=obj.pk))
+        if not entries:
+            return format_html("no entries yet · {}", link)
+        rows = format_html_join(
+            "", "<tr><td><a href='{}'>{}</a></td><td>{}</td><td style='text-align:right'>{}"
+                "</td><td>{}</td><td>{}</td></tr>",
+            ((change_url(entry), when_text(entry.effective_at), entry.get_kind_display(),
+              f"{entry.amount:+,}", entry.reason or entry.reference, entry.created_by)
+             for entry in entries))
+        return format_html(
+            "<table><thead><tr><th>when</th><th>kind</th><th>credits</th><th>reason or "
+            "reference</th><th>by</th></tr></thead><tbody>{}</tbody></table><p>{}</p>",
+            rows, link)
+
+    @admin.display(description="resources")
+    def resources_link(self, obj):
+        """The link to all the account's resources, above the first of them (pending deletions
+        first, then running ones, newest first)."""
+        counts = obj.resources.aggregate(total=Count("pk"),
+                                         live=Count("pk", filter=Q(status__in=LIVE_STATUSES)))
+        link = format_html('<a href="{}">{} resources ({} running)</a>',
+                           changelist_url(Resource, owner__id__exact=obj.pk),
+                           counts["total"], counts["live"])
+        resources = list(obj.resources.order_by(_STATUS_ORDER, "-created_at", "-id")
+                         [:ACCOUNT_RESOURCES_SHOWN])
+        if not resources:
+            return link
+        rows = format_html_join(
+            "", "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td>"
+                "<td style='text-align:right'>{}</td><td>{}</td></tr>",
+            ((change_url(resource), resource.item_hash, resource.get_type_display(),
+              resource.get_status_display(), resource.get_payment_type_display(),
+              _resource_credit_cost_per_hour(resource), when_text(resource.delete_after)
+              if resource.delete_after else "-") for resource in resources))
+        return format_html(
+            "<p>{}</p><table class='account-resources'><thead><tr><th>item hash</th>"
+            "<th>type</th><th>status</th><th>payment</th><th>credits per hour</th>"
+            "<th>deleted after</th></tr></thead><tbody>{}</tbody></table>", link, rows)
+
+    @admin.display(description="API keys")
+    def api_keys_link(self, obj):
+        return format_html('<a href="{}">{} owner keys</a>',
+                           changelist_url(ApiKey, account__id__exact=obj.pk),
+                           obj.api_keys.count())
+
+    # adjustments
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        custom = [path("<path:object_id>/adjust/", self.admin_site.admin_view(self.adjust_view),
+                       name="%s_%s_adjust" % info)]
+        return custom + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}),
+                         "adjust_available": self.has_adjust_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def adjust_view(self, request, object_id):
+        account = self.get_object(request, unquote(object_id))
+        if account is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not (self.has_view_permission(request, account) and self.has_adjust_permission(request)):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = CreditAdjustmentForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    result = adjustment_create(
+                        address=account.address, amount=data["amount"], reason=data["reason"],
+                        actor=f"staff:{request.user.get_username()}",
+                        expires_at=data["expires_at"], reference=data["reference"])
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    self.log_change(request, account,
+                                    f"Adjusted credits by {data['amount']:+,}: {data['reason']}")
+                    self.message_user(request, _adjustment_message(result.entry, account),
+                                      messages.SUCCESS)
+                    return redirect(change_url(account))
+        else:
+            form = CreditAdjustmentForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": account,
+            "title": f"Adjust the credits of {account.address}",
+            "form": form,
+            "balance": credits_text(account_balance(account=account)),
+        }
+        return TemplateResponse(request, "admin/credits/account/adjust.html", context)
+
+
+def _resource_credit_cost_per_hour(resource) -> str:
+    if resource.payment_type != PaymentType.CREDIT or not resource.cost_credit_per_second:
+        return "-"
+    return _per_hour(resource.cost_credit_per_second)
+
+
+def _adjustment_message(entry: LedgerEntry, account: Account) -> str:
+    text = f"Adjustment written: {entry.amount:+,} credits."
+    if entry.shortfall:
+        text += f" {entry.shortfall:,} credits could not be drained (recorded as a shortfall)."
+    return f"{text} Balance now: {credits_text(account_balance(account=account))}."
+
+
+@admin.register(TokenBalance)
+class TokenBalanceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Tokens each account holds on each chain (they fund its hold-paid resources), as the oracle
+    last reported them."""
+
+    address_lookup = "account__address"
+    list_display = ("account", "chain", "balance", "height", "updated_at")
+    list_filter = ("chain",)
+    search_fields = ("account__address",)
+    list_select_related = ("account",)

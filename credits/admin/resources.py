@@ -1,0 +1,132 @@
+"""Resources in the admin: each with its cost rows and status history, and the audit trail of
+every status change (who or which run, from, to, why). Read-only: resources change only through
+services (registration, the lifecycle, operators' actions)."""
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import Q
+from django.utils.html import format_html
+
+from ..models import CostRow, LifecycleRun, Resource, ResourceStatusChange
+from .shared import (
+    AddressSearchMixin,
+    ReadOnlyAdminMixin,
+    ReadOnlyInline,
+    change_url,
+    when_text,
+)
+
+
+def changes_made_by_run(run_id: int) -> Q:
+    """The status changes a run made: its own, or its shards' for a sharded run."""
+    return Q(run_id=run_id) | Q(run__parent_id=run_id)
+
+
+class CostRowInline(ReadOnlyInline):
+    model = CostRow
+    fields = ("position", "type", "name", "ref", "size_mib", "cost_hold",
+              "cost_stream_per_second", "cost_credit_per_second", "pricing_version")
+    readonly_fields = fields
+
+
+class StatusChangeInline(ReadOnlyInline):
+    model = ResourceStatusChange
+    fields = ("at", "from_status", "to_status", "reason", "actor")
+    readonly_fields = fields
+    verbose_name_plural = "Status history (newest first)"
+
+
+@admin.register(Resource)
+class ResourceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Resources change only through services (registration, lifecycle, operators' actions)."""
+
+    address_lookup = "owner__address"
+    list_display = ("item_hash", "type", "owner", "status", "payment_type", "product_type",
+                    "created_at", "delete_after")
+    list_filter = ("status", "payment_type", "type", "product_type")
+    search_fields = ("item_hash", "owner__address")
+    search_help_text = "An item hash or an owner address (any case)."
+    list_select_related = ("owner",)
+    show_full_result_count = False
+    fields = ("item_hash", "type", "owner", "status", "removal_reason", "removing_since",
+              "delete_after", "product_type", "payment_type", "payment_chain", "pricing_version",
+              "cost_hold", "cost_stream_per_second", "cost_credit_per_second", "size_mib",
+              "created_at", "ended_at", "content_shown")
+    readonly_fields = fields
+    inlines = [CostRowInline, StatusChangeInline]
+
+    @admin.display(description="content")
+    def content_shown(self, obj):
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>",
+                           json.dumps(obj.content, indent=2, sort_keys=True, default=str))
+
+
+# --- status changes (audit) ----------------------------------------------------------------------
+
+class StatusChangeRunFilter(admin.SimpleListFilter):
+    """`?run=<id>`: the changes of a run (or of its shards); `?run=none`: people's and keys'."""
+
+    title = "lifecycle run"
+    parameter_name = "run"
+    recent_runs = 20
+
+    def lookups(self, request, model_admin):
+        runs = (LifecycleRun.objects.filter(Q(flagged__gt=0) | Q(restored__gt=0)
+                                            | Q(removed__gt=0), parent__isnull=True)
+                .order_by("-started_at", "-id")[:self.recent_runs])
+        choices = [("none", "none (a person or an API key)")]
+        choices += [(str(run.pk), f"run {run.pk}, {when_text(run.started_at)}") for run in runs]
+        value = self.value()
+        if value and value.isdigit() and value not in {key for key, _ in choices}:
+            choices.append((value, f"run {value}"))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "none":
+            return queryset.filter(run__isnull=True)
+        if not value.isdigit():
+            raise IncorrectLookupParameters(f"Not a run: {value!r}")
+        return queryset.filter(changes_made_by_run(int(value)))
+
+
+@admin.register(ResourceStatusChange)
+class ResourceStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The audit trail of every status transition: which resource, from, to, why, who or which
+    run, when. Written only by the services."""
+
+    list_display = ("at", "resource_link", "from_status", "to_status", "reason", "actor",
+                    "run_link")
+    list_display_links = ("at",)
+    list_filter = ("to_status", "from_status", StatusChangeRunFilter)
+    search_fields = ("=resource__item_hash",)
+    search_help_text = "An item hash, or its beginning."
+    date_hierarchy = "at"
+    list_select_related = ("resource", "run")
+    list_per_page = 100
+    show_full_result_count = False
+    ordering = ("-at", "-id")
+    fields = ("at", "resource_link", "from_status", "to_status", "reason", "actor", "run_link")
+    readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if term:  # an item hash is matched whole or by its start (hashes are long)
+            return queryset.filter(resource__item_hash__startswith=term), False
+        return queryset, False
+
+    @admin.display(description="resource", ordering="resource__item_hash")
+    def resource_link(self, obj):
+        return format_html('<a href="{}">{}</a>', change_url(obj.resource),
+                           obj.resource.item_hash)
+
+    @admin.display(description="run")
+    def run_link(self, obj):
+        if obj.run_id is None:
+            return "-"
+        return format_html('<a href="{}">run {}</a>', change_url(obj.run), obj.run_id)
