@@ -20,7 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 from eth_utils import to_checksum_address
 
-from .models import Account, LedgerEntry, LifecycleRun, Resource
+from .models import Account, LedgerEntry, LifecycleRun, LifecycleTrigger, Resource
 from .services.ledger import expense_create, grant_create, transfer_create
 from .services.lifecycle import lifecycle_run
 from .services.resources import resource_forget, resource_register
@@ -32,7 +32,6 @@ REFERENCE_PREFIX = "demo-"
 MARKER_REFERENCE = "demo-alice-permanent"
 _NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 HISTORY_HOURS = 168  # one week of hourly runs, the dashboard chart's window
-RUN_TRIGGER = "demo"
 SIMULATED_FAILURE = ("simulated failure (demo data): the database connection was lost; "
                      "the next run redid this batch")
 
@@ -262,11 +261,11 @@ def _dated_run(*, at: datetime, fail: bool) -> LifecycleRun:
         lifecycle_logger = logging.getLogger("credits.services.lifecycle")
         previous, lifecycle_logger.disabled = lifecycle_logger.disabled, True
         try:
-            run = lifecycle_run(at=at, trigger=RUN_TRIGGER, fail_batch=_fail_first_batch)
+            run = lifecycle_run(at=at, trigger=LifecycleTrigger.DEMO, fail_batch=_fail_first_batch)
         finally:
             lifecycle_logger.disabled = previous
     else:
-        run = lifecycle_run(at=at, trigger=RUN_TRIGGER)
+        run = lifecycle_run(at=at, trigger=LifecycleTrigger.DEMO)
     # A run records the wall clock it ran at; a run of the simulated week is dated at the
     # instant it simulated, so the run history reads as a week of hourly runs.
     took = run.finished_at - run.started_at

@@ -39,6 +39,16 @@ def lots_spendable_lock(account_id: int, *, at: datetime) -> list[Lot]:
     return lots
 
 
+def lots_due_lock(*, pks: list[int], at: datetime) -> list[Lot]:
+    """The lots among `pks` expired at `at` with credits left, locked in pk order (lock their
+    accounts first). A lot drained meanwhile is read again once locked, so `remaining` is
+    exact (and maybe 0 now)."""
+    return list(Lot.objects.select_for_update()
+                .filter(pk__in=pks, expires_at__lte=at, remaining__gt=0)
+                .order_by("pk")
+                .only("pk", "account_id", "remaining", "expires_at"))
+
+
 def resource_lock(resource_id: int) -> Resource:
     return Resource.objects.select_for_update().get(pk=resource_id)
 

@@ -158,6 +158,19 @@ class RemovalReason(models.TextChoices):
 LIVE_STATUSES = (ResourceStatus.PROCESSED, ResourceStatus.REMOVING)
 
 
+class StatusChangeReason(models.TextChoices):
+    """Why a resource's status changed, as its audit row says. A flag's reason is its removal
+    reason. The operators' desk writes free text (what they did, then why), so the audit row's
+    `reason` is not limited to these."""
+
+    REGISTERED = "registered", "registered"
+    CREDIT_INSUFFICIENT = RemovalReason.CREDIT_INSUFFICIENT.value, "credit_insufficient"
+    BALANCE_INSUFFICIENT = RemovalReason.BALANCE_INSUFFICIENT.value, "balance_insufficient"
+    FUNDED = "funded", "funded"
+    GRACE_EXPIRED = "grace_expired", "grace_expired"
+    FORGOTTEN_BY_OWNER = "forgotten by the owner", "forgotten by the owner"
+
+
 class Resource(models.Model):
     """A registered VM, program or stored file, with its costs at registration."""
 
@@ -301,13 +314,26 @@ class LifecycleRunStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped (another run held the lock)"
 
 
+class LifecycleTrigger(models.TextChoices):
+    """What started a lifecycle run. Labels are the values: pages show them as they are."""
+
+    BEAT = "beat", "beat"  # the periodic task
+    RUN_NOW = "run_now", "run_now"  # the dashboard's "run now" button (a Celery task)
+    COMMAND = "command", "command"  # manage.py run_lifecycle
+    SHARD = "shard", "shard"  # one shard of a sharded run
+    FORECAST = "forecast", "forecast"  # the dry run of a forecast (rolled back)
+    MANUAL = "manual", "manual"  # a direct call of the service
+    DEMO = "demo", "demo"  # the demo data
+
+
 class LifecycleRun(models.Model):
     """One lifecycle run (or one shard of it): when, as of which instant, and what it did."""
 
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     as_of = models.DateTimeField(help_text="The instant the run evaluated.")
-    trigger = models.CharField(max_length=32, default="manual")
+    trigger = models.CharField(max_length=32, choices=LifecycleTrigger.choices,
+                               default=LifecycleTrigger.MANUAL)
     dry_run = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=LifecycleRunStatus.choices,
                               default=LifecycleRunStatus.RUNNING)

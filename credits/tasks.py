@@ -6,19 +6,20 @@ of a sharded one).
 """
 from celery import shared_task
 
+from .models import LifecycleTrigger
 from .services.lifecycle_shards import lifecycle_run_start, lifecycle_shard_run
 
 
 @shared_task(name="credits.tasks.lifecycle_run_task")
 def lifecycle_run_task() -> int:
     """The hourly run: in this worker, or as `LIFECYCLE_SHARDS` shard tasks."""
-    return lifecycle_run_start(trigger="beat").pk
+    return lifecycle_run_start(trigger=LifecycleTrigger.BEAT).pk
 
 
 @shared_task(name="credits.tasks.lifecycle_run_now_task")
 def lifecycle_run_now_task() -> int:
     """A run asked for by an operator ("run now")."""
-    return lifecycle_run_start(trigger="run_now").pk
+    return lifecycle_run_start(trigger=LifecycleTrigger.RUN_NOW).pk
 
 
 @shared_task(name="credits.tasks.lifecycle_shard_task")

@@ -20,6 +20,7 @@ from .aggregate import (
     version_to_compatible_gpus,
 )
 from .enums import VersionStatus
+from .locks import pricing_versions_publish_lock
 from .models import GpuDevice, PricingVersion, Product, Tier
 from .selectors import pricing_cache_invalidate, pricing_version_in_force
 
@@ -169,22 +170,6 @@ def pricing_version_copy(*, version: PricingVersion, user=None,
     return copy
 
 
-def _versions_lock(*, version_pk: int) -> PricingVersion:
-    """Lock the draft and every published version, in primary-key order (no deadlock between
-    two publishes), so publishing and superseded-marking see one consistent set."""
-    locked = list(PricingVersion.objects.select_for_update()
-                  .filter(pk__in=_pks_to_lock(version_pk)).order_by("pk"))
-    for candidate in locked:
-        if candidate.pk == version_pk:
-            return candidate
-    raise PricingVersion.DoesNotExist(f"Pricing version {version_pk} does not exist.")
-
-
-def _pks_to_lock(version_pk: int) -> list[int]:
-    published = PricingVersion.objects.filter(status=VersionStatus.PUBLISHED)
-    return sorted({version_pk, *published.values_list("pk", flat=True)})
-
-
 @transaction.atomic
 def pricing_version_publish(*, version: PricingVersion, effective_from: datetime | None = None,
                             user=None) -> PricingVersion:
@@ -195,7 +180,7 @@ def pricing_version_publish(*, version: PricingVersion, effective_from: datetime
     every process reloads its pricing once the transaction commits.
     """
     user = _actor(user)
-    locked = _versions_lock(version_pk=version.pk)
+    locked = pricing_versions_publish_lock(version_pk=version.pk)
     # Read the clock once the lock is held: a publish that waited for another one then comes
     # after it, in effective date as in commit order.
     now = timezone.now()

@@ -19,8 +19,15 @@ from django.utils.dateparse import parse_datetime
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
-from ..models import LifecycleRun, LifecycleRunStatus, LifecycleSettings, RemovalReason
-from ..selectors.forecast import GRACE_EXPIRED, lifecycle_forecast, lifecycle_next_run_at
+from ..models import (
+    LifecycleRun,
+    LifecycleRunStatus,
+    LifecycleSettings,
+    LifecycleTrigger,
+    RemovalReason,
+    StatusChangeReason,
+)
+from ..selectors.forecast import lifecycle_forecast, lifecycle_next_run_at
 from ..selectors.lifecycle import (
     LIFECYCLE_PERIODIC_TASK_NAME,
     lifecycle_periodic_task,
@@ -32,8 +39,6 @@ from .shared import change_url, changelist_url, when_text
 
 logger = logging.getLogger(__name__)
 
-# The trigger `lifecycle_run_now_task` records (credits/tasks.py).
-RUN_NOW_TRIGGER = "run_now"
 RECENT_RUNS_SHOWN = 5
 FORECAST_ROWS_SHOWN = 200
 # How far ahead an operator may ask for a forecast: its dry run meters every hour until then,
@@ -160,7 +165,8 @@ class LifecycleSettingsAdmin(SimpleHistoryAdmin):
         next_run = lifecycle_next_run_at(after=now)
         runs = list(LifecycleRun.objects.filter(parent__isnull=True)
                     .order_by("-started_at", "-id")[:RECENT_RUNS_SHOWN])
-        last_beat_run = (LifecycleRun.objects.filter(parent__isnull=True, trigger="beat")
+        last_beat_run = (LifecycleRun.objects
+                         .filter(parent__isnull=True, trigger=LifecycleTrigger.BEAT)
                          .order_by("-started_at", "-id").first())
         return {
             "title": "Lifecycle controls",
@@ -216,7 +222,7 @@ class LifecycleSettingsAdmin(SimpleHistoryAdmin):
     def _run_after(since: datetime) -> LifecycleRun | None:
         """The first run asked for with "run now" that started at or after `since` (the click):
         runs are started in the order they were queued."""
-        return (LifecycleRun.objects.filter(trigger=RUN_NOW_TRIGGER, parent__isnull=True,
+        return (LifecycleRun.objects.filter(trigger=LifecycleTrigger.RUN_NOW, parent__isnull=True,
                                             started_at__gte=since)
                 .order_by("started_at", "id").first())
 
@@ -357,7 +363,7 @@ def _parse_datetime(text: str) -> datetime | None:
         return None
 
 
-_REASONS = {**dict(RemovalReason.choices), GRACE_EXPIRED: "Grace over"}
+_REASONS = {**dict(RemovalReason.choices), StatusChangeReason.GRACE_EXPIRED: "Grace over"}
 
 
 def _forecast_rows(rows) -> list[dict]:

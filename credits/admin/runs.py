@@ -61,7 +61,8 @@ class LifecycleRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "charges", "credits_charged_shown", "flagged", "restored", "removed",
                     "errors_shown", "duration", "shard")
     list_display_links = ("started_at",)
-    list_filter = ("status", "trigger", "dry_run", RunKindFilter)
+    # Only the triggers some run was recorded with (the choices would list every trigger).
+    list_filter = ("status", ("trigger", admin.AllValuesFieldListFilter), "dry_run", RunKindFilter)
     date_hierarchy = "started_at"
     list_select_related = ("parent",)
     list_per_page = 50

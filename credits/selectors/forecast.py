@@ -16,14 +16,19 @@ from django.utils import timezone
 
 from pricing.enums import PaymentType
 
-from ..models import LifecycleRun, LifecycleRunStatus, RemovalReason, Resource
+from ..models import (
+    LifecycleRun,
+    LifecycleRunStatus,
+    LifecycleTrigger,
+    RemovalReason,
+    Resource,
+    StatusChangeReason,
+)
 from ..services.lifecycle import lifecycle_run
 from .lifecycle import lifecycle_periodic_task, lifecycle_settings_get
 
-FORECAST_TRIGGER = "forecast"
 # With no periodic task (or one with no upcoming instant), the forecast looks one hour ahead.
 FALLBACK_AHEAD = timedelta(hours=1)
-GRACE_EXPIRED = "grace_expired"
 
 
 # --- the next scheduled instant -------------------------------------------------------------
@@ -128,7 +133,7 @@ def lifecycle_forecast(*, at: datetime, rows_limit: int | None = None) -> Lifecy
     grace = timedelta(hours=lifecycle_settings_get().grace_hours)
     try:
         with transaction.atomic():
-            raise _Rollback(lifecycle_run(at=at, dry_run=True, trigger=FORECAST_TRIGGER))
+            raise _Rollback(lifecycle_run(at=at, dry_run=True, trigger=LifecycleTrigger.FORECAST))
     except _Rollback as rollback:
         run = rollback.run
     forecast = LifecycleForecast(at=at, skipped=run.status == LifecycleRunStatus.SKIPPED)
@@ -151,7 +156,7 @@ def lifecycle_forecast(*, at: datetime, rows_limit: int | None = None) -> Lifecy
         for resource in _resources(counts.restored_ids, rows_limit)]
     # A resource flagged by this very run (grace 0) is removed by it too, at its new deadline.
     forecast.removed = [
-        ForecastRow(resource=resource, reason=GRACE_EXPIRED,
+        ForecastRow(resource=resource, reason=StatusChangeReason.GRACE_EXPIRED,
                     deadline=resource.delete_after or flagged_deadline)
         for resource in _resources(counts.removed_ids, rows_limit)]
     return forecast

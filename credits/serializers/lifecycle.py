@@ -6,7 +6,7 @@ from pricing.enums import PaymentType
 from pricing.serializers import Amount
 
 from ..addresses import InvalidAddress, normalize_address
-from ..models import LifecycleRunStatus, RemovalReason
+from ..models import LifecycleRunStatus, LifecycleTrigger, RemovalReason
 from ..selectors.lifecycle import cursor_decode
 from .ledger import AwareDateTimeField, Credits
 
@@ -94,7 +94,8 @@ class LifecycleRunSerializer(serializers.Serializer):
     duration_seconds = serializers.FloatField(allow_null=True,
                                               help_text="finished_at − started_at.")
     as_of = serializers.DateTimeField(help_text="The instant the run evaluated.")
-    trigger = serializers.CharField(help_text="beat, run_now, manual, shard…")
+    trigger = serializers.ChoiceField(choices=LifecycleTrigger.choices,
+                                      help_text="What started the run.")
     dry_run = serializers.BooleanField()
     status = serializers.ChoiceField(choices=LifecycleRunStatus.choices)
     parent = serializers.IntegerField(allow_null=True,

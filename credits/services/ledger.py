@@ -24,7 +24,7 @@ from django.utils import timezone
 from ..addresses import address_input
 from ..errors import IdempotencyConflict, InsufficientCredit, InvalidInput
 from ..idempotency import request_fingerprint
-from ..locks import account_lock, accounts_lock, lots_spendable_lock
+from ..locks import account_lock, accounts_lock, lots_due_lock, lots_spendable_lock
 from ..models import Account, EntryKind, LedgerEntry, Lot, LotDrain, Resource
 
 # Credits are bigints: keep every amount, and any sum of a few of them, far from 2**63.
@@ -381,7 +381,7 @@ def lots_expire(*, at: datetime | None = None, batch_size: int = EXPIRY_BATCH_SI
             # share-lock the account rows, so taking the lots first could deadlock with a
             # service that holds an account and waits for one of these lots.
             accounts_lock({account_id for _, account_id in candidates})
-            batch = _lots_due_lock(pks=[pk for pk, _ in candidates], at=at)
+            batch = lots_due_lock(pks=[pk for pk, _ in candidates], at=at)
             entries = LedgerEntry.objects.bulk_create([
                 LedgerEntry(account_id=lot.account_id, kind=EntryKind.EXPIRY,
                             amount=-lot.remaining, idempotency_key=f"expiry:lot:{lot.pk}",
@@ -394,12 +394,3 @@ def lots_expire(*, at: datetime | None = None, batch_size: int = EXPIRY_BATCH_SI
             expired += sum(lot.remaining for lot in batch)
         if len(candidates) < batch_size:
             return expired
-
-
-def _lots_due_lock(*, pks: list[int], at: datetime) -> list[Lot]:
-    # Locked in pk order, as `lots_spendable_lock` does, after their accounts. A lot drained
-    # meanwhile is read again once locked, so `remaining` is exact (and maybe 0 now).
-    return list(Lot.objects.select_for_update()
-                .filter(pk__in=pks, expires_at__lte=at, remaining__gt=0)
-                .order_by("pk")
-                .only("pk", "account_id", "remaining", "expires_at"))

@@ -36,9 +36,11 @@ from ..models import (
     METERING_REASON,
     LifecycleRun,
     LifecycleRunStatus,
+    LifecycleTrigger,
     RemovalReason,
     Resource,
     ResourceStatus,
+    StatusChangeReason,
 )
 from ..selectors.lifecycle import lifecycle_settings_get
 from .ledger import lots_expire
@@ -283,8 +285,8 @@ def _fund_or_flag(cursor, *, now, run, actor, bounds: dict, grace: timedelta,
         cursor, params=params,
         candidates_sql="SELECT id FROM lc_fund WHERE funded = 1 AND delete_after > %(now)s",
         from_status=ResourceStatus.REMOVING, to_status=ResourceStatus.PROCESSED,
-        reason="funded", set_sql="removing_since = NULL, delete_after = NULL, "
-                                 "removal_reason = ''")
+        reason=StatusChangeReason.FUNDED,
+        set_sql="removing_since = NULL, delete_after = NULL, removal_reason = ''")
     counts.restored = len(ids)
     counts.restored_ids = ids
     _drop_temps(cursor, "lc_fund")
@@ -296,9 +298,9 @@ def _finalise(cursor, *, now, run, actor, bounds: dict) -> RunCounts:
     ids = _transition(
         cursor, params=params,
         candidates_sql=f"SELECT id FROM credits_resource WHERE {_in_batch('owner_id')} "
-                       "AND status = 'removing' AND delete_after <= %(now)s",
+                       f"AND status = '{ResourceStatus.REMOVING}' AND delete_after <= %(now)s",
         from_status=ResourceStatus.REMOVING, to_status=ResourceStatus.REMOVED,
-        reason="grace_expired", set_sql="ended_at = delete_after")
+        reason=StatusChangeReason.GRACE_EXPIRED, set_sql="ended_at = delete_after")
     return RunCounts(removed=len(ids), removed_ids=ids)
 
 
@@ -369,7 +371,8 @@ def _run_batch(*, account_ids: list[int], run, now, actor, settings_, run_counts
     return batch
 
 
-def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False, trigger: str = "manual",
+def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
+                  trigger: str = LifecycleTrigger.MANUAL,
                   shard_index: int | None = None, shard_count: int = 1,
                   parent_id: int | None = None, batch_size: int | None = None,
                   wait: bool = False, fail_batch=None) -> LifecycleRun:

@@ -17,10 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..locks import lifecycle_run_unclaim
-from ..models import LifecycleRun, LifecycleRunStatus
-from .lifecycle import LifecycleRefused, RunCounts, lifecycle_run, lifecycle_run_claimed_create
-
-SHARD_TRIGGER = "shard"
+from ..models import LifecycleRun, LifecycleRunStatus, LifecycleTrigger
+from .lifecycle import (
+    LifecycleRefused,
+    RunCounts,
+    lifecycle_run,
+    lifecycle_run_claimed_create,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +90,9 @@ def lifecycle_shard_run(*, parent_id: int, shard_index: int, shard_count: int,
                         batch_size: int | None = None) -> LifecycleRun:
     """One shard of a sharded run, linked to its parent as it starts; once recorded, added up
     into the parent."""
-    run = lifecycle_run(at=at, dry_run=dry_run, trigger=SHARD_TRIGGER, shard_index=shard_index,
-                        shard_count=shard_count, parent_id=parent_id, wait=wait,
-                        batch_size=batch_size)
+    run = lifecycle_run(at=at, dry_run=dry_run, trigger=LifecycleTrigger.SHARD,
+                        shard_index=shard_index, shard_count=shard_count, parent_id=parent_id,
+                        wait=wait, batch_size=batch_size)
     lifecycle_run_summarise(parent_id=parent_id)
     return run
 

@@ -37,6 +37,7 @@ from ..models import (
     Resource,
     ResourceStatus,
     ResourceStatusChange,
+    StatusChangeReason,
 )
 from ..selectors.resources import (
     ContentRefused,
@@ -155,7 +156,7 @@ def _insert(*, item_hash: str, message_type: str, content: dict, priced: PricedC
     ])
     ResourceStatusChange.objects.create(resource=resource, from_status="",
                                         to_status=ResourceStatus.PROCESSED,
-                                        reason="registered", actor=actor, at=at)
+                                        reason=StatusChangeReason.REGISTERED, actor=actor, at=at)
     return resource
 
 
@@ -225,6 +226,7 @@ def resource_forget(*, item_hash: str, actor: str, at: datetime | None = None) -
                                    item_hash=item_hash)
         ResourceStatusChange.objects.create(resource=resource, from_status=from_status,
                                             to_status=ResourceStatus.FORGOTTEN,
-                                            reason="forgotten by the owner", actor=actor, at=at)
+                                            reason=StatusChangeReason.FORGOTTEN_BY_OWNER,
+                                            actor=actor, at=at)
         resource.refresh_from_db()
     return resource

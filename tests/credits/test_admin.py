@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from credits.models import (
+    Account,
     ApiKey,
     ApiKeyScope,
-    Account,
     CostRow,
     EntryKind,
     LedgerEntry,
@@ -21,6 +21,7 @@ from credits.models import (
     Resource,
     ResourceStatus,
     ResourceStatusChange,
+    StatusChangeReason,
     TokenBalance,
 )
 from pricing.enums import CostRowType, MessageType, PaymentType, ProductType
@@ -69,7 +70,8 @@ def _resource(account, version, *, item_hash=ITEM_HASH, status=ResourceStatus.PR
                            pricing_version=version)
     ResourceStatusChange.objects.create(resource=resource, from_status="",
                                         to_status=ResourceStatus.PROCESSED,
-                                        reason="registered", actor="api-key:abc (owner: alice)")
+                                        reason=StatusChangeReason.REGISTERED,
+                                        actor="api-key:abc (owner: alice)")
     return resource
 
 
@@ -343,7 +345,8 @@ def test_the_resource_page_shows_cost_rows_and_status_history(admin_client, acco
     inlines = {inline.opts.model: list(inline.formset.forms)
                for inline in response.context["inline_admin_formsets"]}
     assert [form.instance.name for form in inlines[CostRow]] == ["instance"]
-    assert [form.instance.reason for form in inlines[ResourceStatusChange]] == ["registered"]
+    assert [form.instance.reason for form in inlines[ResourceStatusChange]] == [
+        StatusChangeReason.REGISTERED]
     page = response.content.decode()
     assert ITEM_HASH in page and "0.01" in page
 

@@ -14,6 +14,7 @@ from credits.models import (
     Account,
     LifecycleRun,
     LifecycleRunStatus,
+    LifecycleTrigger,
     RemovalReason,
     ResourceStatus,
 )
@@ -91,7 +92,8 @@ def seeded(ledger_resource_factory):
         at = NOW - hours_ago * H
         runs[hours_ago] = LifecycleRun.objects.create(
             started_at=at, finished_at=at + timedelta(seconds=2), as_of=at, status=status,
-            trigger="beat", accounts=2, resources=5, charges=3, credits_charged=hours_ago,
+            trigger=LifecycleTrigger.BEAT, accounts=2, resources=5, charges=3,
+            credits_charged=hours_ago,
             errors=int(status == LifecycleRunStatus.FAILED),
             error_messages="batch 0 (accounts 1–2): boom" if status == "failed" else "")
     # Newer, but neither is a whole real run: a dry run (a forecast) and a shard of run 2.

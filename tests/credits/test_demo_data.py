@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from credits.demo import (
     HISTORY_HOURS,
-    RUN_TRIGGER,
     SIMULATED_FAILURE,
     demo_address,
     demo_item_hash,
@@ -27,11 +26,13 @@ from credits.models import (
     LedgerEntry,
     LifecycleRun,
     LifecycleRunStatus,
+    LifecycleTrigger,
     Lot,
     RemovalReason,
     Resource,
     ResourceStatus,
     ResourceStatusChange,
+    StatusChangeReason,
     TokenBalance,
 )
 from credits.selectors.dashboard import dashboard_summary
@@ -200,7 +201,7 @@ def _assert_credits_of_every_kind():
 
 
 def _assert_a_week_of_hourly_runs_ending_now(started):
-    runs = LifecycleRun.objects.filter(trigger=RUN_TRIGGER).order_by("as_of")
+    runs = LifecycleRun.objects.filter(trigger=LifecycleTrigger.DEMO).order_by("as_of")
     assert runs.count() == HISTORY_HOURS
     as_of = list(runs.values_list("as_of", flat=True))
     assert all(later - earlier == timedelta(hours=1) for earlier, later in zip(as_of, as_of[1:]))
@@ -223,14 +224,15 @@ def _assert_pending_deletions_flagged_by_runs(started):
     for resource in removing:
         change = resource.status_changes.filter(to_status=ResourceStatus.REMOVING).first()
         assert change is not None and change.run is not None
-        assert change.run.trigger == RUN_TRIGGER
+        assert change.run.trigger == LifecycleTrigger.DEMO
 
 
 def _assert_a_removal_a_restore_and_a_forget():
     removed = Resource.objects.get(status=ResourceStatus.REMOVED)
-    assert removed.status_changes.filter(reason="grace_expired", run__isnull=False).exists()
+    assert removed.status_changes.filter(reason=StatusChangeReason.GRACE_EXPIRED,
+                                         run__isnull=False).exists()
     assert ResourceStatusChange.objects.filter(to_status=ResourceStatus.PROCESSED,
-                                               reason="funded").exists()
+                                               reason=StatusChangeReason.FUNDED).exists()
     assert Resource.objects.get(status=ResourceStatus.FORGOTTEN).ended_at is not None
 
 

@@ -18,6 +18,7 @@ from credits.models import (
     Account,
     LifecycleRun,
     LifecycleSettings,
+    LifecycleTrigger,
     RemovalReason,
     ResourceStatus,
     ResourceStatusChange,
@@ -203,9 +204,9 @@ def test_runs_cannot_be_added_changed_or_deleted(admin_client, runs):
 def test_a_sharded_run_lists_its_shards_and_their_changes(admin_client, ledger_resource_factory,
                                                           account):
     now = timezone.now()
-    parent = LifecycleRun.objects.create(started_at=now, as_of=now, trigger="beat",
+    parent = LifecycleRun.objects.create(started_at=now, as_of=now, trigger=LifecycleTrigger.BEAT,
                                          shard_count=2, flagged=1)
-    shard = LifecycleRun.objects.create(started_at=now, as_of=now, trigger="shard",
+    shard = LifecycleRun.objects.create(started_at=now, as_of=now, trigger=LifecycleTrigger.SHARD,
                                         shard_index=1, shard_count=2, parent=parent, flagged=1)
     resource = ledger_resource_factory(account)
     ResourceStatusChange.objects.create(resource=resource, from_status="processed",

@@ -15,6 +15,7 @@ from credits.models import (
     LifecycleRun,
     LifecycleRunStatus,
     LifecycleSettings,
+    LifecycleTrigger,
     RemovalReason,
     ResourceStatus,
     TokenBalance,
@@ -431,10 +432,11 @@ def test_lifecycle_runs_are_listed_newest_first_with_their_counts(operator, acco
 
 def test_a_shard_shows_its_parent_and_place(operator):
     now = timezone.now()
-    parent = LifecycleRun.objects.create(started_at=now, as_of=now, trigger="beat",
+    parent = LifecycleRun.objects.create(started_at=now, as_of=now, trigger=LifecycleTrigger.BEAT,
                                          shard_count=2)
     LifecycleRun.objects.create(started_at=now + timedelta(seconds=1), as_of=now,
-                                trigger="shard", shard_index=1, shard_count=2, parent=parent)
+                                trigger=LifecycleTrigger.SHARD, shard_index=1, shard_count=2,
+                                parent=parent)
 
     shard, listed_parent = operator.get(RUNS).json()["results"]
 

@@ -28,6 +28,7 @@ from credits.models import (
     LedgerEntry,
     LifecycleRun,
     LifecycleRunStatus,
+    LifecycleTrigger,
     Lot,
     Resource,
     ResourceStatus,
@@ -217,7 +218,7 @@ def test_two_sharded_runs_at_once_charge_and_flag_once():
     expected = one_run_outcome()
 
     def sharded():
-        return lifecycle_run_sharded_here(shard_count=3, trigger="test", at=AT)
+        return lifecycle_run_sharded_here(shard_count=3, trigger=LifecycleTrigger.MANUAL, at=AT)
 
     results = in_threads(a=sharded, b=sharded)
 
@@ -234,8 +235,8 @@ def test_an_unsharded_and_a_sharded_run_at_once_charge_and_flag_once():
     expected = one_run_outcome()
 
     in_threads(whole=lambda: lifecycle_run(at=AT, batch_size=1),
-               sharded=lambda: lifecycle_run_sharded_here(shard_count=3, trigger="test", at=AT,
-                                                          batch_size=1))
+               sharded=lambda: lifecycle_run_sharded_here(
+                   shard_count=3, trigger=LifecycleTrigger.MANUAL, at=AT, batch_size=1))
 
     assert_done_once(expected)
 
@@ -353,7 +354,7 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_fails_it_and
 
     # then what it did is whole batches: every account charged for all three hours of both
     # VMs, or not at all, and the charged ones come first; its row counts them
-    killed = LifecycleRun.objects.get(trigger="command")
+    killed = LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND)
     assert killed.finished_at is None and killed.status == LifecycleRunStatus.RUNNING
     charged_per_owner = {}
     for owner_id, hours in Resource.objects.values_list("owner_id", "meter__charged_hours"):

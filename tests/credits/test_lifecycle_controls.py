@@ -24,10 +24,12 @@ from credits.models import (
     LifecycleRun,
     LifecycleRunStatus,
     LifecycleSettings,
+    LifecycleTrigger,
     RemovalReason,
     Resource,
     ResourceStatus,
     ResourceStatusChange,
+    StatusChangeReason,
 )
 from credits.selectors.forecast import lifecycle_forecast, lifecycle_next_run_at
 from credits.selectors.lifecycle import LIFECYCLE_PERIODIC_TASK_NAME
@@ -175,7 +177,7 @@ def test_the_forecast_rows_give_reason_and_deadline(seeded, settings):
                                                   T0 + 24 * HOUR)
     assert (restored.reason, restored.deadline) == (RemovalReason.CREDIT_INSUFFICIENT,
                                                     T0 + 10 * HOUR)
-    assert (removed.reason, removed.deadline) == ("grace_expired", T0 - HOUR)
+    assert (removed.reason, removed.deadline) == (StatusChangeReason.GRACE_EXPIRED, T0 - HOUR)
     assert flagged.resource.owner.address == seeded["flagged"].owner.address
 
 
@@ -293,7 +295,7 @@ def test_run_now_queues_a_run_and_its_page_shows_the_result(
 
     # then a run was recorded by the task, and the result page shows it
     assert response.status_code == 302
-    run = LifecycleRun.objects.get(trigger="run_now")
+    run = LifecycleRun.objects.get(trigger=LifecycleTrigger.RUN_NOW)
     assert (run.status, run.dry_run, run.flagged, run.restored) \
         == (LifecycleRunStatus.SUCCEEDED, False, 1, 1)
     page = staff.get(response["Location"])
@@ -341,7 +343,8 @@ def test_run_now_only_queues_the_task_and_the_page_waits_for_a_worker(
 
 
 def test_a_run_started_before_the_click_is_not_taken_for_its_result(staff):
-    LifecycleRun.objects.create(as_of=T0, started_at=T0, finished_at=T0, trigger="run_now",
+    LifecycleRun.objects.create(as_of=T0, started_at=T0, finished_at=T0,
+                                trigger=LifecycleTrigger.RUN_NOW,
                                 status=LifecycleRunStatus.SUCCEEDED)
 
     status = json.loads(staff.get(STATUS, {"since": (T0 + HOUR).isoformat()}).content)
@@ -381,7 +384,7 @@ def test_staff_with_the_change_permission_can_run_now(operator, celery_eager):
     response = changer.post(RUN_NOW)
 
     assert response.status_code == 302
-    assert LifecycleRun.objects.filter(trigger="run_now").count() == 1
+    assert LifecycleRun.objects.filter(trigger=LifecycleTrigger.RUN_NOW).count() == 1
 
 
 def test_staff_without_any_lifecycle_permission_sees_neither_forecast_nor_results(operator):

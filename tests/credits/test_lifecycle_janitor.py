@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from credits.locks import lifecycle_lock
-from credits.models import Charge, LifecycleRun, LifecycleRunStatus
+from credits.models import Charge, LifecycleRun, LifecycleRunStatus, LifecycleTrigger
 from credits.services.lifecycle import lifecycle_run, lifecycle_runs_fail_dead
 from credits.services.lifecycle_shards import (
     lifecycle_run_parent_create,
@@ -71,8 +71,8 @@ def test_a_shard_killed_mid_way_keeps_its_parent_and_the_next_run_fails_both_say
     run_lifecycle_killed_mid_way("--at", at.isoformat(), "--shards", "2")
 
     # then the shard's row has its parent already, and counts what it committed
-    parent = LifecycleRun.objects.get(trigger="command")
-    shard = LifecycleRun.objects.get(trigger="shard")
+    parent = LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND)
+    shard = LifecycleRun.objects.get(trigger=LifecycleTrigger.SHARD)
     assert (parent.shard_count, parent.status, parent.finished_at) == (2, RUNNING, None)
     assert (shard.parent_id, shard.shard_index, shard.status) == (parent.pk, 0, RUNNING)
     assert 0 < shard.charges == Charge.objects.filter(run_id=shard.pk).count() \
@@ -110,11 +110,11 @@ def test_a_live_run_in_another_thread_is_not_failed_by_a_shard_that_fails_a_dead
     # run left running by a dead process (since the live run looked)
     build_mixed_accounts(6)
     with a_run_holding_its_locks() as results:
-        live_run = LifecycleRun.objects.get(trigger="manual")
+        live_run = LifecycleRun.objects.get(trigger=LifecycleTrigger.MANUAL)
         dead = left_running()
 
         # when a shard of a sharded run starts meanwhile, and then a janitor alone
-        parent = lifecycle_run_parent_create(shard_count=2, trigger="beat")
+        parent = lifecycle_run_parent_create(shard_count=2, trigger=LifecycleTrigger.BEAT)
         shard = lifecycle_shard_run(parent_id=parent.pk, shard_index=0, shard_count=2, at=AT)
         again = lifecycle_runs_fail_dead()
 
@@ -135,10 +135,10 @@ def test_a_live_run_in_another_thread_is_not_failed_by_a_shard_that_fails_a_dead
 @pytest.mark.django_db(transaction=True)
 def test_janitors_at_once_fail_each_dead_run_once_and_close_its_parent_once():
     # given a dead unsharded run, and a sharded run whose two shards died
-    parent = lifecycle_run_parent_create(shard_count=2, trigger="beat")
+    parent = lifecycle_run_parent_create(shard_count=2, trigger=LifecycleTrigger.BEAT)
     dead = [left_running(),
-            left_running(parent=parent, trigger="shard", shard_index=0, shard_count=2),
-            left_running(parent=parent, trigger="shard", shard_index=1, shard_count=2)]
+            *(left_running(parent=parent, trigger=LifecycleTrigger.SHARD, shard_index=index,
+                           shard_count=2) for index in (0, 1))]
 
     # when three janitors look at once
     results = in_threads(a=lifecycle_runs_fail_dead, b=lifecycle_runs_fail_dead,
@@ -162,10 +162,10 @@ def test_a_shard_left_running_by_a_dead_worker_is_failed_and_its_parent_closed_a
     # given a sharded run (Celery: no process runs its parent) whose shards 0 and 2 finished
     # and whose shard 1 died in its worker
     build_mixed_accounts(12)
-    parent = lifecycle_run_parent_create(shard_count=3, trigger="beat")
+    parent = lifecycle_run_parent_create(shard_count=3, trigger=LifecycleTrigger.BEAT)
     for index in (0, 2):
         lifecycle_shard_run(parent_id=parent.pk, shard_index=index, shard_count=3, at=AT)
-    lost = left_running(parent=parent, trigger="shard", shard_index=1, shard_count=3)
+    lost = left_running(parent=parent, trigger=LifecycleTrigger.SHARD, shard_index=1, shard_count=3)
     parent.refresh_from_db()
     assert (parent.status, parent.finished_at) == (RUNNING, None)
 
@@ -227,10 +227,12 @@ def test_a_dry_run_leaves_dead_runs_to_a_real_run(db):
 
 def test_migration_0009_fails_the_runs_left_running_before_it_whose_lock_is_free(db):
     # given rows the code before it left running (no session recorded)
-    whole = LifecycleRun.objects.create(as_of=AT, trigger="beat")
-    shard = LifecycleRun.objects.create(as_of=AT, trigger="shard", shard_index=1, shard_count=3)
-    busy = LifecycleRun.objects.create(as_of=AT, trigger="shard", shard_index=2, shard_count=3)
-    parent = LifecycleRun.objects.create(as_of=AT, trigger="beat", shard_count=3)
+    whole = LifecycleRun.objects.create(as_of=AT, trigger=LifecycleTrigger.BEAT)
+    shard = LifecycleRun.objects.create(as_of=AT, trigger=LifecycleTrigger.SHARD, shard_index=1,
+                                        shard_count=3)
+    busy = LifecycleRun.objects.create(as_of=AT, trigger=LifecycleTrigger.SHARD, shard_index=2,
+                                       shard_count=3)
+    parent = LifecycleRun.objects.create(as_of=AT, trigger=LifecycleTrigger.BEAT, shard_count=3)
 
     # when it is applied while a run of shard 2 holds that shard's lock
     with lifecycle_lock("shard-2-of-3") as acquired:

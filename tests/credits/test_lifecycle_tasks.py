@@ -22,6 +22,7 @@ from credits.models import (
     LedgerEntry,
     LifecycleRun,
     LifecycleRunStatus,
+    LifecycleTrigger,
     Lot,
     LotDrain,
     Resource,
@@ -220,7 +221,7 @@ def test_the_periodic_task_records_a_beat_run_with_its_counts(db, task_run):
     run = task_run(T0 + HOUR + LATE)
 
     assert (run.trigger, run.status, run.shard_count, run.parent_id) == (
-        "beat", LifecycleRunStatus.SUCCEEDED, 1, None)
+        LifecycleTrigger.BEAT, LifecycleRunStatus.SUCCEEDED, 1, None)
     assert run.as_of == T0 + HOUR + LATE
     # kinds 1 and 2 flag one credit VM each, kind 5 its hold VM
     assert (run.accounts, run.flagged) == (6, 3)
@@ -233,7 +234,8 @@ def test_the_run_now_task_runs_the_lifecycle_with_its_own_trigger(db, celery_eag
     with time_machine.travel(T0 + HOUR + LATE, tick=False):
         run = LifecycleRun.objects.get(pk=lifecycle_run_now_task.delay().get())
 
-    assert (run.trigger, run.status, run.flagged) == ("run_now", LifecycleRunStatus.SUCCEEDED, 1)
+    assert (run.trigger, run.status, run.flagged) == (LifecycleTrigger.RUN_NOW,
+                                                   LifecycleRunStatus.SUCCEEDED, 1)
 
 
 # --- sharding -------------------------------------------------------------------------------
@@ -270,7 +272,7 @@ def test_each_account_is_handled_by_exactly_one_shard_and_the_parent_adds_them_u
     # then one shard task per index, each linked to the parent
     shards = list(parent.shards.order_by("shard_index"))
     assert [(shard.shard_index, shard.shard_count, shard.trigger) for shard in shards] == [
-        (0, 3, "shard"), (1, 3, "shard"), (2, 3, "shard")]
+        (index, 3, LifecycleTrigger.SHARD) for index in range(3)]
     assert all(shard.accounts > 0 for shard in shards)
     # every account charged by its own shard's run, and by no other
     runs_by_owner = {}
@@ -282,7 +284,7 @@ def test_each_account_is_handled_by_exactly_one_shard_and_the_parent_adds_them_u
                for owner_id, runs in runs_by_owner.items())
     # the parent: the shards' sums, closed by the last shard
     assert (parent.trigger, parent.status, parent.shard_count) == (
-        "beat", LifecycleRunStatus.SUCCEEDED, 3)
+        LifecycleTrigger.BEAT, LifecycleRunStatus.SUCCEEDED, 3)
     assert parent.finished_at == max(shard.finished_at for shard in shards)
     for name in ("accounts", "resources", "charges", "credits_charged", "credits_short",
                  "flagged", "restored", "removed", "errors"):
@@ -292,7 +294,8 @@ def test_each_account_is_handled_by_exactly_one_shard_and_the_parent_adds_them_u
 
 def test_a_parent_stays_running_until_its_last_shard_has_finished(db):
     build_mixed_accounts(12)
-    parent = LifecycleRun.objects.create(as_of=T0 + HOUR + LATE, trigger="beat", shard_count=3)
+    parent = LifecycleRun.objects.create(as_of=T0 + HOUR + LATE, trigger=LifecycleTrigger.BEAT,
+                                         shard_count=3)
 
     with time_machine.travel(T0 + HOUR + LATE, tick=False):
         for index in (0, 2):
@@ -311,8 +314,10 @@ def test_a_parent_stays_running_until_its_last_shard_has_finished(db):
 
 def test_a_late_partial_summary_never_reopens_a_closed_parent(db):
     build_mixed_accounts(6)
-    parent = LifecycleRun.objects.create(as_of=T0 + HOUR + LATE, trigger="beat", shard_count=1)
-    shard = lifecycle_run(at=T0 + HOUR + LATE, shard_index=0, shard_count=1, trigger="shard")
+    parent = LifecycleRun.objects.create(as_of=T0 + HOUR + LATE, trigger=LifecycleTrigger.BEAT,
+                                         shard_count=1)
+    shard = lifecycle_run(at=T0 + HOUR + LATE, shard_index=0, shard_count=1,
+                          trigger=LifecycleTrigger.SHARD)
     LifecycleRun.objects.filter(pk=shard.pk).update(parent=parent)
     closed = lifecycle_run_summarise(parent_id=parent.pk)
     assert closed.finished_at is not None
@@ -332,7 +337,7 @@ def test_a_shard_that_finds_its_lock_taken_is_skipped_and_the_parent_says_so(db,
     def lock_taken(name, *, wait=False):
         yield False
     monkeypatch.setattr(lifecycle_module, "lifecycle_lock", lock_taken)
-    parent = LifecycleRun.objects.create(as_of=T0, trigger="beat", shard_count=2)
+    parent = LifecycleRun.objects.create(as_of=T0, trigger=LifecycleTrigger.BEAT, shard_count=2)
 
     for index in range(2):
         lifecycle_shard_task.apply(args=(index, 2, parent.pk))

@@ -26,6 +26,7 @@ from credits.models import (
     Resource,
     ResourceStatus,
     ResourceStatusChange,
+    StatusChangeReason,
 )
 from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
@@ -91,7 +92,7 @@ def reloaded(resource):
 
 def operator_rows(resource):
     return list(ResourceStatusChange.objects.filter(resource=resource, run__isnull=True)
-                .exclude(reason="registered").order_by("at", "id"))
+                .exclude(reason=StatusChangeReason.REGISTERED).order_by("at", "id"))
 
 
 # --- restore -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.db import connection
 
 from credits.locks import lifecycle_lock
 from credits.management.commands import run_lifecycle as command_module
-from credits.models import LifecycleRun, LifecycleRunStatus, ResourceStatus
+from credits.models import LifecycleRun, LifecycleRunStatus, LifecycleTrigger, ResourceStatus
 from credits.services.lifecycle import lifecycle_run
 from tests.credits.conftest import T0
 from tests.credits.test_lifecycle_tasks import (
@@ -74,7 +74,7 @@ def test_a_run_prints_its_counts_and_is_recorded(accounts):
     with time_machine.travel(T0 + 3 * HOUR + timedelta(minutes=5), tick=False):
         output = run_command()
 
-    run = LifecycleRun.objects.get(trigger="command")
+    run = LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND)
     assert f"Lifecycle run {run.pk} as of 2030-01-01T03:05:00+00:00: 4 accounts, 4 resources, " \
            f"8 charges, {8 * E1_PER_HOUR} credits charged" in output
     assert "1 flagged, 1 restored, 0 removed" in output
@@ -101,7 +101,7 @@ def test_a_dry_run_lists_what_would_change_and_changes_nothing(accounts):
            f"  {restored.item_hash}  owner {restored.owner.address}  credit  " \
            "was credit_insufficient, deadline 2030-01-02T01:05:00+00:00\n" in output
     assert "Would be removed (grace over): 0\n" in output
-    assert LifecycleRun.objects.get(trigger="command").dry_run
+    assert LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND).dry_run
 
 
 def test_at_with_dry_run_forecasts_what_will_be_flagged_or_removed_by_then(accounts):
@@ -254,7 +254,8 @@ def test_a_run_skipped_because_another_holds_the_lock_says_so_and_exits_0(accoun
         output = run_command("--dry-run")  # returns normally: exit status 0
 
     assert output.startswith("Skipped: another lifecycle run holds the lock")
-    assert LifecycleRun.objects.get(trigger="command").status == LifecycleRunStatus.SKIPPED
+    run = LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND)
+    assert run.status == LifecycleRunStatus.SKIPPED
 
 
 def test_with_wait_a_run_waits_for_the_lock_then_runs(accounts):
@@ -264,4 +265,5 @@ def test_with_wait_a_run_waits_for_the_lock_then_runs(accounts):
 
     assert saw_waiter.is_set()
     assert "1 flagged, 1 restored" in output
-    assert LifecycleRun.objects.get(trigger="command").status == LifecycleRunStatus.SUCCEEDED
+    run = LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND)
+    assert run.status == LifecycleRunStatus.SUCCEEDED

@@ -28,6 +28,7 @@ from credits.models import (
     Account,
     LifecycleRun,
     LifecycleRunStatus,
+    LifecycleTrigger,
     Resource,
     ResourceStatus,
 )
@@ -178,7 +179,7 @@ def _worker_env(broker_url: str, *, shards: int) -> dict:
 
 
 def _first_beat_run() -> LifecycleRun | None:
-    return LifecycleRun.objects.filter(trigger="beat").order_by("pk").first()
+    return LifecycleRun.objects.filter(trigger=LifecycleTrigger.BEAT).order_by("pk").first()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -231,7 +232,7 @@ def test_beat_runs_a_sharded_lifecycle_as_a_group_of_shard_tasks(private_redis_u
     assert parent is not None and parent.finished_at is not None, f"no closed parent {context}"
     shards = list(parent.shards.order_by("shard_index"))
     assert [(shard.shard_index, shard.trigger) for shard in shards] == [
-        (0, "shard"), (1, "shard"), (2, "shard")], context
+        (index, LifecycleTrigger.SHARD) for index in range(3)], context
     assert (parent.status, parent.shard_count, parent.accounts, parent.flagged) == (
         LifecycleRunStatus.SUCCEEDED, 3, 1, 1), context
     assert parent.finished_at == max(shard.finished_at for shard in shards), context

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from credits.models import Account, LifecycleRun, Resource, ResourceStatus
+from credits.models import Account, LifecycleRun, LifecycleTrigger, Resource, ResourceStatus
 from credits.selectors.lifecycle import LIFECYCLE_PERIODIC_TASK_NAME
 from credits.services.ledger import grant_create
 from credits_project.celery import app as celery_app
@@ -93,7 +93,7 @@ def test_staff_reads_the_schedule_forecasts_the_next_run_and_runs_it_now(
     _open_controls(admin_page)
     admin_page.click("#lifecycle-run-now input[type=submit]")
     admin_page.wait_for_selector("#run-now-counts")
-    run = LifecycleRun.objects.get(trigger="run_now")
+    run = LifecycleRun.objects.get(trigger=LifecycleTrigger.RUN_NOW)
     assert f"Run {run.pk}: ✔ Succeeded" in admin_page.inner_text("h2")
     counts = admin_page.inner_text("#run-now-counts")
     assert re.search(r"Flagged\s+1", counts) and re.search(r"Removed\s+0", counts)

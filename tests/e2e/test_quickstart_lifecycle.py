@@ -65,7 +65,7 @@ grant_create(address={ADDRESS!r}, amount=100_000, expires_at=None, reference="qs
 _STATE = f"""
 import json
 from django.db.models import Sum
-from credits.models import Account, Charge, LedgerEntry, LifecycleRun, Resource
+from credits.models import Account, Charge, LedgerEntry, LifecycleRun, LifecycleTrigger, Resource
 from credits.selectors.ledger import account_balance
 resource = Resource.objects.get(item_hash={ITEM_HASH!r})
 charges = Charge.objects.filter(resource=resource)
@@ -78,7 +78,7 @@ print(json.dumps({{
     "balance": str(account_balance(account=Account.objects.get(address={ADDRESS!r}))),
     "changes": list(resource.status_changes.order_by("at", "id")
                     .values_list("to_status", "reason")),
-    "worker_runs": list(LifecycleRun.objects.filter(trigger="run_now")
+    "worker_runs": list(LifecycleRun.objects.filter(trigger=LifecycleTrigger.RUN_NOW)
                         .values_list("status", flat=True)),
 }}))
 """

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from credits.models import LifecycleRunStatus, RemovalReason, Resource
+from credits.models import LifecycleRunStatus, LifecycleTrigger, RemovalReason, Resource
 from credits.selectors.lifecycle import lifecycle_settings_get
 from credits.services.lifecycle import LifecycleRefused, RunCounts, lifecycle_run
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
@@ -47,10 +47,12 @@ class Command(BaseCommand):
             raise CommandError("--shards must be at least 1.")
         try:
             if shards == 1:
-                run = lifecycle_run(at=instant, dry_run=dry_run, trigger="command", wait=wait)
+                run = lifecycle_run(at=instant, dry_run=dry_run, trigger=LifecycleTrigger.COMMAND,
+                                    wait=wait)
             else:
-                run = lifecycle_run_sharded_here(shard_count=shards, trigger="command",
-                                                 at=instant, dry_run=dry_run, wait=wait)
+                run = lifecycle_run_sharded_here(shard_count=shards,
+                                                 trigger=LifecycleTrigger.COMMAND, at=instant,
+                                                 dry_run=dry_run, wait=wait)
         except LifecycleRefused as exc:
             raise CommandError(f"Refused: {exc}") from exc
 
