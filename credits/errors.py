@@ -61,6 +61,3 @@ class CannotPrice(DomainError):
         self.code = error.code
 
 
-class PricingUnavailable(DomainError):
-    status_code = 503
-    code = "pricing_unavailable"

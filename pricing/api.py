@@ -24,7 +24,7 @@ from credits_project.text import unstorable_text_path
 
 from .content import ContentInvalid
 from .costs import CostBreakdown, CostError, PricingTable, Rates, format_amount
-from .estimates import Estimate, PricingUnavailable, estimate_compute
+from .estimates import Estimate, estimate_compute
 from .enums import MessageType
 from .models import PricingVersion
 from .selectors import pricing_in_force
@@ -136,8 +136,6 @@ def _estimate_or_error(**kwargs) -> Estimate:
     except CostError as exc:
         raise ApiError(status_code=422, code=exc.code, message=exc.message,
                        details=exc.details) from exc
-    except PricingUnavailable as exc:
-        raise ApiError(status_code=503, code="pricing_unavailable", message=str(exc)) from exc
 
 
 def _optional_amount(value: Decimal | None) -> str | None:

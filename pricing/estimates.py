@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from credits_project.errors import DomainError
+
 from .content import parse_content
 from .costs import DAY_SECONDS, HOUR_SECONDS, CostBreakdown, amount_for_seconds, compute_costs
 from .enums import PaymentType
@@ -14,8 +16,12 @@ from .models import PricingVersion
 from .selectors import pricing_in_force
 
 
-class PricingUnavailable(Exception):
-    """No pricing version is in force (nothing published yet)."""
+class PricingUnavailable(DomainError):
+    """No pricing version is in force (nothing published yet): a 503 for every API that prices
+    (estimates, registrations, affordability)."""
+
+    status_code = 503
+    code = "pricing_unavailable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ from pricing.serializers import ErrorSerializer
 from ..addresses import address_input
 from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, api_key_of
 from ..models import EntryKind, LedgerEntry
+from ..selectors.accounts import account_by_address
 from ..selectors.ledger import (
     account_balance_by_expiry,
-    account_by_address,
     account_credit_cost_per_hour,
     account_hold_locked_by_chain,
     account_runway_hours,
@@ -121,9 +121,10 @@ class BalanceView(APIView):
 
 
 def _kinds(request) -> list[str]:
-    """`kind` repeated (`?kind=grant&kind=expense`) or as a comma list (`?kind=grant,expense`)."""
+    """`kind` repeated (`?kind=grant&kind=expense`) or as a comma list (`?kind=grant,expense`).
+    A blank one is kept, so that it is refused as the schema says, not silently ignored."""
     return [kind.strip() for value in request.query_params.getlist("kind")
-            for kind in value.split(",") if kind.strip()]
+            for kind in value.split(",")]
 
 
 def _entry(entry: LedgerEntry) -> dict:

@@ -15,10 +15,9 @@ from pricing.enums import PaymentType
 from pricing.serializers import ErrorSerializer
 
 from ..auth import OperatorKeyOrStaff
-from ..models import LifecycleRun, RemovalReason
-from ..models import PendingDeletion as PendingDeletionModel
+from ..models import LifecycleRun, PendingDeletion, RemovalReason
 from ..selectors.lifecycle import (
-    PendingDeletion,
+    PendingDeletionRow,
     lifecycle_run_cursor,
     lifecycle_runs_recent,
     lifecycle_settings_get,
@@ -76,7 +75,7 @@ def _query(serializer_class, request) -> dict:
     return query.validated_data
 
 
-def _pending_deletion(row: PendingDeletion) -> dict:
+def _pending_deletion(row: PendingDeletionRow) -> dict:
     resource, shortfall = row.resource, row.shortfall
     return {
         "item_hash": resource.item_hash,
@@ -98,7 +97,7 @@ def _pending_deletion(row: PendingDeletion) -> dict:
 
 class PendingDeletionsView(APIView):
     permission_classes = [OperatorKeyOrStaff]
-    staff_model = PendingDeletionModel  # the admin's pending-deletions page
+    staff_model = PendingDeletion  # the admin's pending-deletions page
 
     @extend_schema(
         summary="Resources pending deletion, soonest deadline first",

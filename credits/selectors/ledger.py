@@ -132,11 +132,6 @@ def account_hold_locked_by_chain(*, account: Account | None) -> dict[str, Decima
     return dict(sorted(locked.items()))
 
 
-def account_by_address(*, address: str) -> Account | None:
-    """The account of an already normalised address, None if it has none yet."""
-    return Account.objects.filter(address=address).first()
-
-
 # --- history -----------------------------------------------------------------------------------
 
 def credit_history(*, account: Account, kinds: list[str] | None = None,

@@ -134,7 +134,7 @@ class Shortfall:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingDeletion:
+class PendingDeletionRow:
     """A resource in `removing`, with its countdown (at `at`) and its owner's shortfall."""
 
     resource: Resource
@@ -182,7 +182,7 @@ def pending_deletions_queryset(*, reason: str | None = None, payment_type: str |
 def pending_deletions(*, reason: str | None = None, payment_type: str | None = None,
                       owner: str | None = None, due_before: datetime | None = None,
                       at: datetime | None = None, after: tuple[datetime, int] | None = None,
-                      limit: int | None = None) -> list[PendingDeletion]:
+                      limit: int | None = None) -> list[PendingDeletionRow]:
     """Resources in `removing`, soonest deadline first, each with its countdown and its owner's
     shortfall at `at` (default now); see `pending_deletions_queryset` for the filters.
 
@@ -194,11 +194,11 @@ def pending_deletions(*, reason: str | None = None, payment_type: str | None = N
                                            owner=owner, due_before=due_before, after=after)
     page = list(resources if limit is None else resources[:limit])
     shortfalls = shortfalls_by_resource(resources=page, at=at)
-    return [PendingDeletion(resource=resource, shortfall=shortfalls[resource.pk], at=at)
+    return [PendingDeletionRow(resource=resource, shortfall=shortfalls[resource.pk], at=at)
             for resource in page]
 
 
-def pending_deletion_cursor(row: PendingDeletion) -> str:
+def pending_deletion_cursor(row: PendingDeletionRow) -> str:
     return cursor_encode(row.resource.delete_after, row.resource.pk)
 
 

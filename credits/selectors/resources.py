@@ -19,13 +19,15 @@ from pricing.costs import (
     compute_costs,
 )
 from pricing.enums import MessageType, PaymentType
+from pricing.estimates import PricingUnavailable
 from pricing.fields import exact_sum
 from pricing.models import PricingVersion
 from pricing.selectors import pricing_in_force
 
 from ..addresses import InvalidAddress, normalize_address
-from ..errors import CannotPrice, ContentRefused, PricingUnavailable
+from ..errors import CannotPrice, ContentRefused
 from ..models import LIVE_STATUSES, Account, Resource, TokenBalance
+from .accounts import account_by_address
 
 _ZERO = Decimal(0)
 # Sums of 18-decimal rates and balances are exact at this precision (38 digits + carries).
@@ -158,7 +160,9 @@ def requirement_for(*, account: Account | None, breakdown: CostBreakdown, paymen
         existing = account_credit_cost_per_second(account=account) if account else _ZERO
         rate = _EXACT.add(existing, breakdown.credit_per_second)
         required = credits_required_for_runtime(cost_credit_per_second=rate)
-        from .ledger import account_balance  # here: the ledger selectors import this module
+        from .ledger import (
+            account_balance,  # here: the ledger selectors import this module
+        )
 
         available = Decimal(account_balance(account=account, at=at)) if account else _ZERO
         return Requirement(payment_type=payment_type, required=required, available=available)
@@ -214,11 +218,6 @@ def content_owner_address(parsed) -> str:
         raise ContentRefused(f"content.address: {exc}",
                              errors=[{"loc": "address", "msg": str(exc),
                                       "type": "invalid_address"}]) from exc
-
-
-def account_by_address(*, address: str) -> Account | None:
-    """The account of `address` (normalised), or None if it has never been seen."""
-    return Account.objects.filter(address=normalize_address(address)).first()
 
 
 def account_affordability(*, address: str, message_type: str, content: Any,

@@ -5,7 +5,14 @@ from decimal import Decimal
 
 import pytest
 
-from credits.errors import InsufficientBalance, InsufficientCredit, NotFound, ResourceConflict
+from credits.errors import (
+    CannotPrice,
+    ContentRefused,
+    InsufficientBalance,
+    InsufficientCredit,
+    NotFound,
+    ResourceConflict,
+)
 from credits.models import (
     Account,
     CostRow,
@@ -13,11 +20,11 @@ from credits.models import (
     ResourceStatus,
     ResourceStatusChange,
 )
-from credits.errors import CannotPrice, ContentRefused, PricingUnavailable
 from credits.services.resources import resource_forget, resource_register
 from credits.services.token_balances import token_balance_set
 from pricing.content import parse_content
 from pricing.costs import DAY_SECONDS, MIB_BYTES, amount_for_seconds, compute_costs
+from pricing.estimates import PricingUnavailable
 from pricing.selectors import pricing_in_force
 from tests.pricing.contents import (
     CODE_REF,
