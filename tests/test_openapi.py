@@ -51,7 +51,9 @@ def authorization(db):
 @pytest.mark.django_db
 @pytest.mark.parametrize("caller", ["anonymous", "service", "owner", "operator"])
 @schema.parametrize()
-@hypothesis_settings(max_examples=30, deadline=None,
+# Derandomized: the same examples on every run, so CI never fails by chance on a case nobody
+# changed. Set derandomize=False for a while to explore further by hand.
+@hypothesis_settings(max_examples=30, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture])
 def test_api_answers_every_generated_request_within_its_schema(
