@@ -118,8 +118,6 @@ def lifecycle_run_summarise(*, parent_id: int, abandoned: str = "") -> Lifecycle
         messages.append(f"shard{'s' * (len(never) > 1)} {', '.join(never)} never ran: "
                         f"{abandoned}" if never else abandoned)
         values["errors"] += 1
-    values["error_messages"] = "\n".join(messages)
-    if abandoned:
         values["finished_at"] = timezone.now()
         values["status"] = LifecycleRunStatus.FAILED
     elif len(finished) >= parent.shard_count:
@@ -129,6 +127,7 @@ def lifecycle_run_summarise(*, parent_id: int, abandoned: str = "") -> Lifecycle
                             else LifecycleRunStatus.SKIPPED
                             if statuses == {LifecycleRunStatus.SKIPPED}
                             else LifecycleRunStatus.SUCCEEDED)
+    values["error_messages"] = "\n".join(messages)
     LifecycleRun.objects.filter(pk=parent_id, finished_at__isnull=True).update(**values)
     parent.refresh_from_db()
     return parent
