@@ -186,8 +186,8 @@ REST_FRAMEWORK = {
     # JSON only: no `?format=` switch (an unknown one was an undocumented 404).
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_THROTTLE_RATES": {"estimates": ESTIMATE_THROTTLE_RATE},
-    # EstimateThrottle reads TRUSTED_PROXY_COUNT itself; this makes DRF's own get_ident (any
-    # stock throttle) agree instead of trusting the whole header, as it does when unset.
+    # Who a client is for every throttle (DRF's get_ident): unset, DRF would key on the whole
+    # X-Forwarded-For header, which the client writes.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PAGINATION_CLASS": None,
     "COERCE_DECIMAL_TO_STRING": True,

@@ -50,8 +50,9 @@ _ERRORS = {
 
 
 class EstimateThrottle(BaseThrottle):
-    """Per-client limit on estimates (by API key when one is sent, else by client address, see
-    `get_ident`).
+    """Per-client limit on estimates (by API key when one is sent, else by client address: DRF's
+    `get_ident`, which trusts as many X-Forwarded-For hops as NUM_PROXIES, set from
+    TRUSTED_PROXY_COUNT; none by default).
 
     A fixed window counted with one atomic cache increment: constant cost per request whatever
     the rate (DRF's sliding window pickles a list of every request in the window), and no
@@ -96,21 +97,6 @@ class EstimateThrottle(BaseThrottle):
 
     def wait(self):
         return self.wait_seconds
-
-    def get_ident(self, request) -> str:
-        """The client's address. The socket's peer, unless TRUSTED_PROXY_COUNT proxies stand in
-        front: then the X-Forwarded-For entry the outermost of them appended. Entries to its left
-        come from the client and are ignored (DRF's get_ident would key on the whole header, so a
-        new forged entry per request escaped the limit)."""
-        remote_addr = request.META.get("REMOTE_ADDR", "")
-        proxy_count = settings.TRUSTED_PROXY_COUNT
-        if proxy_count == 0:
-            return remote_addr
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        # Every hop, nearest last (the socket's peer is the innermost proxy); the left-most one
-        # when there are fewer hops than proxies, as for a request that skipped the outer ones.
-        hops = [hop.strip() for hop in forwarded if hop.strip()] + [remote_addr]
-        return hops[max(len(hops) - 1 - proxy_count, 0)]
 
 
 class ExactJSONRenderer(JSONRenderer):

@@ -32,6 +32,12 @@ def forwarded_for(header: str):
     return {"REMOTE_ADDR": PROXY, "HTTP_X_FORWARDED_FOR": header}
 
 
+def trust_proxies(settings, count: int) -> None:
+    """What TRUSTED_PROXY_COUNT sets at start (the settings module reads it once)."""
+    settings.TRUSTED_PROXY_COUNT = count
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": count}
+
+
 # --- the estimate throttle ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("endpoint", THROTTLED)
@@ -53,7 +59,7 @@ def test_a_new_forged_x_forwarded_for_on_every_request_does_not_escape_the_throt
 def test_behind_one_trusted_proxy_each_client_has_its_own_bucket_whatever_it_forges(
         client, settings, default_version):
     # given one proxy that appends the address it saw, and a client that used its two requests
-    settings.TRUSTED_PROXY_COUNT = 1
+    trust_proxies(settings, 1)
     settings.ESTIMATE_THROTTLE_RATE = "2/min"
     for _ in range(2):
         assert post(client, "estimates", **forwarded_for(CLIENT)).status_code == 200
@@ -80,7 +86,7 @@ def test_behind_one_trusted_proxy_each_client_has_its_own_bucket_whatever_it_for
 ])
 def test_the_client_is_the_entry_that_many_trusted_proxies_from_the_right(
         settings, proxy_count, header, client_address):
-    settings.TRUSTED_PROXY_COUNT = proxy_count
+    trust_proxies(settings, proxy_count)
     headers = {"REMOTE_ADDR": PROXY}
     if header is not None:
         headers["HTTP_X_FORWARDED_FOR"] = header
