@@ -160,9 +160,8 @@ def requirement_for(*, account: Account | None, breakdown: CostBreakdown, paymen
         existing = account_credit_cost_per_second(account=account) if account else _ZERO
         rate = _EXACT.add(existing, breakdown.credit_per_second)
         required = credits_required_for_runtime(cost_credit_per_second=rate)
-        from .ledger import (
-            account_balance,  # here: the ledger selectors import this module
-        )
+        # Imported here: the ledger selectors import this module.
+        from .ledger import account_balance
 
         available = Decimal(account_balance(account=account, at=at)) if account else _ZERO
         return Requirement(payment_type=payment_type, required=required, available=available)

@@ -69,15 +69,14 @@ class TokenAmountField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError("A decimal string is required (not a number).")
-        # The pattern bounds the length, so Decimal() never reads a huge string.
+        # The pattern's digits are the range's (nothing above MAX_TOKEN_BALANCE matches), and it
+        # bounds the length, so Decimal() never reads a huge string. The service checks the
+        # range itself for its other callers.
         if not TOKEN_BALANCE_PATTERN.fullmatch(data):
             raise serializers.ValidationError(
                 f"A decimal string of 0 to {MAX_TOKEN_BALANCE} with at most "
                 f"{TOKEN_BALANCE_DECIMALS} decimals is required.")
-        amount = Decimal(data)
-        if amount > MAX_TOKEN_BALANCE:  # the pattern stops here already; this states the rule
-            raise serializers.ValidationError(f"At most {MAX_TOKEN_BALANCE}.")
-        return amount
+        return Decimal(data)
 
 
 # --- requests ----------------------------------------------------------------------------------
