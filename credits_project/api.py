@@ -110,11 +110,13 @@ class BoundedJSONParser(JSONParser):
         return data
 
 
-def refuse_unstorable_text(data, *, where: str) -> None:
-    """A 400 in the error shape when `data` holds a string PostgreSQL cannot store."""
+def refuse_unstorable_text(data, *, where: str, status_code: int = status.HTTP_400_BAD_REQUEST,
+                           code: str = "malformed_request") -> None:
+    """An error in the shared shape (a 400 unless told) when `data` holds a string PostgreSQL
+    cannot store, naming its place."""
     path = unstorable_text_path(data)
     if path is not None:
-        raise ApiError(status_code=status.HTTP_400_BAD_REQUEST, code="malformed_request",
+        raise ApiError(status_code=status_code, code=code,
                        message=f"{where} holds text that cannot be stored (a NUL character or "
                                f"a lone UTF-16 surrogate) at {path}.", details={"path": path})
 

@@ -19,8 +19,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from credits_project.api import ApiError, json_depth_exceeds
-from credits_project.text import unstorable_text_path
+from credits_project.api import ApiError, json_depth_exceeds, refuse_unstorable_text
 
 from .content import ContentInvalid
 from .costs import CostBreakdown, CostError, PricingTable, Rates, format_amount
@@ -275,11 +274,8 @@ def _inline_content(message: dict):
         raise ApiError(status_code=422, code="invalid_content",
                        message="message.item_content is nested too deeply.")
     # The body's parser refuses these in the body itself; an inner document is read here.
-    path = unstorable_text_path(content)
-    if path is not None:
-        raise ApiError(status_code=422, code="invalid_content",
-                       message=f"message.item_content holds a NUL character or a lone UTF-16 "
-                               f"surrogate at {path}.", details={"path": path})
+    refuse_unstorable_text(content, where="message.item_content", status_code=422,
+                           code="invalid_content")
     return content
 
 
