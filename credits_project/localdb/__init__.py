@@ -254,7 +254,7 @@ class LocalServer:
                 f"the embedded PostgreSQL in {self.data_dir} did not start",
                 _read_from(self.log_file, log_start) + result.stdout + result.stderr, self.base_dir,
                 log_file=self.log_file))
-        self._wait_ready()
+        # `pg_ctl -w` has waited until the server accepts connections.
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
