@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q
 
+from .funding import drain_order_key
 from .models import Account, Lot, Resource
 
 
@@ -30,12 +30,10 @@ def account_lock(account_id: int) -> Account:
 def lots_spendable_lock(account_id: int, *, at: datetime) -> list[Lot]:
     """The account's unexpired lots with credits left, locked, in drain order: soonest expiry
     first, non-expiring last, then oldest first. Lock the account first."""
-    lots = list(Lot.objects.select_for_update()
-                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at),
-                        account_id=account_id, remaining__gt=0)
+    lots = list(Lot.objects.spendable(at).select_for_update().filter(account_id=account_id)
                 .order_by("pk"))
-    lots.sort(key=lambda lot: (lot.expires_at is None, lot.expires_at or at, lot.created_at,
-                               lot.pk))
+    lots.sort(key=lambda lot: drain_order_key(expires_at=lot.expires_at,
+                                              created_at=lot.created_at, lot_id=lot.pk))
     return lots
 
 

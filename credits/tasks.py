@@ -1,13 +1,15 @@
-"""Celery tasks of the credits app: one-line wrappers around the lifecycle services.
+"""Celery tasks of the credits app: one-line wrappers around the lifecycle and repricing
+services.
 
 `lifecycle_run_task` is the periodic task "credit lifecycle" (created by a data migration,
-scheduled by django-celery-beat). Each returns the id of the run it recorded (the parent run
-of a sharded one).
+scheduled by django-celery-beat). Each lifecycle task returns the id of the run it recorded (the
+parent run of a sharded one).
 """
 from celery import shared_task
 
 from .models import LifecycleTrigger
 from .services.lifecycle_shards import lifecycle_run_start, lifecycle_shard_run
+from .services.repricing import recalculation_run
 
 
 @shared_task(name="credits.tasks.lifecycle_run_task")
@@ -27,3 +29,12 @@ def lifecycle_shard_task(shard_index: int, shard_count: int, parent_id: int) -> 
     """One shard (a range of account hashes) of a sharded run."""
     return lifecycle_shard_run(parent_id=parent_id, shard_index=shard_index,
                                shard_count=shard_count).pk
+
+
+# Its name is from when it lived in the pricing app: queued messages name it so.
+@shared_task(name="pricing.tasks.recalculation_run_task")
+def recalculation_run_task(recalculation_id: int) -> int | None:
+    """Run a queued recalculation (or its dry run) to its end; a duplicate delivery does
+    nothing. Returns the job's id (None: the job was deleted with its draft)."""
+    job = recalculation_run(recalculation_id=recalculation_id)
+    return job.pk if job is not None else None

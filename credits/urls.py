@@ -1,11 +1,13 @@
-"""Credits endpoints of the v1 API. Each view states who may call it (see credits.auth)."""
+"""Credits endpoints of the v1 API, and the network-compatible v0 estimate. Each view states who
+may call it (see credits.auth)."""
 from django.urls import path, re_path
 
-from .api import ledger, lifecycle, resources
+from .api import estimates, ledger, lifecycle, resources
 
 ADDRESS = r"(?P<address>[0-9A-Za-z:_\-.]{1,128})"
 
 urlpatterns = [
+    path("estimates", estimates.EstimateView.as_view(), name="estimates"),
     path("resources", resources.ResourceCreateView.as_view(), name="resources"),
     re_path(r"^resources/(?P<item_hash>[0-9A-Za-z]{1,128})$",
             resources.ResourceDetailView.as_view(), name="resource-detail"),
@@ -24,4 +26,8 @@ urlpatterns = [
     path("pending-deletions", lifecycle.PendingDeletionsView.as_view(),
          name="pending-deletions"),
     path("lifecycle-runs", lifecycle.LifecycleRunsView.as_view(), name="lifecycle-runs"),
+]
+
+v0_patterns = [
+    path("price/estimate", estimates.NetworkEstimateView.as_view(), name="v0-price-estimate"),
 ]

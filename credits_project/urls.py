@@ -51,7 +51,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(pricing_urls.v1_patterns)),
     path("api/v1/", include(credits_urls)),
-    path("api/v0/", include(pricing_urls.v0_patterns)),
+    path("api/v0/", include(credits_urls.v0_patterns)),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

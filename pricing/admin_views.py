@@ -1,13 +1,13 @@
-"""The pricing admin's own pages: publish (with the effective date, the differences and the
-impact preview), copy, export and import as the network's JSON, every change made to a version
-and its rows, its differences from another version, its impact on the live resources, and the
-recalculation of those resources with the version in force (a job with a progress page).
+"""The pricing admin's own pages: publish (with the effective date and the differences; the
+credits admin adds the impact preview), copy, export and import as the network's JSON, every
+change made to a version and its rows, and its differences from another version. The pages that
+need resources (impact, recalculation) are the credits admin's: credits/admin/pricing_views.py.
 """
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from itertools import chain
+from typing import Callable
 
 from django import forms
 from django.contrib import messages
@@ -21,24 +21,12 @@ from django.utils import timezone
 from .aggregate import (
     AggregateInvalid,
     aggregate_json_loads,
-    format_price,
     version_problems,
     version_to_aggregate,
     version_to_compatible_gpus,
 )
-from .impact import (
-    version_diff,
-    version_diff_base,
-    version_fingerprint,
-    version_impact_preview,
-)
-from .models import GpuDevice, PricingVersion, Product, Recalculation, Tier
-from .recalculation import (
-    RecalculationRefused,
-    recalculation_active,
-    recalculation_refusal,
-    recalculation_start,
-)
+from .diff import shown_value, version_diff, version_diff_base
+from .models import GpuDevice, PricingVersion, Product, Tier
 from .selectors import pricing_version_in_force
 from .services import (
     PricingVersionError,
@@ -50,7 +38,7 @@ from .services import (
 )
 
 MAX_UPLOAD_BYTES = 1024 * 1024
-_TEMPLATES = "admin/pricing/pricingversion"
+TEMPLATES = "admin/pricing/pricingversion"
 _DATETIME_INPUT = "%Y-%m-%dT%H:%M:%S"
 
 
@@ -116,15 +104,16 @@ class ImportForm(forms.Form):
         return cleaned
 
 
-# --- helpers -----------------------------------------------------------------------------------
+# --- helpers (the credits admin's pages of a version use them too) -------------------------------
 
-def _change_url(model_admin, version: PricingVersion) -> str:
+def change_url(model_admin, version: PricingVersion) -> str:
     opts = model_admin.opts
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[version.pk],
                    current_app=model_admin.admin_site.name)
 
 
-def _version(model_admin, request, object_id) -> PricingVersion | None:
+def version_or_none(model_admin, request, object_id) -> PricingVersion | None:
+    """The version of a page, None if there is none; refused without view permission."""
     version = model_admin.get_object(request, unquote(object_id))
     if version is None:
         return None
@@ -133,11 +122,11 @@ def _version(model_admin, request, object_id) -> PricingVersion | None:
     return version
 
 
-def _missing(model_admin, request, object_id):
+def missing_redirect(model_admin, request, object_id):
     return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
 
 
-def _context(model_admin, request, **extra) -> dict:
+def page_context(model_admin, request, **extra) -> dict:
     return {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -148,14 +137,17 @@ def _context(model_admin, request, **extra) -> dict:
 
 # --- publish -----------------------------------------------------------------------------------
 
-def version_publish(model_admin, request, object_id):
-    version = _version(model_admin, request, object_id)
+def version_publish(model_admin, request, object_id, *,
+                    preview_context: Callable[[PricingVersion], dict] | None = None):
+    """The effective date, the version's problems and its differences from the version in
+    force; `preview_context(version)` adds to the page (the credits admin: the impact)."""
+    version = version_or_none(model_admin, request, object_id)
     if version is None:
-        return _missing(model_admin, request, object_id)
+        return missing_redirect(model_admin, request, object_id)
     if not version.is_editable:
         messages.error(request, f"“{version}” is {version.get_status_display().lower()}: only "
                                 "a draft can be published. Copy it to a new draft to change it.")
-        return HttpResponseRedirect(_change_url(model_admin, version))
+        return HttpResponseRedirect(change_url(model_admin, version))
     if not model_admin.has_change_permission(request, version):
         raise PermissionDenied
 
@@ -172,7 +164,7 @@ def version_publish(model_admin, request, object_id):
                 message, errors = exc.message, exc.errors
             except PricingVersionNotEditable as exc:
                 messages.error(request, exc.message)
-                return HttpResponseRedirect(_change_url(model_admin, version))
+                return HttpResponseRedirect(change_url(model_admin, version))
             except PricingVersionError as exc:
                 form.add_error("effective_from", exc.message)
             else:
@@ -182,7 +174,7 @@ def version_publish(model_admin, request, object_id):
                 when = ("now" if version.effective_from <= timezone.now()
                         else f"from {version.effective_from:%Y-%m-%d %H:%M:%S} UTC")
                 messages.success(request, f"“{version.name}” is published and in force {when}.")
-                return HttpResponseRedirect(_change_url(model_admin, version))
+                return HttpResponseRedirect(change_url(model_admin, version))
     else:
         now = timezone.now().replace(microsecond=0)
         form = PublishForm(initial={"effective_from": now})
@@ -192,23 +184,23 @@ def version_publish(model_admin, request, object_id):
                        "Fix them in the draft first.")
 
     in_force = pricing_version_in_force()
-    context = _context(
+    context = page_context(
         model_admin, request, title=f"Publish “{version.name}”", original=version,
         object=version, form=form, errors=errors, error_message=message, in_force=in_force,
         counts={"products": version.products.count(), "tiers": version.tiers.count(),
                 "gpu_devices": version.gpu_devices.count()},
         diff=version_diff(version=version, base=in_force),
-        **_impact_context(version),
+        **(preview_context(version) if preview_context is not None else {}),
     )
-    return TemplateResponse(request, f"{_TEMPLATES}/publish.html", context)
+    return TemplateResponse(request, f"{TEMPLATES}/publish.html", context)
 
 
 # --- copy --------------------------------------------------------------------------------------
 
 def version_copy(model_admin, request, object_id):
-    version = _version(model_admin, request, object_id)
+    version = version_or_none(model_admin, request, object_id)
     if version is None:
-        return _missing(model_admin, request, object_id)
+        return missing_redirect(model_admin, request, object_id)
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
     name = f"Copy of {version.name}"[:PricingVersion._meta.get_field("name").max_length]
@@ -223,10 +215,10 @@ def version_copy(model_admin, request, object_id):
             model_admin.log_addition(request, copy, f"Copied from version {version.pk}.")
             messages.success(request, f"New draft “{copy.name}” copied from “{version.name}”. "
                                       "Edit it below, then publish it.")
-            return HttpResponseRedirect(_change_url(model_admin, copy))
-    context = _context(model_admin, request, title=f"Copy “{version.name}” to a new draft",
+            return HttpResponseRedirect(change_url(model_admin, copy))
+    context = page_context(model_admin, request, title=f"Copy “{version.name}” to a new draft",
                        original=version, object=version, name=name, error=error)
-    return TemplateResponse(request, f"{_TEMPLATES}/copy.html", context)
+    return TemplateResponse(request, f"{TEMPLATES}/copy.html", context)
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -234,9 +226,9 @@ def version_copy(model_admin, request, object_id):
 def version_export(model_admin, request, object_id):
     """The pricing aggregate (default), or with ?shape=settings the GPU catalogue in the
     settings aggregate's shape; each downloads as a file that import takes back unchanged."""
-    version = _version(model_admin, request, object_id)
+    version = version_or_none(model_admin, request, object_id)
     if version is None:
-        return _missing(model_admin, request, object_id)
+        return missing_redirect(model_admin, request, object_id)
     if request.GET.get("shape") == "settings":
         document = {"compatible_gpus": version_to_compatible_gpus(version)}
         filename = f"pricing-version-{version.pk}-settings.json"
@@ -276,23 +268,17 @@ def version_import(model_admin, request):
                                           "Check it, then publish it.")
                 for warning in version.import_warnings:
                     messages.warning(request, warning)
-                return HttpResponseRedirect(_change_url(model_admin, version))
+                return HttpResponseRedirect(change_url(model_admin, version))
     else:
         form = ImportForm(initial={"name": f"Imported {timezone.now():%Y-%m-%d %H:%M} UTC"})
-    context = _context(model_admin, request, title="Import a pricing version from JSON",
+    context = page_context(model_admin, request, title="Import a pricing version from JSON",
                        form=form, errors=errors, warnings=warnings)
-    return TemplateResponse(request, f"{_TEMPLATES}/import.html", context)
+    return TemplateResponse(request, f"{TEMPLATES}/import.html", context)
 
 
 # --- changes -----------------------------------------------------------------------------------
 
 _ACTIONS = {"+": "added", "~": "changed", "-": "deleted"}
-
-
-def _shown(value) -> str:
-    if isinstance(value, Decimal):
-        return format_price(value)
-    return "—" if value in (None, "") else str(value)
 
 
 def _label(record) -> str:
@@ -308,9 +294,9 @@ def _label(record) -> str:
 
 def version_changes(model_admin, request, object_id, limit: int = 500):
     """Who changed what and when, for the version and every product, tier and GPU device."""
-    version = _version(model_admin, request, object_id)
+    version = version_or_none(model_admin, request, object_id)
     if version is None:
-        return _missing(model_admin, request, object_id)
+        return missing_redirect(model_admin, request, object_id)
     records = sorted(chain(
         PricingVersion.history.filter(id=version.pk).select_related("history_user")[:limit],
         Product.history.filter(version_id=version.pk).select_related("history_user")[:limit],
@@ -324,23 +310,23 @@ def version_changes(model_admin, request, object_id, limit: int = 500):
             previous = record.prev_record
             if previous is not None:
                 for change in record.diff_against(previous).changes:
-                    changes.append(f"{change.field}: {_shown(change.old)} → "
-                                   f"{_shown(change.new)}")
+                    changes.append(f"{change.field}: {shown_value(change.old)} → "
+                                   f"{shown_value(change.new)}")
         rows.append({"date": record.history_date, "user": record.history_user,
                      "what": _label(record), "action": _ACTIONS.get(record.history_type, "?"),
                      "reason": record.history_change_reason or "", "changes": changes})
-    context = _context(model_admin, request, title=f"Changes to “{version.name}”",
+    context = page_context(model_admin, request, title=f"Changes to “{version.name}”",
                        original=version, object=version, rows=rows, limit=limit)
-    return TemplateResponse(request, f"{_TEMPLATES}/changes.html", context)
+    return TemplateResponse(request, f"{TEMPLATES}/changes.html", context)
 
 
 # --- differences -------------------------------------------------------------------------------
 
 def version_differences(model_admin, request, object_id):
     """The version against the version in force (or `?against=<pk>`), field by field."""
-    version = _version(model_admin, request, object_id)
+    version = version_or_none(model_admin, request, object_id)
     if version is None:
-        return _missing(model_admin, request, object_id)
+        return missing_redirect(model_admin, request, object_id)
     base = version_diff_base(version)
     against = request.GET.get("against", "")
     if against.isdigit():
@@ -348,114 +334,8 @@ def version_differences(model_admin, request, object_id):
         if chosen is not None and chosen.pk != version.pk:
             base = chosen
     others = PricingVersion.objects.exclude(pk=version.pk).order_by("-id")[:100]
-    context = _context(model_admin, request, title=f"Differences of “{version.name}”",
+    context = page_context(model_admin, request, title=f"Differences of “{version.name}”",
                        original=version, object=version, diff=version_diff(version=version,
                                                                             base=base),
                        others=others, in_force=pricing_version_in_force())
-    return TemplateResponse(request, f"{_TEMPLATES}/differences.html", context)
-
-
-# --- impact ------------------------------------------------------------------------------------
-
-def _latest_dry_run(version: PricingVersion, fingerprint: str) -> Recalculation | None:
-    job = version.recalculations.filter(dry_run=True).order_by("-created_at", "-id").first()
-    if job is not None:
-        job.stale = job.fingerprint != fingerprint
-    return job
-
-
-def _impact_context(version: PricingVersion) -> dict:
-    """The impact preview for a page: computed now when the database is small enough, else the
-    latest dry run of this version (if any), marked stale when the version changed since."""
-    impact = version_impact_preview(version=version)
-    return {"impact": impact, "dry_run": _latest_dry_run(version, impact.fingerprint)}
-
-
-def _can_start_jobs(request) -> bool:
-    return request.user.has_perm("pricing.add_recalculation")
-
-
-def _job_url(job: Recalculation) -> str:
-    return reverse("admin:pricing_recalculation_change", args=[job.pk])
-
-
-def version_impact(model_admin, request, object_id):
-    """What recalculating the live resources with this version would do; a POST starts a dry
-    run (a background job) for databases too large to compute it while the page loads."""
-    version = _version(model_admin, request, object_id)
-    if version is None:
-        return _missing(model_admin, request, object_id)
-    if request.method == "POST":
-        if not _can_start_jobs(request):
-            raise PermissionDenied
-        job = recalculation_start(version=version, user=request.user, dry_run=True)
-        messages.success(request, f"Dry run #{job.pk} started: the impact of “{version.name}” "
-                                  "is computed in the background.")
-        return HttpResponseRedirect(_job_url(job))
-    context = _context(model_admin, request, title=f"Impact of “{version.name}”",
-                       original=version, object=version, in_force=pricing_version_in_force(),
-                       can_start_jobs=_can_start_jobs(request), **_impact_context(version))
-    return TemplateResponse(request, f"{_TEMPLATES}/impact.html", context)
-
-
-# --- recalculate -------------------------------------------------------------------------------
-
-def version_recalculate(model_admin, request, object_id):
-    """Confirmation with the impact, then a recalculation job applying the version in force to
-    the live resources."""
-    version = _version(model_admin, request, object_id)
-    if version is None:
-        return _missing(model_admin, request, object_id)
-    if not _can_start_jobs(request):
-        raise PermissionDenied
-    refusal = recalculation_refusal(version=version)
-    if request.method == "POST" and not refusal:
-        try:
-            job = recalculation_start(version=version, user=request.user)
-        except RecalculationRefused as exc:
-            refusal = exc.message
-        else:
-            model_admin.log_change(request, version, f"Recalculation #{job.pk} of the live "
-                                                     "resources started.")
-            messages.success(request, f"Recalculation #{job.pk} started: the live resources "
-                                      f"get the costs of “{version.name}”, batch by batch.")
-            return HttpResponseRedirect(_job_url(job))
-    context = _context(model_admin, request,
-                       title=f"Recalculate existing resources with “{version.name}”",
-                       original=version, object=version, refusal=refusal,
-                       running=recalculation_active(),
-                       recent=version.recalculations.filter(dry_run=False)[:5],
-                       **(_impact_context(version) if not refusal else {}))
-    return TemplateResponse(request, f"{_TEMPLATES}/recalculate.html", context)
-
-
-def recalculation_detail(model_admin, request, object_id):
-    """A job's page: progress while it runs (the page reloads itself), then its summary and
-    the audit lines of the resources it recalculated or could not price."""
-    job = model_admin.get_object(request, unquote(object_id))
-    if job is None:
-        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts,
-                                                            object_id)
-    if not model_admin.has_view_permission(request, job):
-        raise PermissionDenied
-    version = job.version
-    failed_lines = job.lines.filter(outcome="failed").order_by("id")[:200]
-    lines = [{
-        "item_hash": line.item_hash, "previous_version_id": line.previous_version_id,
-        **{name: f"{_shown(getattr(line, f'previous_{name}'))} → "
-                 f"{_shown(getattr(line, name))}"
-           for name in ("cost_hold", "cost_stream_per_second", "cost_credit_per_second")},
-    } for line in job.lines.filter(outcome="recalculated").order_by("id")[:200]]
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts, "app_label": model_admin.opts.app_label,
-        "version_opts": PricingVersion._meta, "title": str(job).capitalize(),
-        "job": job, "original": job, "version": version, "summary": job.summary or None,
-        "stale": job.dry_run and job.fingerprint != version_fingerprint(version),
-        "errors": [line for line in job.error_messages.splitlines() if line],
-        "failed_lines": failed_lines, "lines": lines,
-        "burn": f"{format_price(job.burn_before_per_hour)} → "
-                f"{format_price(job.burn_after_per_hour)}",
-        "refresh_seconds": 2 if job.is_active else None,
-    }
-    return TemplateResponse(request, "admin/pricing/recalculation/job.html", context)
+    return TemplateResponse(request, f"{TEMPLATES}/differences.html", context)

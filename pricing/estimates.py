@@ -1,19 +1,17 @@
-"""Estimates: content in, its costs under the version in force out, with the amounts an account
-needs. Reads only the process cache of pricing, so a warm estimate makes no database query.
+"""Estimates: what a priced content costs under a version, per second, per hour and per day, and
+the 503 of every API that prices. Pure values: the pipeline that parses and prices a content
+(sizing the files registered as STORE resources) is `credits.selectors.resources.content_price`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from credits_project.errors import DomainError
 
-from .content import parse_content
-from .costs import DAY_SECONDS, HOUR_SECONDS, CostBreakdown, amount_for_seconds, compute_costs
+from .costs import DAY_SECONDS, HOUR_SECONDS, CostBreakdown, amount_for_seconds
 from .enums import PaymentType
 from .models import PricingVersion
-from .selectors import pricing_in_force
 
 
 class PricingUnavailable(DomainError):
@@ -26,6 +24,9 @@ class PricingUnavailable(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
+    """A content's costs under `version`, charged to `charged_address`. Knows nothing of
+    accounts: what an account needs to take it on is the funding rule's, in credits."""
+
     breakdown: CostBreakdown
     version: PricingVersion
     charged_address: str
@@ -41,17 +42,6 @@ class Estimate:
         rate = _rate_per_second(self.breakdown)
         return None if rate is None else amount_for_seconds(rate, DAY_SECONDS)
 
-    @property
-    def required_balance(self) -> Decimal | None:
-        """What the account needs now: the hold cost, or one day of credit; streams are not
-        checked here (the compute node watches the stream)."""
-        payment_type = self.breakdown.payment_type
-        if payment_type == PaymentType.HOLD:
-            return self.breakdown.hold_total
-        if payment_type == PaymentType.CREDIT:
-            return amount_for_seconds(self.breakdown.credit_per_second, DAY_SECONDS)
-        return None
-
 
 def _rate_per_second(breakdown: CostBreakdown) -> Decimal | None:
     if breakdown.payment_type == PaymentType.CREDIT:
@@ -59,16 +49,3 @@ def _rate_per_second(breakdown: CostBreakdown) -> Decimal | None:
     if breakdown.payment_type == PaymentType.SUPERFLUID:
         return breakdown.stream_per_second
     return None
-
-
-def estimate_compute(*, message_type: str, content: Any, item_hash: str | None = None) -> Estimate:
-    """Costs of an estimate body under the version in force.
-
-    Raises `pricing.content.ContentInvalid`, `pricing.costs.CostError` or `PricingUnavailable`.
-    """
-    parsed = parse_content(message_type, content, estimate=True)
-    version, table = pricing_in_force()
-    if table is None:
-        raise PricingUnavailable("No pricing version is in force yet.")
-    breakdown = compute_costs(parsed, table, item_hash=item_hash)
-    return Estimate(breakdown=breakdown, version=version, charged_address=parsed.address)

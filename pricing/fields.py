@@ -22,8 +22,11 @@ def exact_sum(queryset, field_name: str) -> Decimal:
     return Decimal(total) if total is not None else Decimal(0)
 
 
-def exact_sum_by(queryset, group_field: str, field_name: str) -> dict:
-    """`exact_sum` per value of `group_field`."""
-    rows = (queryset.order_by().values(group_field)
-            .annotate(total=models.Sum(field_name)).values_list(group_field, "total"))
-    return {group: Decimal(total or 0) for group, total in rows}
+def exact_sum_by(queryset, group_field: str | tuple[str, ...], field_name: str) -> dict:
+    """`exact_sum` per value of `group_field` (per tuple of values, for a tuple of fields)."""
+    group = (group_field,) if isinstance(group_field, str) else group_field
+    rows = (queryset.order_by().values(*group)
+            .annotate(total=models.Sum(field_name)).values_list(*group, "total"))
+    if isinstance(group_field, str):
+        return {key: Decimal(total or 0) for key, total in rows}
+    return {tuple(key): Decimal(total or 0) for *key, total in rows}

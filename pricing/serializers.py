@@ -1,9 +1,16 @@
-"""Request validation and the documented shapes of the pricing API (amounts are strings)."""
+"""The documented shapes of the pricing API (amounts are strings), and the one way a cost row is
+written, which every answer showing cost rows uses (estimates, v0 estimates, resources)."""
+from decimal import ROUND_HALF_UP, Context, Decimal
+
 from rest_framework import serializers
 
-from .enums import CostRowType, MessageType, PaymentType, ProductType
+from .costs import PRICE_DECIMALS, format_amount
+from .enums import CostRowType, ProductType
 
 AMOUNT_HELP = "Decimal string with 18 decimals."
+_SIZE_QUANTUM = Decimal(1).scaleb(-PRICE_DECIMALS)
+# Enough digits for any numeric(38, 18) size: normalize() must not round.
+_EXACT = Context(prec=60)
 
 
 class Amount(serializers.CharField):
@@ -24,16 +31,7 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorBodySerializer()
 
 
-# --- estimates -------------------------------------------------------------------------------
-
-class EstimateRequestSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=MessageType.choices,
-                                   help_text="The Aleph message type.")
-    content = serializers.DictField(
-        help_text="The message content as posted to the network (aleph-message models), with "
-                  "`estimated_size_mib` allowed on program code/runtime/data, immutable volumes "
-                  "and STORE where a file size is needed.")
-
+# --- cost rows: one formatting for every answer that shows them --------------------------------
 
 class CostRowSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=CostRowType.choices)
@@ -45,45 +43,9 @@ class CostRowSerializer(serializers.Serializer):
     size_mib = serializers.CharField(allow_null=True, help_text="Size of the volume in MiB.")
 
 
-class PricingVersionRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    effective_from = serializers.DateTimeField()
-
-
-class EstimateResponseSerializer(serializers.Serializer):
-    product_type = serializers.ChoiceField(choices=ProductType.choices)
-    payment_type = serializers.ChoiceField(choices=PaymentType.choices)
-    charged_address = serializers.CharField()
-    cost = Amount(help_text="Total in the payment type's unit: tokens (hold), tokens per second "
-                            "(superfluid) or credits per second (credit).")
-    cost_per_hour = Amount(allow_null=True, help_text="Per hour for credit and stream; null for "
-                                                      "hold.")
-    cost_per_day = Amount(allow_null=True, help_text="Per day for credit and stream; null for "
-                                                     "hold.")
-    required_balance = Amount(allow_null=True, help_text="What the account needs now: the hold "
-                              "cost (tokens) or one day of credit (credits); null for stream.")
-    pricing_version = PricingVersionRefSerializer()
-    detail = CostRowSerializer(many=True)
-
-
-# --- the network-compatible v0 estimate -------------------------------------------------------
-
-class NetworkMessageSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=MessageType.choices)
-    item_hash = serializers.CharField(required=False, max_length=128)
-    item_type = serializers.ChoiceField(choices=["inline", "storage", "ipfs"], required=False)
-    item_content = serializers.CharField(
-        required=False, help_text="The content as a JSON string (inline); the body limit bounds "
-                                  "its length.")
-    content = serializers.DictField(required=False, help_text="The content as an object.")
-
-
-class NetworkEstimateRequestSerializer(serializers.Serializer):
-    message = NetworkMessageSerializer()
-
-
 class NetworkCostRowSerializer(serializers.Serializer):
+    """A cost row as the network's v0 estimate answers it: no `ref`, `size_mib` a number."""
+
     type = serializers.ChoiceField(choices=CostRowType.choices)
     name = serializers.CharField()
     cost_hold = Amount()
@@ -93,14 +55,50 @@ class NetworkCostRowSerializer(serializers.Serializer):
                                         coerce_to_string=False)
 
 
-class NetworkEstimateResponseSerializer(serializers.Serializer):
-    required_tokens = serializers.DecimalField(
-        max_digits=38, decimal_places=18, coerce_to_string=False,
-        help_text="The total as a JSON number, as the network answers (exact digits).")
-    payment_type = serializers.ChoiceField(choices=PaymentType.choices)
-    cost = Amount()
-    detail = NetworkCostRowSerializer(many=True)
-    charged_address = serializers.CharField()
+def size_mib_text(size_mib: Decimal | None) -> str | None:
+    """A size in MiB as every answer writes it: to 18 decimals as a cost row's numeric(38, 18)
+    column stores it (PostgreSQL rounds half away from zero), without trailing zeros ("20480",
+    "1.5"), so an estimate shows the size its registration will show; None stays None."""
+    if size_mib is None:
+        return None
+    stored = size_mib.quantize(_SIZE_QUANTUM, rounding=ROUND_HALF_UP, context=_EXACT)
+    return format(stored.normalize(_EXACT), "f")
+
+
+def cost_row_payload(row) -> dict:
+    """A cost row in CostRowSerializer's shape. `row` is the engine's `pricing.costs.CostRow`
+    (an estimate) or a stored cost row of a resource: both have these attributes."""
+    return {
+        "type": row.type,
+        "name": row.name,
+        "ref": row.ref,
+        "cost_hold": format_amount(row.cost_hold),
+        "cost_stream": format_amount(row.cost_stream_per_second),
+        "cost_credit": format_amount(row.cost_credit_per_second),
+        "size_mib": size_mib_text(row.size_mib),
+    }
+
+
+def network_cost_row_payload(row) -> dict:
+    """A cost row in NetworkCostRowSerializer's shape: `cost_row_payload` without `ref`, its
+    `size_mib` (same digits) as a JSON number."""
+    payload = cost_row_payload(row)
+    del payload["ref"]
+    if payload["size_mib"] is not None:
+        payload["size_mib"] = Decimal(payload["size_mib"])
+    return payload
+
+
+class PricingVersionRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    effective_from = serializers.DateTimeField()
+
+
+def pricing_version_ref(version) -> dict:
+    """A pricing version in PricingVersionRefSerializer's shape."""
+    return {"id": version.pk, "name": version.name,
+            "effective_from": version.effective_from.isoformat()}
 
 
 # --- pricing ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from pricing.api import EstimateThrottle
+from credits_project.throttles import EstimateThrottle
 from tests.test_hostile_inputs import ADDRESS, instance
 from tests.test_settings import run_manage
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -69,10 +69,8 @@ class OpenLotInline(ReadOnlyInline):
 
     def get_queryset(self, request):
         now = timezone.now()
-        return (super().get_queryset(request)
-                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), remaining__gt=0)
-                .select_related("entry")
-                .order_by(F("expires_at").asc(nulls_last=True), "created_at", "pk"))
+        return (super().get_queryset(request).spendable(now).select_related("entry")
+                .in_drain_order())
 
 
 class TokenBalanceInline(ReadOnlyInline):
@@ -99,8 +97,7 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         now = timezone.now()
-        spendable = (Lot.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-                                        account=OuterRef("pk"), remaining__gt=0)
+        spendable = (Lot.objects.spendable(now).filter(account=OuterRef("pk"))
                      .order_by().values("account").annotate(total=Sum("remaining"))
                      .values("total"))
         cost = (Resource.objects.filter(owner=OuterRef("pk"), payment_type=PaymentType.CREDIT,

@@ -5,7 +5,6 @@ each made by `credits.services.operator` with its audit row.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,6 @@ from ..services.operator import (
     resource_delete_now,
     resource_extend_grace,
     resource_restore,
-    shortfall_to_add,
 )
 from .forms import DeleteNowForm, ExtendGraceForm, RestoreForm
 from .shared import AddressSearchMixin, ReadOnlyAdminMixin, change_url
@@ -90,8 +88,7 @@ def _shortfall_text(shortfall: Shortfall | None) -> str:
     if shortfall.amount == 0:
         return "funded"
     if shortfall.unit == "credits":
-        # Credits are whole: what must be added is the shortfall rounded up.
-        return f"{math.ceil(shortfall.amount):,} credits"
+        return f"{shortfall.to_add:,} credits"
     return f"{_decimal(shortfall.amount)} tokens on {shortfall.chain or '?'}"
 
 
@@ -449,9 +446,9 @@ class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAd
                                 if resource.delete_after else "-"),
                    "short": bool(shortfall is not None and shortfall.amount)}
             if row["short"]:
-                row["short_by"] = (f"{shortfall_to_add(shortfall):,} credits"
+                row["short_by"] = (f"{shortfall.to_add:,} credits"
                                    if shortfall.unit == "credits" else
-                                   f"{_decimal(shortfall_to_add(shortfall))} tokens on "
+                                   f"{_decimal(shortfall.to_add)} tokens on "
                                    f"{shortfall.chain}")
             rows.append(row)
         context = {

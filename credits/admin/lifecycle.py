@@ -33,6 +33,7 @@ from ..selectors.lifecycle import (
     lifecycle_periodic_task,
     lifecycle_settings_get,
 )
+from ..services.lifecycle_settings import lifecycle_settings_ensure
 from .forms import LifecycleSettingsForm
 from .runs import run_duration_text, run_status_html
 from .shared import change_url, changelist_url, when_text
@@ -41,8 +42,8 @@ logger = logging.getLogger(__name__)
 
 RECENT_RUNS_SHOWN = 5
 FORECAST_ROWS_SHOWN = 200
-# How far ahead an operator may ask for a forecast: its dry run meters every hour until then,
-# for every live credit resource (one row per resource and hour), so it is kept short.
+# How far ahead an operator may ask for a forecast: it meters every hour until then for every
+# live credit resource (one charge per resource and hour, in memory), so it is kept short.
 FORECAST_MAX_AHEAD = timedelta(hours=48)
 FORECAST_MAX_AHEAD_TEXT = "48 hours"
 # After this long with no run recorded, the result page says a worker may not be running.
@@ -115,7 +116,8 @@ class LifecycleSettingsAdmin(SimpleHistoryAdmin):
     history_list_display = ("grace_hours", "metering_enabled", "funding_horizon_hours")
 
     def has_add_permission(self, request):
-        # The row is created from the defaults when first needed (`lifecycle_settings_get`).
+        # The row is created from the defaults when its page is first opened
+        # (`lifecycle_settings_ensure`).
         return False
 
     def has_delete_permission(self, request, obj=None):
@@ -152,11 +154,11 @@ class LifecycleSettingsAdmin(SimpleHistoryAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        return redirect(change_url(lifecycle_settings_get()))
+        return redirect(change_url(lifecycle_settings_ensure()))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**self._controls_context(request), **(extra_context or {})}
-        lifecycle_settings_get()  # the row exists before its page is asked for
+        lifecycle_settings_ensure()  # the row exists before its page is asked for
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _controls_context(self, request) -> dict:
@@ -214,7 +216,8 @@ class LifecycleSettingsAdmin(SimpleHistoryAdmin):
         if isinstance(result, EagerResult) and result.failed():
             self.message_user(request, f"The run failed: {result.result}", messages.ERROR)
             return redirect(self._controls_url())
-        self.log_change(request, lifecycle_settings_get(), "Queued a lifecycle run (run now).")
+        self.log_change(request, lifecycle_settings_ensure(),
+                        "Queued a lifecycle run (run now).")
         query = urlencode({"since": queued_at.isoformat(), "task": result.id})
         return redirect(f"{self._url('run_now_result')}?{query}")
 

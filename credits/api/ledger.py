@@ -192,7 +192,7 @@ class CreditHistoryView(APIView):
         else:
             entries = credit_history(account=account, kinds=options.get("kind"),
                                      since=options.get("since"), until=options.get("until"),
-                                     after_cursor=options.get("cursor"))
+                                     after=options.get("cursor"))
             # One more than the page tells whether there is a next page without a count.
             page = list(entries[:limit + 1])
         next_cursor = history_cursor(page[limit - 1]) if len(page) > limit else None

@@ -3,17 +3,15 @@
 `credits.selectors.resources`. Each view says who may call it."""
 from __future__ import annotations
 
-from decimal import Context, Decimal
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pricing.api import EstimateThrottle
+from credits_project.throttles import EstimateThrottle
 from pricing.costs import DAY_SECONDS, HOUR_SECONDS, amount_for_seconds, format_amount
-from pricing.serializers import ErrorSerializer
+from pricing.serializers import ErrorSerializer, cost_row_payload, size_mib_text
 
 from ..addresses import address_input
 from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, require_owner
@@ -33,8 +31,6 @@ from ..serializers.resources import (
 from ..services.resources import resource_forget, resource_register
 from ..services.token_balances import token_balance_set
 from .common import ADDRESS_PARAMETER, iso_or_none
-
-_EXACT = Context(prec=60)
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -66,11 +62,6 @@ CHAIN_PARAMETER = OpenApiParameter(
     description="The chain as the network names it (ETH, AVAX, BASE, SOL…), any case.")
 
 
-def _size_mib(value: Decimal | None) -> str | None:
-    """A size as the estimate writes it: the stored 18-decimal column without trailing zeros."""
-    return None if value is None else format(value.normalize(_EXACT), "f")
-
-
 def resource_payload(resource: Resource) -> dict:
     """A resource as `GET resources/{item_hash}` shows it."""
     credit_per_second = resource.cost_credit_per_second
@@ -88,7 +79,7 @@ def resource_payload(resource: Resource) -> dict:
         "payment_chain": resource.payment_chain,
         "product_type": resource.product_type,
         "pricing_version": resource.pricing_version_id,
-        "size_mib": _size_mib(resource.size_mib),
+        "size_mib": size_mib_text(resource.size_mib),
         "costs": {
             "cost_hold": format_amount(resource.cost_hold),
             "cost_stream_per_second": format_amount(resource.cost_stream_per_second),
@@ -98,18 +89,7 @@ def resource_payload(resource: Resource) -> dict:
             "cost_credit_per_day": format_amount(
                 amount_for_seconds(credit_per_second, DAY_SECONDS)),
         },
-        "rows": [
-            {
-                "type": row.type,
-                "name": row.name,
-                "ref": row.ref,
-                "cost_hold": format_amount(row.cost_hold),
-                "cost_stream": format_amount(row.cost_stream_per_second),
-                "cost_credit": format_amount(row.cost_credit_per_second),
-                "size_mib": _size_mib(row.size_mib),
-            }
-            for row in resource.cost_rows.all()
-        ],
+        "rows": [cost_row_payload(row) for row in resource.cost_rows.all()],
     }
 
 

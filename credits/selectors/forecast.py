@@ -1,30 +1,34 @@
 """What the next lifecycle run would do: when the periodic task fires next, and which resources a
 run at that instant would flag, restore and remove, with its charges.
 
-The forecast is the lifecycle's own dry run (the same SQL as a real run), kept inside a
-transaction that is rolled back whole, so it leaves nothing behind: not even the `LifecycleRun`
-row a dry run records. It takes the lifecycle lock and locks accounts batch by batch like a real
-run, for as long as one (seconds at the largest scale measured).
+The forecast reads, batch of accounts by batch, what a run reads (live resources, their meters,
+spendable lots, token balances) and applies the funding rule to it (`credits.funding.account_run`,
+the rule the run's SQL is held against by a property test). It writes nothing and locks nothing:
+a run that starts meanwhile is never skipped or kept waiting because of it.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 
-from django.db import transaction
+from django.conf import settings
 from django.utils import timezone
 
+from pricing.costs import HOUR_SECONDS
 from pricing.enums import PaymentType
+from pricing.fields import exact_sum
 
+from ..funding import LotState, ResourceState, account_run
 from ..models import (
-    LifecycleRun,
-    LifecycleRunStatus,
-    LifecycleTrigger,
+    LIVE_STATUSES,
+    Lot,
     RemovalReason,
     Resource,
     StatusChangeReason,
+    TokenBalance,
 )
-from ..services.lifecycle import lifecycle_run
 from .lifecycle import lifecycle_periodic_task, lifecycle_settings_get
 
 # With no periodic task (or one with no upcoming instant), the forecast looks one hour ahead.
@@ -84,19 +88,15 @@ class ForecastRow:
 @dataclass(slots=True)
 class LifecycleForecast:
     """A run as of `at`, as it would go now. `flagged`, `restored` and `removed` hold at most
-    the rows asked for (soonest deadline first); the `*_total` counts are all of them.
-    `skipped`: another run held the lifecycle lock, so nothing was forecast."""
+    the rows asked for (soonest deadline first); the `*_total` counts are all of them."""
 
     at: datetime
-    skipped: bool = False
     accounts: int = 0
     resources: int = 0
     charges: int = 0
     credits_charged: int = 0
     credits_short: int = 0
     expired_credits: int = 0
-    errors: int = 0
-    error_messages: str = ""
     flagged_total: int = 0
     restored_total: int = 0
     removed_total: int = 0
@@ -117,49 +117,92 @@ class LifecycleForecast:
         return [row.resource.pk for row in self.removed]
 
 
-class _Rollback(Exception):
-    def __init__(self, run: LifecycleRun):
-        super().__init__()
-        self.run = run
-
-
 def lifecycle_forecast(*, at: datetime, rows_limit: int | None = None) -> LifecycleForecast:
     """What a lifecycle run as of `at` would do, if nothing changes until then: its counts and
     the resources it would flag, restore and remove (at most `rows_limit` of each).
 
-    A dry run (allowed at any instant, time travel or not) in a transaction rolled back at the
-    end: the database is left exactly as it was.
+    Reads only, in batches of `LIFECYCLE_BATCH_ACCOUNTS` accounts (five queries each), so its
+    memory stays flat; it takes no lock and writes nothing.
     """
-    grace = timedelta(hours=lifecycle_settings_get().grace_hours)
-    try:
-        with transaction.atomic():
-            raise _Rollback(lifecycle_run(at=at, dry_run=True, trigger=LifecycleTrigger.FORECAST))
-    except _Rollback as rollback:
-        run = rollback.run
-    forecast = LifecycleForecast(at=at, skipped=run.status == LifecycleRunStatus.SKIPPED)
-    if forecast.skipped:
-        return forecast
-    for name in ("accounts", "resources", "charges", "credits_charged", "credits_short",
-                 "expired_credits", "errors", "error_messages"):
-        setattr(forecast, name, getattr(run, name))
-    counts = run.counts
-    forecast.flagged_total = len(counts.flagged_ids)
-    forecast.restored_total = len(counts.restored_ids)
-    forecast.removed_total = len(counts.removed_ids)
+    lifecycle = lifecycle_settings_get()
+    grace = timedelta(hours=lifecycle.grace_hours)
+    forecast = LifecycleForecast(at=at)
+    # The run first writes off what is left in lots expired at `at`.
+    forecast.expired_credits = int(exact_sum(
+        Lot.objects.filter(expires_at__lte=at, remaining__gt=0), "remaining"))
+    flagged: list[int] = []
+    restored: list[int] = []
+    removed: list[int] = []
+    for account_ids in _live_owner_batches(settings.LIFECYCLE_BATCH_ACCOUNTS):
+        resources, lots, tokens = _batch_states(account_ids, at=at)
+        forecast.accounts += len(account_ids)
+        for account_id in account_ids:
+            outcome = account_run(
+                lots=lots[account_id], resources=resources[account_id],
+                tokens_available=tokens[account_id], at=at, grace=grace,
+                horizon_seconds=lifecycle.funding_horizon_hours * HOUR_SECONDS,
+                metering=lifecycle.metering_enabled)
+            forecast.resources += len(resources[account_id])
+            forecast.charges += len(outcome.charges)
+            forecast.credits_charged += outcome.drained
+            forecast.credits_short += outcome.credits_short
+            flagged += outcome.flagged
+            restored += outcome.restored
+            removed += outcome.removed
+    forecast.flagged_total = len(flagged)
+    forecast.restored_total = len(restored)
+    forecast.removed_total = len(removed)
     flagged_deadline = at + grace  # what the run writes into `delete_after`
     forecast.flagged = [
         ForecastRow(resource=resource, reason=_flag_reason(resource), deadline=flagged_deadline)
-        for resource in _resources(counts.flagged_ids, rows_limit)]
+        for resource in _resources(flagged, rows_limit)]
     forecast.restored = [
         ForecastRow(resource=resource, reason=resource.removal_reason,
                     deadline=resource.delete_after)
-        for resource in _resources(counts.restored_ids, rows_limit)]
+        for resource in _resources(restored, rows_limit)]
     # A resource flagged by this very run (grace 0) is removed by it too, at its new deadline.
     forecast.removed = [
         ForecastRow(resource=resource, reason=StatusChangeReason.GRACE_EXPIRED,
                     deadline=resource.delete_after or flagged_deadline)
-        for resource in _resources(counts.removed_ids, rows_limit)]
+        for resource in _resources(removed, rows_limit)]
     return forecast
+
+
+def _live_owner_batches(batch_accounts: int):
+    """Ids of the accounts with live resources, in id order, `batch_accounts` at a time (the
+    accounts a run walks)."""
+    owners = (Resource.objects.filter(status__in=LIVE_STATUSES).order_by("owner_id")
+              .values_list("owner_id", flat=True).distinct().iterator(chunk_size=10_000))
+    while batch := list(islice(owners, batch_accounts)):
+        yield batch
+
+
+def _batch_states(account_ids: list[int], *, at: datetime):
+    """What a run reads for these accounts: live resources with their meters, lots spendable at
+    `at` and token balances, by account id."""
+    resources = defaultdict(list)
+    for (resource_id, owner_id, status, payment_type, payment_chain, created_at, delete_after,
+         credit_per_second, hold, charged_hours) in (
+            Resource.objects.filter(owner_id__in=account_ids, status__in=LIVE_STATUSES)
+            .values_list("id", "owner_id", "status", "payment_type", "payment_chain",
+                         "created_at", "delete_after", "cost_credit_per_second", "cost_hold",
+                         "meter__charged_hours")):
+        resources[owner_id].append(ResourceState(
+            id=resource_id, status=status, payment_type=payment_type,
+            payment_chain=payment_chain, created_at=created_at, delete_after=delete_after,
+            cost_credit_per_second=credit_per_second, cost_hold=hold,
+            charged_hours=charged_hours or 0))
+    lots = defaultdict(list)
+    for lot_id, account_id, remaining, expires_at, created_at in (
+            Lot.objects.spendable(at).filter(account_id__in=account_ids)
+            .values_list("id", "account_id", "remaining", "expires_at", "created_at")):
+        lots[account_id].append(LotState(id=lot_id, remaining=remaining,
+                                         expires_at=expires_at, created_at=created_at))
+    tokens = defaultdict(dict)
+    for account_id, chain, balance in (TokenBalance.objects.filter(account_id__in=account_ids)
+                                       .values_list("account_id", "chain", "balance")):
+        tokens[account_id][chain] = balance
+    return resources, lots, tokens
 
 
 def _flag_reason(resource: Resource) -> str:

@@ -2,9 +2,6 @@
 history, and the drifts `check_ledger` reports. Pure reads: nothing here writes or locks."""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal
@@ -23,13 +20,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Concat, Left, Length
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from pricing.costs import HOUR_SECONDS, amount_for_seconds
 from pricing.enums import PaymentType
 from pricing.fields import exact_sum_by
 
-from ..errors import InvalidInput
+from ..cursors import cursor_encode
 from ..models import (
     LIVE_STATUSES,
     METERING_REASON,
@@ -53,16 +49,12 @@ def _at(at: datetime | None) -> datetime:
     return timezone.now() if at is None else at
 
 
-def _unexpired(at: datetime) -> Q:
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=at)
-
-
 # --- balances ----------------------------------------------------------------------------------
 
 def account_balance(*, account: Account, at: datetime | None = None) -> int:
     """Credits spendable at `at`: what is left in lots that never expire or expire after `at`
     (a lot expiring exactly at `at` no longer counts)."""
-    total = (Lot.objects.filter(_unexpired(_at(at)), account=account, remaining__gt=0)
+    total = (Lot.objects.spendable(_at(at)).filter(account=account)
              .aggregate(total=Sum("remaining"))["total"])
     return int(total or 0)
 
@@ -70,7 +62,7 @@ def account_balance(*, account: Account, at: datetime | None = None) -> int:
 def account_balance_by_expiry(*, account: Account, at: datetime | None = None) -> list[dict]:
     """The balance split by expiry instant, soonest first, never-expiring (None) last:
     `[{"expires_at": datetime | None, "amount": int}]`."""
-    rows = (Lot.objects.filter(_unexpired(_at(at)), account=account, remaining__gt=0)
+    rows = (Lot.objects.spendable(_at(at)).filter(account=account)
             .values("expires_at").annotate(amount=Sum("remaining"))
             .order_by(F("expires_at").asc(nulls_last=True)))
     return [{"expires_at": row["expires_at"], "amount": int(row["amount"])} for row in rows]
@@ -136,10 +128,10 @@ def account_hold_locked_by_chain(*, account: Account | None) -> dict[str, Decima
 
 def credit_history(*, account: Account, kinds: list[str] | None = None,
                    since: datetime | None = None, until: datetime | None = None,
-                   after_cursor: str | None = None) -> QuerySet[LedgerEntry]:
+                   after: tuple[datetime, int] | None = None) -> QuerySet[LedgerEntry]:
     """The account's entries, newest first (by effective instant, then id), optionally of some
-    kinds, effective in [since, until), and strictly after an opaque cursor from
-    `history_cursor`."""
+    kinds, effective in [since, until), and strictly after the position `after` =
+    (effective_at, id) of the previous page's last entry (a decoded `history_cursor`)."""
     entries = (LedgerEntry.objects.filter(account=account)
                .select_related("resource", "counterparty")
                .order_by("-effective_at", "-id"))
@@ -149,30 +141,16 @@ def credit_history(*, account: Account, kinds: list[str] | None = None,
         entries = entries.filter(effective_at__gte=since)
     if until is not None:
         entries = entries.filter(effective_at__lt=until)
-    if after_cursor is not None:
-        effective_at, entry_id = _cursor_decode(after_cursor)
+    if after is not None:
+        effective_at, entry_id = after
         entries = entries.filter(Q(effective_at__lt=effective_at)
                                  | Q(effective_at=effective_at, id__lt=entry_id))
     return entries
 
 
 def history_cursor(entry: LedgerEntry) -> str:
-    """An opaque cursor pointing just past `entry` in `credit_history` order."""
-    raw = json.dumps([entry.effective_at.isoformat(), entry.pk], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _cursor_decode(cursor: str) -> tuple[datetime, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        effective_at, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        instant = parse_datetime(effective_at)
-        if instant is None or timezone.is_naive(instant) or isinstance(entry_id, bool) \
-                or not isinstance(entry_id, int):
-            raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
-        raise InvalidInput("The cursor is not one this API gave.", field="cursor") from None
-    return instant, entry_id
+    """The cursor of the page after `entry` in `credit_history` order."""
+    return cursor_encode(entry.effective_at, entry.pk)
 
 
 # --- consistency -------------------------------------------------------------------------------
@@ -227,7 +205,7 @@ def ledger_drifts(*, at: datetime | None = None) -> list[Drift]:
 def _account_drifts(at: datetime) -> list[Drift]:
     accounts = (Account.objects
                 .annotate(ledger=_sum_by_account(LedgerEntry.objects, "amount"),
-                          balance=_sum_by_account(Lot.objects.filter(_unexpired(at)),
+                          balance=_sum_by_account(Lot.objects.spendable(at),
                                                   "remaining"),
                           pending_expiry=_sum_by_account(
                               Lot.objects.filter(expires_at__lte=at), "remaining"))

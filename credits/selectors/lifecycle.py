@@ -1,26 +1,23 @@
 """Reading the lifecycle: its settings, runs and the resources pending deletion (with what their
-owners lack to keep them). Pure reads: nothing here writes or locks, except that the settings
-row is created from Django settings on first use."""
+owners lack to keep them). Pure reads: nothing here writes or locks."""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Context, Decimal
+from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from pricing.costs import HOUR_SECONDS, amount_for_seconds
+from pricing.costs import HOUR_SECONDS
 from pricing.enums import PaymentType
+from pricing.fields import exact_sum_by
 
 from ..addresses import normalize_address
+from ..cursors import cursor_encode
+from ..funding import credits_required, credits_to_add, shortfall
 from ..models import (
     LIVE_STATUSES,
     LifecycleRun,
@@ -34,8 +31,6 @@ from ..models import (
 # The periodic task the data migration 0004 creates (django-celery-beat).
 LIFECYCLE_PERIODIC_TASK_NAME = "credit lifecycle"
 _ZERO = Decimal(0)
-# Sums of 18-decimal rates and balances are exact at this precision.
-_EXACT = Context(prec=60)
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -47,23 +42,10 @@ def lifecycle_settings_defaults() -> dict:
 
 
 def lifecycle_settings_get() -> LifecycleSettings:
-    """The live settings (the single row, created from Django settings on first use)."""
+    """The live settings: the single row, or, before staff first open its page
+    (`lifecycle_settings_ensure` creates it there), the Django settings' defaults, unsaved."""
     row = LifecycleSettings.objects.filter(pk=1).first()
-    if row is not None:
-        return row
-    row = LifecycleSettings(pk=1, **lifecycle_settings_defaults())
-    # Its first history row names no one: it may be created inside any request, and the
-    # caller of an API request (an API key) is not a user the history could point at.
-    row._history_user = None
-    row._change_reason = "Created from the Django settings' defaults."
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent first use may win the insert
-            row.save(force_insert=True)
-    except IntegrityError:
-        return LifecycleSettings.objects.get(pk=1)
-    finally:
-        del row._history_user, row._change_reason
-    return row
+    return row if row is not None else LifecycleSettings(pk=1, **lifecycle_settings_defaults())
 
 
 def lifecycle_periodic_task():
@@ -71,28 +53,6 @@ def lifecycle_periodic_task():
     from django_celery_beat.models import PeriodicTask
 
     return PeriodicTask.objects.filter(name=LIFECYCLE_PERIODIC_TASK_NAME).first()
-
-
-# --- cursors -----------------------------------------------------------------------------------
-
-def cursor_encode(instant: datetime, pk: int) -> str:
-    """An opaque cursor for a list ordered by (instant, id)."""
-    raw = json.dumps([instant.isoformat(), pk], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def cursor_decode(cursor: str) -> tuple[datetime, int]:
-    """The (instant, id) of a cursor from `cursor_encode`; ValueError if it is not one."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        instant_text, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        instant = parse_datetime(instant_text)
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
-        raise ValueError("not a cursor of this list") from None
-    if instant is None or timezone.is_naive(instant) or isinstance(pk, bool) \
-            or not isinstance(pk, int):
-        raise ValueError("not a cursor of this list")
-    return instant, pk
 
 
 # --- runs --------------------------------------------------------------------------------------
@@ -130,7 +90,14 @@ class Shortfall:
     def amount(self) -> Decimal | None:
         if self.required is None or self.available is None:
             return None
-        return max(_ZERO, _EXACT.subtract(self.required, self.available))
+        return shortfall(required=self.required, available=self.available)
+
+    @property
+    def to_add(self) -> Decimal:
+        """What the owner must add to be funded: whole credits (rounded up), or exact tokens;
+        0 when funded or not checked."""
+        amount = self.amount or _ZERO
+        return Decimal(credits_to_add(amount)) if self.unit == "credits" else amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +175,10 @@ def shortfalls_by_resource(*, resources: Sequence[Resource],
 
     Credit: one funding horizon (`LifecycleSettings.funding_horizon_hours`) of the credit cost
     per second of the owner's live (`processed`, `removing`) credit-paid resources, minus the
-    credits unexpired at `at` — what the owner must add for the run to fund all of them. Hold:
-    the hold costs of the owner's live hold-paid resources on the resource's chain, minus the
-    token balance reported there. The same sums as `account_credit_cost_per_second`,
-    `account_balance`, `account_hold_total` and `token_balance_of`, grouped by owner: at most
-    four queries for any number of resources.
+    credits unexpired at `at` — what the owner must add for the run to fund all of them (the
+    funding rule's walk at the owner's newest resource). Hold: the hold costs of the owner's
+    live hold-paid resources on the resource's chain, minus the token balance reported there.
+    At most four queries, grouped by owner, for any number of resources.
     """
     at = at or timezone.now()
     credit_owners = {r.owner_id for r in resources if r.payment_type == PaymentType.CREDIT}
@@ -222,31 +188,26 @@ def shortfalls_by_resource(*, resources: Sequence[Resource],
     holds: dict[tuple[int, str], Decimal] = {}
     tokens: dict[tuple[int, str], Decimal] = {}
     horizon_seconds = 0
+    live = Resource.objects.filter(status__in=LIVE_STATUSES)
     if credit_owners:
         horizon_seconds = lifecycle_settings_get().funding_horizon_hours * HOUR_SECONDS
-        rates = {owner_id: Decimal(total) for owner_id, total in (
-            Resource.objects.filter(owner_id__in=credit_owners, payment_type=PaymentType.CREDIT,
-                                    status__in=LIVE_STATUSES)
-            .order_by().values("owner_id").annotate(total=Sum("cost_credit_per_second"))
-            .values_list("owner_id", "total"))}
-        balances = {account_id: int(total) for account_id, total in (
-            Lot.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at),
-                               account_id__in=credit_owners, remaining__gt=0)
-            .order_by().values("account_id").annotate(total=Sum("remaining"))
-            .values_list("account_id", "total"))}
+        rates = exact_sum_by(live.filter(owner_id__in=credit_owners,
+                                         payment_type=PaymentType.CREDIT),
+                             "owner_id", "cost_credit_per_second")
+        balances = {account_id: int(total) for account_id, total in exact_sum_by(
+            Lot.objects.spendable(at).filter(account_id__in=credit_owners),
+            "account_id", "remaining").items()}
     if hold_owners:
-        holds = {(owner_id, chain): Decimal(total) for owner_id, chain, total in (
-            Resource.objects.filter(owner_id__in=hold_owners, payment_type=PaymentType.HOLD,
-                                    status__in=LIVE_STATUSES)
-            .order_by().values("owner_id", "payment_chain").annotate(total=Sum("cost_hold"))
-            .values_list("owner_id", "payment_chain", "total"))}
+        holds = exact_sum_by(live.filter(owner_id__in=hold_owners,
+                                         payment_type=PaymentType.HOLD),
+                             ("owner_id", "payment_chain"), "cost_hold")
         tokens = {(account_id, chain): Decimal(balance) for account_id, chain, balance in (
             TokenBalance.objects.filter(account_id__in=hold_owners)
             .values_list("account_id", "chain", "balance"))}
     shortfalls: dict[int, Shortfall] = {}
     for resource in resources:
         if resource.payment_type == PaymentType.CREDIT:
-            required = amount_for_seconds(rates.get(resource.owner_id, _ZERO), horizon_seconds)
+            required = credits_required(rates.get(resource.owner_id, _ZERO), horizon_seconds)
             shortfalls[resource.pk] = Shortfall(
                 unit="credits", chain="", required=required,
                 available=Decimal(balances.get(resource.owner_id, 0)))

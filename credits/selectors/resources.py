@@ -15,7 +15,6 @@ from pricing.costs import (
     MIB_BYTES,
     CostBreakdown,
     CostError,
-    amount_for_seconds,
     compute_costs,
 )
 from pricing.enums import MessageType, PaymentType
@@ -26,6 +25,7 @@ from pricing.selectors import pricing_in_force
 
 from ..addresses import InvalidAddress, normalize_address
 from ..errors import CannotPrice, ContentRefused
+from ..funding import credits_required, exact_total, shortfall
 from ..models import LIVE_STATUSES, Account, Resource, TokenBalance
 from .accounts import account_by_address
 
@@ -53,7 +53,7 @@ def credit_min_runtime_days() -> Decimal:
 def credits_required_for_runtime(*, cost_credit_per_second: Decimal) -> Decimal:
     """Credits needed to run at `cost_credit_per_second` for the funding horizon (exact,
     18 decimals; not rounded to whole credits)."""
-    return amount_for_seconds(cost_credit_per_second, HOUR_SECONDS * funding_horizon_hours())
+    return credits_required(cost_credit_per_second, HOUR_SECONDS * funding_horizon_hours())
 
 
 def account_credit_cost_per_second(*, account: Account) -> Decimal:
@@ -102,18 +102,13 @@ def store_sizes_mib(*, item_hashes: Iterable[str]) -> dict[str, Decimal]:
 
 def content_refs(parsed) -> list[str]:
     """Item hashes of the files a parsed content references by size: program code, runtime and
-    data, and immutable volumes (the rootfs has its own `size_mib`)."""
-    refs: list[str] = []
-    for attr in ("code", "runtime", "data"):
-        part = getattr(parsed, attr, None)
-        ref = getattr(part, "ref", None)
-        if ref is not None:
-            refs.append(str(ref))
-    for volume in getattr(parsed, "volumes", None) or ():
-        ref = getattr(volume, "ref", None)
-        if ref is not None:
-            refs.append(str(ref))
-    return refs
+    data, and immutable volumes (the rootfs has its own `size_mib`), except those an estimate
+    sizes itself with `estimated_size_mib` (the engine takes that first)."""
+    parts = [getattr(parsed, attr, None) for attr in ("code", "runtime", "data")]
+    parts.extend(getattr(parsed, "volumes", None) or ())
+    return [str(part.ref) for part in parts
+            if getattr(part, "ref", None) is not None
+            and not getattr(part, "estimated_size_mib", None)]
 
 
 def payment_chain_of(parsed, payment_type: str) -> str:
@@ -143,12 +138,13 @@ class Requirement:
 
     @property
     def shortfall(self) -> Decimal:
-        return max(_ZERO, _EXACT.subtract(self.required, self.available))
+        return shortfall(required=self.required, available=self.available)
 
 
 def requirement_for(*, account: Account | None, breakdown: CostBreakdown, payment_chain: str,
                     at: datetime) -> Requirement:
-    """The one-day rule (credit) or the hold rule for `account` taking on `breakdown`.
+    """The one-day rule (credit) or the hold rule for `account` taking on `breakdown`: the
+    funding rule's walk (`credits.funding.FundingWalk`) at its newest resource, the new one.
 
     Credit: one funding horizon (a day by default) of the credit cost per second of the live
     credit-paid resources plus the new one, against the credits unexpired at `at`. Hold: the
@@ -158,7 +154,7 @@ def requirement_for(*, account: Account | None, breakdown: CostBreakdown, paymen
     payment_type = breakdown.payment_type
     if payment_type == PaymentType.CREDIT:
         existing = account_credit_cost_per_second(account=account) if account else _ZERO
-        rate = _EXACT.add(existing, breakdown.credit_per_second)
+        rate = exact_total([existing, breakdown.credit_per_second])
         required = credits_required_for_runtime(cost_credit_per_second=rate)
         # Imported here: the ledger selectors import this module.
         from .ledger import account_balance
@@ -167,7 +163,7 @@ def requirement_for(*, account: Account | None, breakdown: CostBreakdown, paymen
         return Requirement(payment_type=payment_type, required=required, available=available)
     if payment_type == PaymentType.HOLD:
         existing = account_hold_total(account=account, chain=payment_chain) if account else _ZERO
-        required = _EXACT.add(existing, breakdown.hold_total)
+        required = exact_total([existing, breakdown.hold_total])
         available = token_balance_of(account=account, chain=payment_chain) if account else _ZERO
         return Requirement(payment_type=payment_type, required=required, available=available)
     return Requirement(payment_type=payment_type, required=_ZERO, available=_ZERO, checked=False)
@@ -177,6 +173,8 @@ def requirement_for(*, account: Account | None, breakdown: CostBreakdown, paymen
 
 @dataclass(frozen=True, slots=True)
 class PricedContent:
+    """A parsed content, its costs under `version` and the chain its payment is checked on."""
+
     parsed: Any
     breakdown: CostBreakdown
     version: PricingVersion
@@ -185,8 +183,10 @@ class PricedContent:
 
 def content_price(*, message_type: str, content: Any, item_hash: str | None,
                   estimate: bool) -> PricedContent:
-    """Parse `content` and price it with the version in force; referenced files are sized from
-    registered STORE resources (or, in an estimate, from `estimated_size_mib`).
+    """Parse `content` and price it with the version in force: the one pipeline of registration,
+    affordability and estimates. Referenced files are sized from `estimated_size_mib` (an
+    estimate), else from the registered STORE resources; a content that leaves no file to size
+    that way makes no database query once the pricing cache is warm.
 
     Raises ContentRefused (422), CannotPrice (422) or PricingUnavailable (503).
     """

@@ -2,6 +2,7 @@
 transfer endpoints. Credits are whole numbers written as JSON strings of digits; in requests a
 JSON integer is accepted too, never a float."""
 import re
+from datetime import datetime
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -9,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..addresses import ADDRESS_PATTERN, ADDRESS_SCHEMA, MAX_ADDRESS_LENGTH
+from ..cursors import InvalidCursor, cursor_decode
 from ..models import EntryKind
 from ..services.ledger import MAX_CREDITS, MAX_REFERENCE_LENGTH
 
@@ -101,6 +103,16 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+class CursorField(serializers.CharField):
+    """A list's `cursor` query parameter, read as the position (instant, id) it encodes."""
+
+    def to_internal_value(self, data) -> tuple[datetime, int]:
+        try:
+            return cursor_decode(super().to_internal_value(data))
+        except InvalidCursor as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
 def _reference_field(help_text: str):
     return StrictCharField(max_length=MAX_REFERENCE_LENGTH, trim_whitespace=False,
                            help_text=help_text)
@@ -148,7 +160,7 @@ class CreditHistoryQuerySerializer(serializers.Serializer):
                                  required=False)
     since = AwareDateTimeField(required=False)
     until = AwareDateTimeField(required=False)
-    cursor = serializers.CharField(required=False, max_length=200)
+    cursor = CursorField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1,
                                      default=DEFAULT_HISTORY_LIMIT)
 

@@ -7,26 +7,19 @@ from pricing.serializers import Amount
 
 from ..addresses import InvalidAddress, normalize_address
 from ..models import LifecycleRunStatus, LifecycleTrigger, RemovalReason
-from ..selectors.lifecycle import cursor_decode
-from .ledger import AwareDateTimeField, Credits
+from .ledger import AwareDateTimeField, Credits, CursorField
 
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 200
 
 
 class _PageQuerySerializer(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=200)
+    cursor = CursorField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, default=DEFAULT_PAGE_LIMIT)
 
     def validate_limit(self, value: int) -> int:
         # A larger page is capped, not refused: the client just gets fewer rows per page.
         return min(value, MAX_PAGE_LIMIT)
-
-    def validate_cursor(self, value: str):
-        try:
-            return cursor_decode(value)
-        except ValueError:
-            raise serializers.ValidationError("The cursor is not one this API gave.") from None
 
 
 class PendingDeletionsQuerySerializer(_PageQuerySerializer):

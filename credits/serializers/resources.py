@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pricing.enums import MessageType, PaymentType, ProductType
-from pricing.serializers import Amount, CostRowSerializer, EstimateRequestSerializer
+from pricing.serializers import Amount, CostRowSerializer
 
 from ..addresses import InvalidAddress, normalize_address
 from ..models import RemovalReason, ResourceStatus
@@ -19,6 +19,7 @@ from ..services.token_balances import (
     TOKEN_BALANCE_DECIMALS,
     TOKEN_BALANCE_INTEGER_DIGITS,
 )
+from .estimates import EstimateRequestSerializer
 
 ITEM_HASH_MAX_LENGTH = 128
 # The digits the token balance column holds (see MAX_TOKEN_BALANCE); no sign, no exponent, no

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ..addresses import address_input
 from ..errors import IdempotencyConflict, InsufficientCredit, InvalidInput
+from ..funding import drain_plan
 from ..idempotency import request_fingerprint
 from ..locks import account_lock, accounts_lock, lots_due_lock, lots_spendable_lock
 from ..models import Account, EntryKind, LedgerEntry, Lot, LotDrain, Resource
@@ -158,20 +159,6 @@ def _lot_open(*, entry: LedgerEntry, amount: int, expires_at: datetime | None,
                               remaining=amount, expires_at=expires_at, created_at=at)
 
 
-def _drain_plan(lots: list[Lot], amount: int) -> list[tuple[Lot, int]]:
-    """Pieces (lot, credits) taking `amount` from lots already in drain order, never more than a
-    lot has."""
-    pieces = []
-    left = amount
-    for lot in lots:
-        if left == 0:
-            break
-        piece = min(lot.remaining, left)
-        pieces.append((lot, piece))
-        left -= piece
-    return pieces
-
-
 def _drain_apply(*, entry: LedgerEntry, pieces: list[tuple[Lot, int]]) -> list[LotDrain]:
     for lot, piece in pieces:
         lot.remaining -= piece
@@ -184,7 +171,7 @@ def _debit(*, account: Account, kind: str, amount: int, at: datetime, idempotenc
            fingerprint: str, **fields) -> LedgerResult:
     """Drain up to `amount` from the (locked) account's lots and record what was asked, drained
     and missing."""
-    pieces = _drain_plan(lots_spendable_lock(account.pk, at=at), amount)
+    pieces = drain_plan(lots_spendable_lock(account.pk, at=at), amount)
     drained = sum(piece for _, piece in pieces)
     entry = _entry_insert(account=account, kind=kind, amount=-drained, amount_requested=amount,
                           shortfall=amount - drained, idempotency_key=idempotency_key,
@@ -299,7 +286,7 @@ def transfer_create(*, sender_address: str, recipient_address: str, amount: int,
     _expiry_in_future(expires_at, at=at)
 
     # The balance checked is the one drained: the same lots, at the same instant.
-    pieces = _drain_plan(lots_spendable_lock(sender.pk, at=at), amount)
+    pieces = drain_plan(lots_spendable_lock(sender.pk, at=at), amount)
     drained = sum(piece for _, piece in pieces)
     if drained < amount:
         raise InsufficientCredit(

@@ -19,10 +19,12 @@ from django.utils import timezone
 from ..locks import lifecycle_run_unclaim
 from ..models import LifecycleRun, LifecycleRunStatus, LifecycleTrigger
 from .lifecycle import (
-    LifecycleRefused,
     RunCounts,
+    Shard,
     lifecycle_run,
     lifecycle_run_claimed_create,
+    lifecycle_run_summarise,
+    refuse_time_travel,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,8 @@ def lifecycle_run_sharded_here(*, shard_count: int, trigger: str, at: datetime |
     added up (with the ids of the resources flagged, restored and removed). This process runs
     the parent too: should it die between shards, the next run closes the parent as failed.
     """
-    _refuse_time_travel(at=at, dry_run=dry_run)
+    # Checked before a parent is recorded for nothing.
+    refuse_time_travel(at=at, dry_run=dry_run)
     parent = lifecycle_run_parent_create(shard_count=shard_count, trigger=trigger, at=at,
                                          dry_run=dry_run, run_here=True)
     counts = RunCounts()
@@ -91,46 +94,10 @@ def lifecycle_shard_run(*, parent_id: int, shard_index: int, shard_count: int,
     """One shard of a sharded run, linked to its parent as it starts; once recorded, added up
     into the parent."""
     run = lifecycle_run(at=at, dry_run=dry_run, trigger=LifecycleTrigger.SHARD,
-                        shard_index=shard_index, shard_count=shard_count, parent_id=parent_id,
+                        shard=Shard(index=shard_index, count=shard_count, parent_id=parent_id),
                         wait=wait, batch_size=batch_size)
     lifecycle_run_summarise(parent_id=parent_id)
     return run
-
-
-def lifecycle_run_summarise(*, parent_id: int, abandoned: str = "") -> LifecycleRun:
-    """Add the parent's finished shards up into it; close it when every shard has finished, or
-    as failed when it is `abandoned` (why: the shards not finished will not run).
-
-    Safe when shards finish at once: each shard calls this after its own run is committed, so
-    the last call sees them all, and the update is guarded (`WHERE finished_at IS NULL`), so a
-    call that saw fewer shards never overwrites a closed parent.
-    """
-    shards = list(LifecycleRun.objects.filter(parent_id=parent_id, finished_at__isnull=False))
-    values = {name: sum(getattr(shard, name) for shard in shards)
-              for name in LifecycleRun.COUNT_FIELDS}
-    messages = [f"shard {shard.shard_index}: {shard.error_messages}"
-                for shard in sorted(shards, key=lambda shard: shard.shard_index)
-                if shard.error_messages]
-    parent = LifecycleRun.objects.get(pk=parent_id)
-    finished = {shard.shard_index for shard in shards}
-    if abandoned:
-        never = [str(index) for index in range(parent.shard_count) if index not in finished]
-        messages.append(f"shard{'s' * (len(never) > 1)} {', '.join(never)} never ran: "
-                        f"{abandoned}" if never else abandoned)
-        values["errors"] += 1
-        values["finished_at"] = timezone.now()
-        values["status"] = LifecycleRunStatus.FAILED
-    elif len(finished) >= parent.shard_count:
-        statuses = {shard.status for shard in shards}
-        values["finished_at"] = max(shard.finished_at for shard in shards)
-        values["status"] = (LifecycleRunStatus.FAILED if values["errors"]
-                            else LifecycleRunStatus.SKIPPED
-                            if statuses == {LifecycleRunStatus.SKIPPED}
-                            else LifecycleRunStatus.SUCCEEDED)
-    values["error_messages"] = "\n".join(messages)
-    LifecycleRun.objects.filter(pk=parent_id, finished_at__isnull=True).update(**values)
-    parent.refresh_from_db()
-    return parent
 
 
 def lifecycle_run_parent_create(*, shard_count: int, trigger: str,
@@ -148,11 +115,3 @@ def lifecycle_run_parent_create(*, shard_count: int, trigger: str,
     return LifecycleRun.objects.create(started_at=now, as_of=at or now, trigger=trigger,
                                        dry_run=dry_run, shard_count=shard_count,
                                        status=LifecycleRunStatus.RUNNING)
-
-
-def _refuse_time_travel(*, at: datetime | None, dry_run: bool) -> None:
-    # The same rule as `lifecycle_run`, checked before a parent is recorded for nothing.
-    if at is not None and not dry_run and not settings.LIFECYCLE_ALLOW_TIME_TRAVEL:
-        raise LifecycleRefused("Running the lifecycle as of another instant changes real "
-                               "accounts: only with --dry-run, or with "
-                               "LIFECYCLE_ALLOW_TIME_TRAVEL on (tests).")

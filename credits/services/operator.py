@@ -1,6 +1,6 @@
 """What operators do to a resource pending deletion: restore it once its owner is funded again,
-extend its grace, or delete it now. Each is one guarded transition (`UPDATE … WHERE status =
-'removing'`) with its audit row, made while the owner's account and then the resource are locked
+extend its grace, or delete it now. Each is one guarded transition from `removing` with its audit
+row (`credits.events`), made while the owner's account and then the resource are locked
 (the order the ledger and the lifecycle lock in, so none of them can deadlock with another)."""
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from django.utils import timezone
 from credits_project.errors import DomainError
 
 from ..errors import InvalidInput, NotFound
+from ..events import resource_transition
 from ..locks import account_lock, resource_lock
-from ..models import Resource, ResourceStatus, ResourceStatusChange
+from ..models import Resource, ResourceStatus
 from ..selectors.lifecycle import Shortfall, lifecycle_settings_get, shortfalls_by_resource
 
 MAX_GRACE_EXTENSION_HOURS = 720  # 30 days: longer is a decision for the owner's credits
@@ -40,12 +41,6 @@ class NotFunded(DomainError):
     code = "not_funded"
 
 
-def shortfall_to_add(shortfall: Shortfall) -> Decimal:
-    """What the owner must add to be funded: whole credits (rounded up), or exact tokens."""
-    amount = shortfall.amount or Decimal(0)
-    return Decimal(math.ceil(amount)) if shortfall.unit == "credits" else amount
-
-
 def _amount_text(value: Decimal) -> str:
     """An exact amount without trailing zeros, with thousands separators."""
     return f"{value.normalize():,f}" if value else "0"
@@ -57,7 +52,7 @@ def _plain(value: Decimal) -> str:
 
 
 def _not_funded(resource: Resource, shortfall: Shortfall) -> NotFunded:
-    to_add = shortfall_to_add(shortfall)
+    to_add = shortfall.to_add
     if shortfall.unit == "credits":
         horizon_hours = lifecycle_settings_get().funding_horizon_hours
         short = f"{to_add:,} credits"
@@ -123,16 +118,13 @@ def _not_removing(resource: Resource) -> NotRemoving:
 
 def _move(resource: Resource, *, to_status: str, reason: str, actor: str, at: datetime,
           **changes) -> Resource:
-    """The guarded transition from `removing` and its audit row; 0 rows updated means someone
-    else moved it (cannot happen under the locks, but never write a wrong audit row)."""
-    updated = (Resource.objects.filter(pk=resource.pk, status=ResourceStatus.REMOVING)
-               .update(status=to_status, **changes))
-    if updated != 1:
+    """The guarded transition from `removing` and its audit row; refused when someone else
+    moved it (cannot happen under the locks, but never write a wrong audit row)."""
+    if not resource_transition(resource=resource, from_status=ResourceStatus.REMOVING,
+                               to_status=to_status, reason=reason, actor=actor, at=at,
+                               changes=changes):
         resource.refresh_from_db(fields=["status"])
         raise _not_removing(resource)
-    ResourceStatusChange.objects.create(resource=resource, from_status=ResourceStatus.REMOVING,
-                                        to_status=to_status, reason=reason[:255], actor=actor,
-                                        at=at)
     resource.refresh_from_db()
     return resource
 

@@ -29,6 +29,7 @@ from ..errors import (
     NotFound,
     ResourceConflict,
 )
+from ..events import resource_registered, resource_transition
 from ..locks import account_lock, resource_lock
 from ..models import (
     LIVE_STATUSES,
@@ -36,7 +37,6 @@ from ..models import (
     CostRow,
     Resource,
     ResourceStatus,
-    ResourceStatusChange,
     StatusChangeReason,
 )
 from ..selectors.resources import (
@@ -154,9 +154,7 @@ def _insert(*, item_hash: str, message_type: str, content: dict, priced: PricedC
                 pricing_version=priced.version)
         for position, row in enumerate(breakdown.rows)
     ])
-    ResourceStatusChange.objects.create(resource=resource, from_status="",
-                                        to_status=ResourceStatus.PROCESSED,
-                                        reason=StatusChangeReason.REGISTERED, actor=actor, at=at)
+    resource_registered(resource=resource, actor=actor, at=at)
     return resource
 
 
@@ -218,15 +216,13 @@ def resource_forget(*, item_hash: str, actor: str, at: datetime | None = None) -
             raise ResourceConflict(
                 f"The resource is {resource.status}; only a processed or removing resource can "
                 f"be forgotten.", item_hash=item_hash, status=resource.status)
-        from_status = resource.status
-        updated = (Resource.objects.filter(pk=resource.pk, status=from_status)
-                   .update(status=ResourceStatus.FORGOTTEN, ended_at=at))
-        if updated != 1:  # cannot happen under the row lock; never write a wrong audit row
+        # Refused only if it changed meanwhile: cannot happen under the row lock, but never
+        # write a wrong audit row.
+        if not resource_transition(resource=resource, from_status=resource.status,
+                                   to_status=ResourceStatus.FORGOTTEN,
+                                   reason=StatusChangeReason.FORGOTTEN_BY_OWNER, actor=actor,
+                                   at=at, changes={"ended_at": at}):
             raise ResourceConflict("The resource changed status meanwhile; retry.",
                                    item_hash=item_hash)
-        ResourceStatusChange.objects.create(resource=resource, from_status=from_status,
-                                            to_status=ResourceStatus.FORGOTTEN,
-                                            reason=StatusChangeReason.FORGOTTEN_BY_OWNER,
-                                            actor=actor, at=at)
         resource.refresh_from_db()
     return resource

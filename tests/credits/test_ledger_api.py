@@ -482,6 +482,17 @@ def test_an_invalid_history_query_is_refused(client_as, account, params):
     assert_error(response, response.status_code)
 
 
+@pytest.mark.parametrize("address", [ADDRESS, THIRD_ADDRESS], ids=["account", "no account"])
+@pytest.mark.parametrize("cursor", ["bogus", "W10", "WyJub3QgYSBkYXRlIiwgMV0"])
+def test_a_history_cursor_this_api_did_not_give_is_a_400_naming_the_cursor(client_as, account,
+                                                                           address, cursor):
+    # the same answer as the lifecycle lists give, whether the address has an account or not
+    response = client_as(None).get(history_url(address), {"cursor": cursor})
+
+    error = assert_error(response, 400, "invalid_request")
+    assert error["details"]["fields"] == {"cursor": ["The cursor is not one this API gave."]}
+
+
 def test_the_history_of_an_address_without_account_is_empty(client_as):
     assert _history(client_as(None), THIRD_ADDRESS)["results"] == []
 

@@ -20,6 +20,7 @@ from credits.services.ledger import expense_create, grant_create
 from credits.services.lifecycle import LifecycleRefused, lifecycle_run
 from credits.services.resources import resource_forget, resource_register
 from tests.credits.conftest import ADDRESS, OTHER_ADDRESS, T0
+from tests.credits.lifecycle_faults import batches_hooked
 from tests.pricing.contents import instance_content
 
 HOUR = timedelta(hours=1)
@@ -250,7 +251,8 @@ def test_a_batch_that_fails_is_rolled_back_whole_and_the_next_run_completes_it(d
         if index == 1:
             raise RuntimeError("injected")
 
-    failed = run(T0 + HOUR, batch_size=1, fail_batch=crash_second_batch)
+    with batches_hooked(crash_second_batch):
+        failed = run(T0 + HOUR, batch_size=1)
 
     assert failed.status == LifecycleRunStatus.FAILED and failed.errors == 1
     assert "injected" in failed.error_messages

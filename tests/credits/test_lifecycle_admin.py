@@ -30,6 +30,7 @@ from credits.services.lifecycle import lifecycle_run
 from credits.services.resources import resource_register
 from pricing.enums import PaymentType
 from tests.credits.conftest import ADDRESS, OTHER_ADDRESS, T0
+from tests.credits.lifecycle_faults import batches_hooked
 from tests.pricing.contents import instance_content
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +151,8 @@ def runs(settings, default_version, account):
     def fail(index):
         raise RuntimeError("disk on fire")
 
-    failed = lifecycle_run(at=T0 + 2 * HOUR, fail_batch=fail)
+    with batches_hooked(fail):
+        failed = lifecycle_run(at=T0 + 2 * HOUR)
     return {"vm": vm, "flagging": flagging, "failed": failed}
 
 

@@ -28,9 +28,11 @@ from credits.selectors.lifecycle import (
 from credits.selectors.resources import account_credit_cost_per_second
 from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
+from credits.services.lifecycle_settings import lifecycle_settings_ensure
 from credits.services.resources import resource_register
 from pricing.enums import PaymentType
 from tests.credits.conftest import ADDRESS, OTHER_ADDRESS, T0, THIRD_ADDRESS
+from tests.credits.lifecycle_faults import batches_hooked
 from tests.pricing.contents import instance_content
 
 pytestmark = pytest.mark.django_db
@@ -156,7 +158,7 @@ def test_the_credit_shortfall_is_one_horizon_of_the_owners_live_resources_minus_
 def test_the_credit_shortfall_follows_the_funding_horizon_setting(operator, account, removing):
     removing(account, delete_after=timezone.now() + HOUR, cost_credit_per_second="0.01")
     _grant(ADDRESS, 100)
-    LifecycleSettings.objects.filter(pk=lifecycle_settings_get().pk).update(
+    LifecycleSettings.objects.filter(pk=lifecycle_settings_ensure().pk).update(
         funding_horizon_hours=48)
 
     body = operator.get(PENDING).json()
@@ -395,7 +397,8 @@ def test_lifecycle_runs_are_listed_newest_first_with_their_counts(operator, acco
     def fail(index):
         raise RuntimeError("injected failure")
 
-    second = lifecycle_run(at=T0 + 2 * HOUR, fail_batch=fail)
+    with batches_hooked(fail):
+        second = lifecycle_run(at=T0 + 2 * HOUR)
 
     runs = operator.get(RUNS).json()["results"]
 

@@ -37,6 +37,7 @@ from credits.selectors.ledger import ledger_drifts
 from credits.services.lifecycle import lifecycle_run
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
 from tests.credits.conftest import T0
+from tests.credits.lifecycle_faults import batches_hooked
 from tests.credits.test_lifecycle_tasks import (
     E1_PER_DAY,
     build_mixed_accounts,
@@ -88,7 +89,8 @@ def lifecycle_run_holding_the_lock(*, holding: threading.Event, release: threadi
         if index == 0:
             holding.set()
             assert release.wait(60), "never released"
-    return lifecycle_run(fail_batch=hook, batch_size=1, **kwargs)
+    with batches_hooked(hook, this_thread_only=True):
+        return lifecycle_run(batch_size=1, **kwargs)
 
 
 @contextmanager
@@ -254,7 +256,8 @@ def test_a_crash_in_batch_1_of_3_leaves_whole_batches_and_the_next_run_completes
             raise RuntimeError("worker lost")
 
     # when
-    crashed = lifecycle_run(at=AT, batch_size=1, fail_batch=crash_in_batch_1)
+    with batches_hooked(crash_in_batch_1):
+        crashed = lifecycle_run(at=AT, batch_size=1)
 
     # then batches 0 and 2 are done, batch 1 not at all
     assert (crashed.status, crashed.errors) == (LifecycleRunStatus.FAILED, 1)

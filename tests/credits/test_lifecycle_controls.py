@@ -6,6 +6,7 @@ Celery runs eagerly where a run must happen; the clock is frozen (time-machine) 
 matters, and staff log in inside the frozen clock so their session is valid then.
 """
 import json
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +15,9 @@ import pytest
 import time_machine
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
@@ -193,13 +196,44 @@ def test_the_forecast_shows_at_most_the_rows_asked_for_and_counts_them_all(
     assert forecast.flagged_ids == [resources[0].pk, resources[1].pk]
 
 
-def test_a_forecast_while_another_run_holds_the_lock_says_so(seeded, monkeypatch):
-    skipped = LifecycleRun(as_of=T0, status=LifecycleRunStatus.SKIPPED)
-    monkeypatch.setattr("credits.selectors.forecast.lifecycle_run", lambda **kwargs: skipped)
+def test_a_forecast_reads_only_and_takes_no_lock(seeded):
+    with CaptureQueriesContext(connection) as captured:
+        forecast = lifecycle_forecast(at=T0)
 
-    forecast = lifecycle_forecast(at=T0)
+    assert forecast.flagged_total == 1
+    statements = [query["sql"].upper().lstrip() for query in captured.captured_queries]
+    # Only reads (a server-side cursor is declared for the owners' list).
+    assert all(sql.startswith(("SELECT", "DECLARE")) for sql in statements), \
+        [sql[:60] for sql in statements if not sql.startswith(("SELECT", "DECLARE"))]
+    assert not [sql for sql in statements
+                if "FOR UPDATE" in sql or "FOR SHARE" in sql or "PG_ADVISORY" in sql]
 
-    assert forecast.skipped and forecast.flagged == [] and forecast.flagged_total == 0
+
+def test_a_forecast_goes_on_while_a_run_holds_the_lifecycle_lock(seeded):
+    from credits.locks import lifecycle_lock
+
+    held, release = threading.Event(), threading.Event()
+
+    def run_in_progress():  # another session, as a worker's run would be
+        try:
+            with lifecycle_lock("all") as acquired:
+                assert acquired
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run_in_progress)
+    thread.start()
+    try:
+        assert held.wait(30)
+        forecast = lifecycle_forecast(at=T0)
+    finally:
+        release.set()
+        thread.join(30)
+
+    assert (forecast.flagged_ids, forecast.removed_ids) \
+        == ([seeded["flagged"].pk], [seeded["removed"].pk])
 
 
 # --- the next scheduled instant ---------------------------------------------------------------

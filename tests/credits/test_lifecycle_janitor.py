@@ -23,6 +23,7 @@ from credits.services.lifecycle_shards import (
     lifecycle_shard_run,
 )
 from tests.credits.conftest import T0
+from tests.credits.lifecycle_faults import batches_hooked
 from tests.credits.test_lifecycle_concurrency import (
     AT,
     HOUR,
@@ -197,8 +198,8 @@ def test_a_run_stopped_by_an_exception_is_failed_at_once_with_why(db):
             raise WorkerLost("worker shutting down")
 
     # when
-    with pytest.raises(WorkerLost):
-        lifecycle_run(at=AT, batch_size=1, fail_batch=lost_in_batch_1)
+    with pytest.raises(WorkerLost), batches_hooked(lost_in_batch_1):
+        lifecycle_run(at=AT, batch_size=1)
 
     # then it is failed, says why and counts batch 0, and no janitor finds it again
     run = LifecycleRun.objects.get()

@@ -31,7 +31,7 @@ from credits.models import (
 )
 from credits.selectors.ledger import ledger_drifts
 from credits.services.ledger import expense_create, grant_create
-from credits.services.lifecycle import account_shard, lifecycle_run
+from credits.services.lifecycle import Shard, account_shard, lifecycle_run
 from credits.services.lifecycle_shards import lifecycle_run_summarise
 from credits.services.resources import resource_register
 from credits.services.token_balances import token_balance_set
@@ -316,7 +316,7 @@ def test_a_late_partial_summary_never_reopens_a_closed_parent(db):
     build_mixed_accounts(6)
     parent = LifecycleRun.objects.create(as_of=T0 + HOUR + LATE, trigger=LifecycleTrigger.BEAT,
                                          shard_count=1)
-    shard = lifecycle_run(at=T0 + HOUR + LATE, shard_index=0, shard_count=1,
+    shard = lifecycle_run(at=T0 + HOUR + LATE, shard=Shard(index=0, count=1),
                           trigger=LifecycleTrigger.SHARD)
     LifecycleRun.objects.filter(pk=shard.pk).update(parent=parent)
     closed = lifecycle_run_summarise(parent_id=parent.pk)
@@ -331,7 +331,7 @@ def test_a_late_partial_summary_never_reopens_a_closed_parent(db):
 
 
 def test_a_shard_that_finds_its_lock_taken_is_skipped_and_the_parent_says_so(db, monkeypatch):
-    from credits.services import lifecycle as lifecycle_module
+    from credits.services.lifecycle import run as lifecycle_module
 
     @contextmanager
     def lock_taken(name, *, wait=False):

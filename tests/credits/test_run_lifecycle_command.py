@@ -19,6 +19,7 @@ from credits.management.commands import run_lifecycle as command_module
 from credits.models import LifecycleRun, LifecycleRunStatus, LifecycleTrigger, ResourceStatus
 from credits.services.lifecycle import lifecycle_run
 from tests.credits.conftest import T0
+from tests.credits.lifecycle_faults import batches_hooked
 from tests.credits.test_lifecycle_tasks import (
     E1_PER_DAY,
     E1_PER_HOUR,
@@ -197,12 +198,11 @@ def test_a_run_with_failed_batches_exits_with_status_2(accounts, monkeypatch):
     def crash_second_batch(index):
         if index == 1:
             raise RuntimeError("injected crash")
-    monkeypatch.setattr(command_module, "lifecycle_run",
-                        partial(lifecycle_run, batch_size=1, fail_batch=crash_second_batch))
+    monkeypatch.setattr(command_module, "lifecycle_run", partial(lifecycle_run, batch_size=1))
     err = StringIO()
 
     with time_machine.travel(T0 + 3 * HOUR + timedelta(minutes=5), tick=False), \
-            pytest.raises(SystemExit) as exited:
+            batches_hooked(crash_second_batch), pytest.raises(SystemExit) as exited:
         call_command("run_lifecycle", stdout=StringIO(), stderr=err)
 
     assert exited.value.code == command_module.EXIT_ERRORS == 2

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: every number on the admin index equals what the database
 says (counted here with plain ORM queries, not with the dashboard's selector), the chart has its
 168 hourly bars, a failed run stands out; and the README's screenshot, with the demo data."""
+from contextlib import nullcontext
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -22,6 +23,7 @@ from credits.services.ledger import expense_create, grant_create
 from credits.services.lifecycle import lifecycle_run
 from credits.services.resources import resource_register
 from pricing.enums import MessageType, PaymentType
+from tests.credits.lifecycle_faults import batches_hooked
 from tests.e2e.conftest import screenshot
 from tests.pricing.contents import ADDRESS, instance_content, program_content, store_content
 
@@ -142,8 +144,8 @@ def test_the_dashboard_numbers_equal_what_the_database_says(admin_page, default_
                       content=instance_content(payment="credit", address=OTHER),
                       actor="test", at=now - 6 * H + timedelta(minutes=1))
     for hours_ago in (26, 5, 4, 3, 2, 1):
-        lifecycle_run(at=now - hours_ago * H,
-                      fail_batch=_crash if hours_ago == 3 else None)
+        with batches_hooked(_crash) if hours_ago == 3 else nullcontext():
+            lifecycle_run(at=now - hours_ago * H)
     expense_create(address=OTHER, amount=150_000, reference="e2e-outside", actor="test",
                    at=now - timedelta(minutes=50))
     lifecycle_run(at=now - timedelta(minutes=10))

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credits.models import Resource
+from credits.models import Recalculation, Resource
 from credits_project.celery import app as celery_app
-from pricing.models import PricingVersion, Recalculation
+from pricing.models import PricingVersion
 from pricing.selectors import pricing_version_in_force
 from tests.e2e.conftest import screenshot
 from tests.pricing.contents import instance_content
@@ -142,7 +142,7 @@ def test_staff_recalculate_the_existing_resources_with_the_version_in_force(
     page.click("a.pricing-recalculate")
     assert page.locator("#impact-newly-unfunded").inner_text() == "2"
     page.click("#recalculate-start")
-    page.wait_for_url(re.compile(r"/admin/pricing/recalculation/\d+/change/$"))
+    page.wait_for_url(re.compile(r"/admin/credits/recalculation/\d+/change/$"))
 
     # then: the job ran (eagerly here) and its page shows the summary
     job = Recalculation.objects.get()

@@ -5,18 +5,12 @@ from decimal import Decimal
 
 import pytest
 
+from credits.impact import hourly_charge, version_impact, version_impact_preview
 from credits.models import Resource
 from credits.services.ledger import grant_create
 from credits.services.resources import resource_forget, resource_register
 from credits.services.token_balances import token_balance_set
-from pricing.impact import (
-    hourly_charge,
-    version_diff,
-    version_diff_base,
-    version_fingerprint,
-    version_impact,
-    version_impact_preview,
-)
+from pricing.diff import version_diff, version_diff_base, version_fingerprint
 from pricing.models import GpuDevice, Tier
 from pricing.services import pricing_version_copy
 from tests.pricing.contents import gpu, instance_content
@@ -336,7 +330,7 @@ def test_the_publish_page_shows_the_differences_and_the_impact(admin_client, see
 
 def test_a_large_database_leaves_the_impact_to_a_dry_run_started_from_the_page(
         admin_client, seeded, doubled_draft, settings, django_capture_on_commit_callbacks):
-    from pricing.models import Recalculation
+    from credits.models import Recalculation
 
     settings.PRICING_IMPACT_SYNC_MAX_RESOURCES = 1
     page = admin_client.get(_url("impact", doubled_draft.pk))

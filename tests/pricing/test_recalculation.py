@@ -7,18 +7,25 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from credits.models import Charge, CostRow, Resource
+from credits.models import (
+    Charge,
+    CostRow,
+    Recalculation,
+    RecalculationLine,
+    RecalculationStatus,
+    Resource,
+)
 from credits.services.lifecycle import lifecycle_run
-from credits_project.celery import app as celery_app
-from pricing.models import GpuDevice, Recalculation, RecalculationLine, RecalculationStatus
-from pricing.recalculation import (
+from credits.services.repricing import (
     RecalculationRefused,
     recalculation_refusal,
     recalculation_run,
     recalculation_start,
 )
+from credits.tasks import recalculation_run_task
+from credits_project.celery import app as celery_app
+from pricing.models import GpuDevice
 from pricing.services import pricing_version_copy, pricing_version_publish
-from pricing.tasks import recalculation_run_task
 from tests.pricing.contents import gpu, instance_content
 from tests.pricing.test_impact import (  # noqa: F401 (fixtures)
     E1_CREDIT_PER_SECOND,
@@ -328,7 +335,7 @@ def test_a_queued_job_page_reloads_itself_and_says_it_waits_for_a_worker(
         job = recalculation_start(version=doubled)
 
     content = admin_client.get(
-        f"/admin/pricing/recalculation/{job.pk}/change/").content.decode()
+        f"/admin/credits/recalculation/{job.pk}/change/").content.decode()
 
     assert '<meta http-equiv="refresh" content="2">' in content
     assert "waiting for a Celery worker" in content
@@ -350,7 +357,7 @@ def test_the_list_action_leads_to_the_confirmation_page_of_the_one_version_selec
 def test_the_jobs_list_renders(admin_client, seeded, doubled, recalculate):
     recalculate(doubled)
 
-    response = admin_client.get("/admin/pricing/recalculation/")
+    response = admin_client.get("/admin/credits/recalculation/")
 
     assert response.status_code == 200 and "5 / 5" in response.content.decode()
 

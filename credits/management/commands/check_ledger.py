@@ -1,7 +1,7 @@
 """Verify the credit ledger against the lots and drains; print every drift and fail if any."""
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -55,11 +55,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def _counts(instant) -> dict:
-        spendable = Q(expires_at__isnull=True) | Q(expires_at__gt=instant)
         return {
             "accounts": Account.objects.count(),
             "entries": LedgerEntry.objects.count(),
             "lots": Lot.objects.count(),
-            "balance": Lot.objects.filter(spendable).aggregate(
+            "balance": Lot.objects.spendable(instant).aggregate(
                 total=Sum("remaining"))["total"] or 0,
         }

@@ -11,15 +11,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from credits.models import LifecycleRunStatus, LifecycleTrigger, RemovalReason, Resource
+from credits.models import LifecycleRunStatus, LifecycleTrigger, Resource
 from credits.selectors.lifecycle import lifecycle_settings_get
 from credits.services.lifecycle import LifecycleRefused, RunCounts, lifecycle_run
+from credits.services.lifecycle.fund_or_flag import REMOVAL_REASON_BY_PAYMENT
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
-from pricing.enums import PaymentType
 
 EXIT_ERRORS = 2
-_REASON_BY_PAYMENT = {PaymentType.CREDIT: RemovalReason.CREDIT_INSUFFICIENT,
-                      PaymentType.HOLD: RemovalReason.BALANCE_INSUFFICIENT}
 
 
 class Command(BaseCommand):
@@ -93,8 +91,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{title}: {len(ids)}")
             for resource in resources:
                 if kind == "flagged":
-                    detail = (f"reason {_REASON_BY_PAYMENT.get(resource.payment_type, '?')}, "
-                              f"delete after {(as_of + grace).isoformat()}")
+                    reason = REMOVAL_REASON_BY_PAYMENT.get(resource.payment_type, "?")
+                    detail = f"reason {reason}, delete after {(as_of + grace).isoformat()}"
                 elif kind == "restored":
                     detail = (f"was {resource.removal_reason}, deadline "
                               f"{_iso(resource.delete_after)}")

@@ -1,4 +1,5 @@
-"""Recalculating existing resources with a pricing version, on purpose, as a background job.
+"""Repricing: recalculating existing resources with a pricing version, on purpose, as a
+background job.
 
 Staff start a job on the version in force; a Celery task runs it in batches of accounts. Each
 batch is one transaction holding its accounts' row locks (pk order, as registration and the
@@ -20,29 +21,35 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .costs import HOUR_SECONDS
-from .enums import VersionStatus
-from .impact import (
+from pricing.costs import HOUR_SECONDS
+from pricing.diff import version_fingerprint
+from pricing.enums import VersionStatus
+from pricing.models import PricingVersion
+from pricing.selectors import pricing_table_from_version, pricing_version_in_force
+from pricing.services import PricingVersionError, _actor
+
+from ..impact import (
     BATCH_ACCOUNTS,
     EXAMPLES,
-    FundingWalk,
     ImpactTally,
+    ImpactWalk,
     ResourceOutcome,
     balances_of,
     evaluate_accounts,
     live_owner_batches,
     live_resource_count,
-    version_fingerprint,
 )
-from .models import (
-    PricingVersion,
+from ..locks import accounts_lock_ids
+from ..models import (
+    LIVE_STATUSES,
+    CostRow,
     Recalculation,
     RecalculationLine,
     RecalculationOutcome,
     RecalculationStatus,
+    Resource,
 )
-from .selectors import pricing_table_from_version, pricing_version_in_force
-from .services import PricingVersionError, _actor
+from ..selectors.resources import funding_horizon_hours
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +97,7 @@ def recalculation_start(*, version: PricingVersion, user=None,
                         dry_run: bool = False) -> Recalculation:
     """Queue a job applying `version` to the live resources (or a dry run of it, for any
     version). The Celery task starts once this transaction commits."""
-    from .tasks import recalculation_run_task
+    from ..tasks import recalculation_run_task  # the tasks module imports this one
 
     if not dry_run:
         refusal = recalculation_refusal(version=version)
@@ -127,8 +134,6 @@ def _resources_update(changed: list[ResourceOutcome], *, version_id: int) -> Non
     One UPDATE … FROM (VALUES …) per thousand resources (Django's bulk_update builds CASE
     expressions that grow with the square of the batch).
     """
-    from credits.models import Resource
-
     values = [(outcome.resource_id, outcome.breakdown.product_type, outcome.new_hold,
                outcome.new_stream_per_second, outcome.new_credit_per_second)
               for outcome in changed]
@@ -150,8 +155,6 @@ def _resources_update(changed: list[ResourceOutcome], *, version_id: int) -> Non
 def _apply(*, job: Recalculation, version: PricingVersion,
            outcomes: list[ResourceOutcome]) -> list[ResourceOutcome]:
     """Store the new costs of the outcomes that need it (five statements for the batch)."""
-    from credits.models import CostRow
-
     changed = [outcome for outcome in outcomes if outcome.needs_update(version.pk)]
     if not changed:
         return changed
@@ -173,14 +176,12 @@ def _run_batch(*, job: Recalculation, version: PricingVersion, table, account_id
                tally: ImpactTally, horizon_seconds: int, index: int, fail_batch) -> dict:
     """One batch in one transaction, under its accounts' locks. Returns its counts; the tally
     is only added to once the batch has committed."""
-    from credits.locks import accounts_lock_ids
-
     counts = {"done": 0, "recalculated": 0, "cost_changed": 0, "unchanged": 0, "failed": 0}
     batch_tally = ImpactTally(horizon_hours=tally.horizon_hours)
     with transaction.atomic():
         if not job.dry_run:
             accounts_lock_ids(account_ids)
-        walk = FundingWalk(balances=balances_of(account_ids=account_ids, at=timezone.now()),
+        walk = ImpactWalk(balances=balances_of(account_ids=account_ids, at=timezone.now()),
                            horizon_seconds=horizon_seconds)
         outcomes = list(evaluate_accounts(account_ids=account_ids, table=table,
                                           with_rows=True))
@@ -217,8 +218,6 @@ def _merge(tally: ImpactTally, batch: ImpactTally) -> None:
 
 
 def _failed_batch_size(account_ids: list[int]) -> int:
-    from credits.models import LIVE_STATUSES, Resource
-
     return Resource.objects.filter(owner_id__in=account_ids, status__in=LIVE_STATUSES).count()
 
 
@@ -245,8 +244,6 @@ def recalculation_run(*, recalculation_id: int, batch_accounts: int = BATCH_ACCO
     `fail_batch(index)` is a test hook that may raise inside a batch, after its writes, to
     show that the batch is rolled back whole and the others are not.
     """
-    from credits.selectors.resources import funding_horizon_hours
-
     claimed = Recalculation.objects.filter(pk=recalculation_id,
                                            status=RecalculationStatus.QUEUED).update(
         status=RecalculationStatus.RUNNING, started_at=timezone.now(),

@@ -1,29 +1,27 @@
-"""What a pricing version changes, read-only: its differences from another version field by
-field, and its impact on the live resources if they were recalculated with it (costs, funding
-as the lifecycle's fund-or-flag sees it, and the hourly credit burn).
+"""A pricing version's impact on the live resources, read-only: what they would cost if they
+were recalculated with it, their funding as the lifecycle's fund-or-flag sees it, and the hourly
+credit burn (the version's own differences are pricing's: pricing/diff.py).
 
 The impact walks the live resources account by account, in batches of accounts, each batch's
 resources streamed with `iterator()` oldest first, so memory stays flat whatever the size of the
-database. The recalculation service (pricing/recalculation.py) walks them the same way and
+database. The repricing service (credits/services/repricing.py) walks them the same way and
 writes what this only reports.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
 from django.conf import settings
-from django.db.models import Q, Sum
 from django.utils import timezone
 
-from .aggregate import format_price, version_to_aggregate, version_to_compatible_gpus
-from .content import ContentInvalid, parse_content
-from .costs import (
+from pricing.aggregate import format_price
+from pricing.content import ContentInvalid, parse_content
+from pricing.costs import (
     HOUR_SECONDS,
     CostBreakdown,
     CostError,
@@ -31,13 +29,16 @@ from .costs import (
     amount_for_seconds,
     compute_costs,
 )
-from .enums import PaymentType
-from .models import GpuDevice, PricingVersion, Product, Tier
-from .selectors import pricing_table_from_version, pricing_version_in_force
+from pricing.diff import version_fingerprint
+from pricing.enums import PaymentType
+from pricing.fields import exact_sum_by
+from pricing.models import PricingVersion
+from pricing.selectors import pricing_table_from_version
 
-_ZERO = Decimal(0)
-# Sums of 18-decimal rates over a million resources, times a horizon, stay exact here.
-_EXACT = Context(prec=60)
+from .funding import EXACT, ZERO, FundingWalk, hourly_charge
+from .models import LIVE_STATUSES, CostRow, Lot, Resource, TokenBalance
+from .selectors.resources import content_refs, funding_horizon_hours, store_sizes_mib
+
 # How many examples (cannot be priced, would become unfunded) an impact keeps.
 EXAMPLES = 20
 # Accounts per batch, and resources per fetch inside a batch.
@@ -49,131 +50,6 @@ def impact_sync_max_resources() -> int:
     """Up to this many live resources the impact is computed while the page loads; beyond, it
     is computed by a dry-run job (setting PRICING_IMPACT_SYNC_MAX_RESOURCES, default 5000)."""
     return settings.PRICING_IMPACT_SYNC_MAX_RESOURCES
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format_price(value)
-    return "—" if value in (None, "") else str(value)
-
-
-# --- differences -------------------------------------------------------------------------------
-
-_PRODUCT_FIELDS = [f for f in Product._meta.concrete_fields
-                   if f.name not in ("id", "version", "product_type")]
-_TIER_FIELDS = [Tier._meta.get_field(name) for name in ("compute_units", "model", "vram_mib")]
-_GPU_FIELDS = [GpuDevice._meta.get_field(name) for name in ("model", "name", "vendor")]
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    label: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class RowChange:
-    """One product, tier or GPU device that was added, removed or changed."""
-
-    key: str  # "instance", "instance tier-3", "10de:2684"
-    action: str  # "added", "removed", "changed"
-    changes: tuple[FieldChange, ...]
-
-
-@dataclass(frozen=True)
-class VersionDiff:
-    version: PricingVersion
-    base: PricingVersion | None
-    products: tuple[RowChange, ...]
-    tiers: tuple[RowChange, ...]
-    gpu_devices: tuple[RowChange, ...]
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.products or self.tiers or self.gpu_devices)
-
-    @property
-    def count(self) -> int:
-        return len(self.products) + len(self.tiers) + len(self.gpu_devices)
-
-
-def _row_changes(old_rows: dict, new_rows: dict, fields_, key_order) -> tuple[RowChange, ...]:
-    changes = []
-    for key in sorted(set(old_rows) | set(new_rows), key=key_order):
-        old, new = old_rows.get(key), new_rows.get(key)
-        field_changes = []
-        for model_field in fields_:
-            old_value = None if old is None else getattr(old, model_field.name)
-            new_value = None if new is None else getattr(new, model_field.name)
-            if old is not None and new is not None and old_value == new_value:
-                continue
-            if old_value in (None, "") and new_value in (None, ""):
-                continue  # an empty field of an added or removed row says nothing
-            field_changes.append(FieldChange(field=model_field.name,
-                                             label=str(model_field.verbose_name),
-                                             old=_shown(old_value), new=_shown(new_value)))
-        if old is None:
-            action = "added"
-        elif new is None:
-            action = "removed"
-        elif field_changes:
-            action = "changed"
-        else:
-            continue
-        label = key if isinstance(key, str) else " ".join(key)
-        changes.append(RowChange(key=label, action=action, changes=tuple(field_changes)))
-    return tuple(changes)
-
-
-def _product_order(product_type: str):
-    from .aggregate import PRODUCT_ORDER
-
-    order = {p.value: i for i, p in enumerate(PRODUCT_ORDER)}
-    return (order.get(product_type, len(order)), product_type)
-
-
-def version_diff_base(version: PricingVersion) -> PricingVersion | None:
-    """What a version is compared with by default: the version in force, or, for the version in
-    force itself, the version it was copied from."""
-    in_force = pricing_version_in_force()
-    if in_force is not None and in_force.pk != version.pk:
-        return in_force
-    if version.copied_from_id and version.copied_from_id != version.pk:
-        return version.copied_from
-    return None
-
-
-def version_diff(*, version: PricingVersion, base: PricingVersion | None) -> VersionDiff:
-    """`version` against `base` (None: against nothing, everything is added), field by field:
-    products by type, tiers by (type, id), GPU devices by PCI device id. Six queries."""
-
-    def products(v):
-        return {} if v is None else {p.product_type: p for p in v.products.all()}
-
-    def tiers(v):
-        return {} if v is None else {(t.product_type, t.tier_id): t for t in v.tiers.all()}
-
-    def gpus(v):
-        return {} if v is None else {g.device_id: g for g in v.gpu_devices.all()}
-
-    return VersionDiff(
-        version=version, base=base,
-        products=_row_changes(products(base), products(version), _PRODUCT_FIELDS,
-                              _product_order),
-        tiers=_row_changes(tiers(base), tiers(version), _TIER_FIELDS,
-                           lambda key: (_product_order(key[0]), key[1])),
-        gpu_devices=_row_changes(gpus(base), gpus(version), _GPU_FIELDS, lambda key: key),
-    )
-
-
-def version_fingerprint(version: PricingVersion) -> str:
-    """A digest of everything that prices: the aggregate and the GPU catalogue (a draft's
-    impact computed earlier is stale once this changes)."""
-    document = {"pricing": version_to_aggregate(version),
-                "gpus": version_to_compatible_gpus(version)}
-    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 # --- evaluating resources with a table ---------------------------------------------------------
@@ -257,16 +133,12 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
 
 def live_owner_batches(*, batch_accounts: int = BATCH_ACCOUNTS) -> Iterator[list[int]]:
     """Ids of accounts with live resources, `batch_accounts` at a time, in id order."""
-    from credits.models import LIVE_STATUSES, Resource
-
     owners = (Resource.objects.filter(status__in=LIVE_STATUSES).order_by("owner_id")
               .values_list("owner_id", flat=True).distinct())
     yield from _batched(owners.iterator(chunk_size=10_000), batch_accounts)
 
 
 def live_resource_count() -> int:
-    from credits.models import LIVE_STATUSES, Resource
-
     return Resource.objects.filter(status__in=LIVE_STATUSES).count()
 
 
@@ -276,8 +148,6 @@ _RESOURCE_VALUES = ("id", "item_hash", "type", "content", "owner_id", "owner__ad
 
 
 def _stored_rows(resource_ids: list[int]) -> dict[int, tuple]:
-    from credits.models import CostRow
-
     rows: dict[int, list] = {}
     for values in (CostRow.objects.filter(resource_id__in=resource_ids)
                    .order_by("resource_id", "position")
@@ -290,8 +160,6 @@ def _stored_rows(resource_ids: list[int]) -> dict[int, tuple]:
 
 def _evaluate_chunk(chunk: list[tuple], table: PricingTable, *,
                     with_rows: bool) -> list[ResourceOutcome]:
-    from credits.selectors.resources import content_refs, store_sizes_mib
-
     parsed_by_id: dict[int, Any] = {}
     outcomes = []
     refs: set[str] = set()
@@ -332,8 +200,6 @@ def evaluate_accounts(*, account_ids: list[int], table: PricingTable, with_rows:
     """The live resources of `account_ids` with their costs under `table`, account by account,
     oldest first (as fund-or-flag walks them). Resources that cannot be priced come with
     `error` set and no breakdown."""
-    from credits.models import LIVE_STATUSES, Resource
-
     resources = (Resource.objects.filter(owner_id__in=account_ids, status__in=LIVE_STATUSES)
                  .order_by("owner_id", "created_at", "id").values_list(*_RESOURCE_VALUES))
     for chunk in _batched(resources.iterator(chunk_size=chunk_size), chunk_size):
@@ -345,69 +211,51 @@ def evaluate_accounts(*, account_ids: list[int], table: PricingTable, with_rows:
 @dataclass(frozen=True)
 class Balances:
     credits: dict[int, int]  # account id → unexpired credits
-    tokens: dict[tuple[int, str], Decimal]  # (account id, chain) → token balance
+    tokens: dict[int, dict[str, Decimal]]  # account id → chain → token balance
 
 
 def balances_of(*, account_ids: list[int], at: datetime) -> Balances:
-    """Credits unexpired at `at` and token balances of the accounts (two queries)."""
-    from credits.models import Lot, TokenBalance
-
-    credits = {account_id: int(total or 0) for account_id, total in (
-        Lot.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at),
-                           account_id__in=account_ids, remaining__gt=0)
-        .order_by().values("account_id").annotate(total=Sum("remaining"))
-        .values_list("account_id", "total"))}
-    tokens = {(account_id, chain): Decimal(balance) for account_id, chain, balance in
-              TokenBalance.objects.filter(account_id__in=account_ids)
-              .values_list("account_id", "chain", "balance")}
-    return Balances(credits=credits, tokens=tokens)
+    """Credits spendable at `at` and token balances of the accounts (two queries)."""
+    credits = {account_id: int(total) for account_id, total in exact_sum_by(
+        Lot.objects.spendable(at).filter(account_id__in=account_ids),
+        "account_id", "remaining").items()}
+    tokens: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for account_id, chain, balance in (TokenBalance.objects.filter(account_id__in=account_ids)
+                                       .values_list("account_id", "chain", "balance")):
+        tokens[account_id][chain] = Decimal(balance)
+    return Balances(credits=credits, tokens=dict(tokens))
 
 
-class FundingWalk:
-    """Fund-or-flag for one account at a time, before and after: a credit resource is funded
-    while the running total (oldest first) of one funding horizon of credit cost is ≤ the
-    balance; a hold resource while the running total of hold costs on its chain is ≤ the token
-    balance there. Streams are not checked."""
+class ImpactWalk:
+    """The funding rule's walk (`credits.funding.FundingWalk`) for one account at a time, twice:
+    with the stored costs (before) and with the new ones (after)."""
 
     def __init__(self, *, balances: Balances, horizon_seconds: int):
         self.balances = balances
         self.horizon_seconds = horizon_seconds
         self._owner: int | None = None
 
-    def _reset(self, owner_id: int) -> None:
-        self._owner = owner_id
-        self.credit_before = self.credit_after = _ZERO
-        self.hold_before: dict[str, Decimal] = {}
-        self.hold_after: dict[str, Decimal] = {}
+    def _walk(self, owner_id: int) -> FundingWalk:
+        return FundingWalk(credits_available=self.balances.credits.get(owner_id, 0),
+                           tokens_available=self.balances.tokens.get(owner_id, {}),
+                           horizon_seconds=self.horizon_seconds)
 
     def step(self, outcome: ResourceOutcome) -> tuple[bool, bool, Decimal, Decimal]:
         """(funded before, funded after, needed after, available) for the next resource."""
         if outcome.owner_id != self._owner:
-            self._reset(outcome.owner_id)
-        if outcome.payment_type == PaymentType.CREDIT:
-            self.credit_before = _EXACT.add(self.credit_before, outcome.old_credit_per_second)
-            self.credit_after = _EXACT.add(self.credit_after, outcome.new_credit_per_second)
-            available = Decimal(self.balances.credits.get(outcome.owner_id, 0))
-            needed_before = _EXACT.multiply(self.credit_before, self.horizon_seconds)
-            needed_after = _EXACT.multiply(self.credit_after, self.horizon_seconds)
-            return needed_before <= available, needed_after <= available, needed_after, available
-        if outcome.payment_type == PaymentType.HOLD:
-            chain = outcome.payment_chain
-            before = _EXACT.add(self.hold_before.get(chain, _ZERO), outcome.old_hold)
-            after = _EXACT.add(self.hold_after.get(chain, _ZERO), outcome.new_hold)
-            self.hold_before[chain], self.hold_after[chain] = before, after
-            available = self.balances.tokens.get((outcome.owner_id, chain), _ZERO)
-            return before <= available, after <= available, after, available
-        return True, True, _ZERO, _ZERO
+            self._owner = outcome.owner_id
+            self._before = self._walk(outcome.owner_id)
+            self._after = self._walk(outcome.owner_id)
+        before = self._before.step(
+            payment_type=outcome.payment_type, payment_chain=outcome.payment_chain,
+            cost_credit_per_second=outcome.old_credit_per_second, cost_hold=outcome.old_hold)
+        after = self._after.step(
+            payment_type=outcome.payment_type, payment_chain=outcome.payment_chain,
+            cost_credit_per_second=outcome.new_credit_per_second, cost_hold=outcome.new_hold)
+        return before.funded, after.funded, after.required, after.available
 
 
 # --- the impact --------------------------------------------------------------------------------
-
-def hourly_charge(cost_credit_per_second: Decimal) -> int:
-    """One metered hour in whole credits, rounded half-up, as the lifecycle charges it."""
-    return int(amount_for_seconds(cost_credit_per_second, HOUR_SECONDS)
-               .to_integral_value(rounding=ROUND_HALF_UP))
-
 
 @dataclass
 class ImpactTally:
@@ -427,8 +275,8 @@ class ImpactTally:
     newly_unfunded_hold: int = 0
     newly_unfunded_accounts: int = 0
     newly_funded: int = 0
-    burn_before_per_hour: Decimal = _ZERO
-    burn_after_per_hour: Decimal = _ZERO
+    burn_before_per_hour: Decimal = ZERO
+    burn_after_per_hour: Decimal = ZERO
     charged_before_per_hour: int = 0
     charged_after_per_hour: int = 0
     cannot_price_examples: list[dict] = field(default_factory=list)
@@ -436,7 +284,7 @@ class ImpactTally:
     _last_owner: int | None = None
     _owner_newly_unfunded: bool = False
 
-    def add(self, outcome: ResourceOutcome, walk: FundingWalk) -> None:
+    def add(self, outcome: ResourceOutcome, walk: ImpactWalk) -> None:
         if outcome.owner_id != self._last_owner:
             self._last_owner = outcome.owner_id
             self._owner_newly_unfunded = False
@@ -455,10 +303,10 @@ class ImpactTally:
             else:
                 self.cost_decreased += 1
         if outcome.payment_type == PaymentType.CREDIT:
-            self.burn_before_per_hour = _EXACT.add(
+            self.burn_before_per_hour = EXACT.add(
                 self.burn_before_per_hour,
                 amount_for_seconds(outcome.old_credit_per_second, HOUR_SECONDS))
-            self.burn_after_per_hour = _EXACT.add(
+            self.burn_after_per_hour = EXACT.add(
                 self.burn_after_per_hour,
                 amount_for_seconds(outcome.new_credit_per_second, HOUR_SECONDS))
             self.charged_before_per_hour += hourly_charge(outcome.old_credit_per_second)
@@ -486,7 +334,7 @@ class ImpactTally:
 
     @property
     def burn_change_per_hour(self) -> Decimal:
-        return _EXACT.subtract(self.burn_after_per_hour, self.burn_before_per_hour)
+        return EXACT.subtract(self.burn_after_per_hour, self.burn_before_per_hour)
 
     def as_summary(self) -> dict:
         """JSON-safe numbers (decimals as strings without trailing zeros), for pages and jobs."""
@@ -527,14 +375,12 @@ def version_impact(*, version: PricingVersion, at: datetime | None = None,
     many resources and accounts would become unfunded (as the next fund-or-flag would see
     them), and the hourly credit burn before and after. Resources that cannot be priced with
     it keep their stored cost in these numbers and are counted apart."""
-    from credits.selectors.resources import funding_horizon_hours
-
     at = at or timezone.now()
     table = pricing_table_from_version(version)
     horizon_hours = funding_horizon_hours()
     tally = ImpactTally(horizon_hours=horizon_hours)
     for account_ids in live_owner_batches(batch_accounts=batch_accounts):
-        walk = FundingWalk(balances=balances_of(account_ids=account_ids, at=at),
+        walk = ImpactWalk(balances=balances_of(account_ids=account_ids, at=at),
                            horizon_seconds=horizon_hours * HOUR_SECONDS)
         for outcome in evaluate_accounts(account_ids=account_ids, table=table):
             tally.add(outcome, walk)

@@ -1,0 +1,88 @@
+"""Step 3: each live resource of the batch is funded or not, now; an unfunded processed one is
+flagged (pending deletion until now + grace), a funded one pending deletion before its deadline
+is restored.
+
+Funded (the rule of `credits.funding`, restated set-based): credit-paid, the account's spendable
+credits cover one funding horizon of the credit cost of its live resources up to this one,
+oldest first; hold-paid, its token balance on the chain covers their holds, oldest first.
+Reads the batch's live resources from `lc_res` (made by the run for its batch).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pricing.enums import PaymentType
+
+from ...events import resources_transition
+from ...models import (
+    Lot,
+    RemovalReason,
+    Resource,
+    ResourceStatus,
+    StatusChangeReason,
+    TokenBalance,
+)
+from .batch import Batch, RunCounts
+from .sql import drop_temps, in_batch, temp
+
+_LOT = Lot._meta.db_table
+_RESOURCE = Resource._meta.db_table
+_TOKEN_BALANCE = TokenBalance._meta.db_table
+
+# Why an unfunded resource is flagged, by how it pays (credit first, then hold).
+REMOVAL_REASON_BY_PAYMENT = {PaymentType.CREDIT: RemovalReason.CREDIT_INSUFFICIENT,
+                             PaymentType.HOLD: RemovalReason.BALANCE_INSUFFICIENT}
+
+
+def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int) -> RunCounts:
+    """Flag the unfunded, restore the funded; returns how many of each, and their ids."""
+    counts = RunCounts()
+    params = {**batch.params, "delete_after": batch.now + grace, "horizon": horizon_seconds,
+              "credit": PaymentType.CREDIT.value, "hold": PaymentType.HOLD.value}
+    # Credit: the balance now against the running total of one horizon of cost, oldest first.
+    temp(cursor, "lc_fund", f"""
+        SELECT r.id, r.status, r.delete_after,
+               CASE WHEN SUM(r.cost_credit_per_second) OVER (
+                        PARTITION BY r.owner_id ORDER BY r.created_at, r.id
+                        ROWS UNBOUNDED PRECEDING) * %(horizon)s <= COALESCE(b.balance, 0)
+                    THEN 1 ELSE 0 END AS funded
+        FROM lc_res r
+        LEFT JOIN (SELECT account_id, SUM(remaining) AS balance FROM {_LOT}
+                   WHERE {in_batch('account_id')} AND remaining > 0
+                     AND (expires_at IS NULL OR expires_at > %(now)s)
+                   GROUP BY account_id) b ON b.account_id = r.owner_id
+        WHERE r.payment_type = %(credit)s
+        UNION ALL
+        SELECT r.id, r.status, r.delete_after,
+               CASE WHEN SUM(r.cost_hold) OVER (
+                        PARTITION BY r.owner_id, r.payment_chain ORDER BY r.created_at, r.id
+                        ROWS UNBOUNDED PRECEDING) <= COALESCE(t.balance, 0)
+                    THEN 1 ELSE 0 END AS funded
+        FROM lc_res r
+        LEFT JOIN {_TOKEN_BALANCE} t
+               ON t.account_id = r.owner_id AND t.chain = r.payment_chain
+        WHERE r.payment_type = %(hold)s""", params)
+    audit = {"actor": batch.actor, "at": batch.now, "run_id": batch.run_id}
+    for payment_type, reason in REMOVAL_REASON_BY_PAYMENT.items():
+        ids = resources_transition(
+            cursor,
+            params={**params, "removal_reason": reason.value, "payment": payment_type.value},
+            candidates_sql=f"SELECT f.id FROM lc_fund f JOIN {_RESOURCE} x ON x.id = f.id "
+                           f"WHERE f.funded = 0 AND x.payment_type = %(payment)s",
+            from_status=ResourceStatus.PROCESSED, to_status=ResourceStatus.REMOVING,
+            reason=reason.value, **audit,
+            set_sql="removing_since = %(now)s, delete_after = %(delete_after)s, "
+                    "removal_reason = %(removal_reason)s")
+        counts.flagged += len(ids)
+        counts.flagged_ids += ids
+    # Funded again before the deadline: back to processed. Past the deadline it is removed.
+    ids = resources_transition(
+        cursor, params=params,
+        candidates_sql="SELECT id FROM lc_fund WHERE funded = 1 AND delete_after > %(now)s",
+        from_status=ResourceStatus.REMOVING, to_status=ResourceStatus.PROCESSED,
+        reason=StatusChangeReason.FUNDED, **audit,
+        set_sql="removing_since = NULL, delete_after = NULL, removal_reason = ''")
+    counts.restored = len(ids)
+    counts.restored_ids = ids
+    drop_temps(cursor, "lc_fund")
+    return counts

@@ -1,0 +1,271 @@
+"""The run: take the lock, record the run, expire lots, then each batch of accounts through the
+steps (meter, fund or flag, finalise), and record what it did.
+
+A batch is committed whole or not at all, while its accounts' rows are locked; a failed batch
+is counted as an error and the next run does it. The steps get the batch (`Batch`: its
+accounts, the run's instant, the run's id) and the settings they need, never the run's row.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from pricing.costs import HOUR_SECONDS
+
+from ...locks import (
+    accounts_lock_ids,
+    lifecycle_lock,
+    lifecycle_run_claim,
+    lifecycle_run_unclaim,
+)
+from ...models import (
+    LIVE_STATUSES,
+    Account,
+    LifecycleRun,
+    LifecycleRunStatus,
+    LifecycleTrigger,
+    Resource,
+    ResourceStatus,
+)
+from ...selectors.lifecycle import lifecycle_settings_get
+from .batch import Batch, RunCounts
+from .expire import expire
+from .finalise import finalise
+from .fund_or_flag import fund_or_flag
+from .janitor import dead_runs_fail_quietly
+from .meter import meter
+from .sql import drop_temps, in_batch, temp
+
+# The package's name: one logger for the whole run, whichever module logs.
+logger = logging.getLogger(__package__)
+
+_ACCOUNT = Account._meta.db_table
+_RESOURCE = Resource._meta.db_table
+_HASH_SPACE = 2 ** 32
+
+
+class LifecycleRefused(Exception):
+    """The run was asked for something it may not do (e.g. act at another instant)."""
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+def account_shard(account_id: int, shard_count: int) -> int:
+    """The shard of an account: its place in equal ranges of a 32-bit hash of its id."""
+    hashed = (account_id * 2654435761) % _HASH_SPACE  # Knuth's multiplicative hash
+    return hashed * shard_count // _HASH_SPACE
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """One shard of a run: the accounts whose `account_shard` of `count` is `index`; a part of
+    the sharded run `parent_id` (None: a shard run on its own)."""
+
+    index: int
+    count: int
+    parent_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepSettings:
+    """The lifecycle settings the steps use, read once per run."""
+
+    metering_enabled: bool
+    grace: timedelta
+    horizon_seconds: int
+
+    @classmethod
+    def read(cls) -> StepSettings:
+        row = lifecycle_settings_get()
+        return cls(metering_enabled=row.metering_enabled,
+                   grace=timedelta(hours=row.grace_hours),
+                   horizon_seconds=row.funding_horizon_hours * HOUR_SECONDS)
+
+
+def refuse_time_travel(*, at: datetime | None, dry_run: bool) -> None:
+    """Acting as of another instant than now changes real accounts: refused (LifecycleRefused)
+    but in a dry run or where `LIFECYCLE_ALLOW_TIME_TRAVEL` is on (tests)."""
+    if at is not None and not dry_run and not settings.LIFECYCLE_ALLOW_TIME_TRAVEL:
+        raise LifecycleRefused("Running the lifecycle as of another instant changes real "
+                               "accounts: only with --dry-run, or with "
+                               "LIFECYCLE_ALLOW_TIME_TRAVEL on (tests).")
+
+
+def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
+                  trigger: str = LifecycleTrigger.MANUAL, shard: Shard | None = None,
+                  batch_size: int | None = None, wait: bool = False) -> LifecycleRun:
+    """Run the lifecycle once (or one `shard` of it) as of `at` (default: now), in batches of
+    `batch_size` accounts (default: `LIFECYCLE_BATCH_ACCOUNTS`). Returns the run's row, with
+    `.counts` (the `RunCounts`, with the ids of the resources moved) unless it was skipped.
+
+    Another run holding the lifecycle lock makes this one skip (or wait, with `wait=True`).
+    A real run first marks failed the runs whose process died (`lifecycle_runs_fail_dead`).
+    `dry_run` does everything inside a transaction that is rolled back, so it reports exactly
+    what a real run would change and changes nothing.
+    """
+    now_real = timezone.now()
+    refuse_time_travel(at=at, dry_run=dry_run)
+    step_settings = StepSettings.read()
+    batch_size = batch_size or settings.LIFECYCLE_BATCH_ACCOUNTS
+    lock_name = "all" if shard is None else f"shard-{shard.index}-of-{shard.count}"
+    row = {"started_at": now_real, "as_of": at or now_real, "dry_run": dry_run,
+           "trigger": trigger, "shard_index": None if shard is None else shard.index,
+           "shard_count": 1 if shard is None else shard.count,
+           "parent_id": None if shard is None else shard.parent_id}
+    with lifecycle_lock(lock_name, wait=wait) as acquired:
+        if not acquired:
+            return LifecycleRun.objects.create(**row, status=LifecycleRunStatus.SKIPPED,
+                                               finished_at=timezone.now())
+        run = lifecycle_run_claimed_create(**row)
+        counts = RunCounts()
+        error_messages: list[str] = []
+        try:
+            if not dry_run:
+                dead_runs_fail_quietly(found_by=run)
+            _run_batches(run=run, shard=shard, step_settings=step_settings,
+                         batch_size=batch_size, counts=counts, error_messages=error_messages)
+            _record(run, counts, error_messages)
+        except BaseException as exc:  # the process lives on: say now why the run stopped
+            _record_stop(run, counts, error_messages, exc)
+            raise
+        finally:
+            lifecycle_run_unclaim(run.pk)
+        run.counts = counts
+        return run
+
+
+def lifecycle_run_claimed_create(*, started_at: datetime, as_of: datetime, trigger: str,
+                                 dry_run: bool = False, shard_index: int | None = None,
+                                 shard_count: int = 1,
+                                 parent_id: int | None = None) -> LifecycleRun:
+    """The row of a run this process starts now, `running`, with its session recorded and
+    holding the run's lock (`lifecycle_run_claim`) from before anyone can see the row: until
+    this session ends or `lifecycle_run_unclaim`, the run is alive (see `janitor`)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            session_pid = cursor.fetchone()[0]
+        run = LifecycleRun.objects.create(
+            started_at=started_at, as_of=as_of, trigger=trigger, dry_run=dry_run,
+            shard_index=shard_index, shard_count=shard_count, parent_id=parent_id,
+            status=LifecycleRunStatus.RUNNING, session_pid=session_pid)
+        lifecycle_run_claim(run.pk)
+    return run
+
+
+def _run_batches(*, run: LifecycleRun, shard: Shard | None, step_settings: StepSettings,
+                 batch_size: int, counts: RunCounts, error_messages: list[str]) -> None:
+    """Expire lots (once per run: in the unsharded run or shard 0), then every batch; adds up
+    into `counts` and `error_messages`."""
+    actor = f"lifecycle-run:{run.pk}"
+    # A real run commits batch by batch; a dry run keeps everything in one transaction
+    # and rolls it back at the end.
+    outer = transaction.atomic() if run.dry_run else nullcontext()
+    try:
+        with outer:
+            if shard is None or shard.index == 0:
+                _timed(counts, "seconds_expire", expire, now=run.as_of)
+            batches = _account_batches(batch_size=batch_size, shard=shard)
+            for index, account_ids in enumerate(batches):
+                batch = Batch(index=index, account_ids=tuple(account_ids), now=run.as_of,
+                              run_id=run.pk, actor=actor)
+                try:
+                    counts.add(batch_run(batch, step_settings=step_settings,
+                                         counts_before=counts, error_messages=error_messages))
+                except Exception as exc:  # rolled back whole; the next run redoes it
+                    logger.exception("lifecycle run %s: batch %s failed", run.pk, index)
+                    counts.errors += 1
+                    error_messages.append(
+                        f"batch {index} (accounts {account_ids[0]}–{account_ids[-1]}): "
+                        f"{exc}"[:500])
+            if run.dry_run:
+                raise _DryRunRollback
+    except _DryRunRollback:
+        pass
+
+
+def _account_batches(*, batch_size: int, shard: Shard | None) -> Iterator[list[int]]:
+    """Lists of ids of accounts with live resources, `batch_size` accounts each, in id order."""
+    owners = (Resource.objects.filter(status__in=LIVE_STATUSES)
+              .order_by("owner_id").values_list("owner_id", flat=True).distinct())
+    ids = [owner for owner in owners.iterator(chunk_size=10_000)
+           if shard is None or account_shard(owner, shard.count) == shard.index]
+    for start in range(0, len(ids), batch_size):
+        yield ids[start:start + batch_size]
+
+
+def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCounts,
+              error_messages: list[str]) -> RunCounts:
+    """One batch through the steps, committed whole or not at all; its counts are added to the
+    run's row (`counts_before`: the run's counts before it; `error_messages`: the run's)."""
+    counts = RunCounts(accounts=len(batch.account_ids))
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Per-batch statements are short: compiling them (JIT) costs more than it saves.
+        cursor.execute("SET LOCAL jit = off")
+        # A batch touches a few percent of the resources: look them up by primary key
+        # rather than scan the table (the default cost model assumes spinning disks).
+        cursor.execute("SET LOCAL random_page_cost = 1.1")
+        accounts_lock_ids(batch.account_ids)
+        temp(cursor, "lc_batch", f"SELECT id AS account_id FROM {_ACCOUNT} WHERE id IN "
+             f"({', '.join(['%s'] * len(batch.account_ids))})", list(batch.account_ids))
+        # The batch's live resources, read once into a narrow table: metering and fund-or-flag
+        # read this instead of the wide resource rows (content JSON and all) again and again.
+        temp(cursor, "lc_res", f"""
+            SELECT r.id, r.owner_id, r.status, r.payment_type, r.payment_chain, r.created_at,
+                   r.delete_after, r.cost_credit_per_second, r.cost_hold, r.pricing_version_id
+            FROM {_RESOURCE} r
+            WHERE {in_batch('r.owner_id')} AND r.status IN (%(processed)s, %(removing)s)""",
+             {**batch.params, "processed": ResourceStatus.PROCESSED.value,
+              "removing": ResourceStatus.REMOVING.value})
+        cursor.execute("SELECT COUNT(*) FROM lc_res")
+        counts.resources = cursor.fetchone()[0]
+        if step_settings.metering_enabled:
+            _timed(counts, "seconds_meter", meter, cursor, batch)
+        _timed(counts, "seconds_fund_or_flag", fund_or_flag, cursor, batch,
+               grace=step_settings.grace, horizon_seconds=step_settings.horizon_seconds)
+        _timed(counts, "seconds_finalise", finalise, cursor, batch)
+        drop_temps(cursor, "lc_batch", "lc_res")
+        # In the batch's transaction: the row of a run killed later counts exactly the work it
+        # committed (the charges that name it, a dead shard's share of its parent).
+        LifecycleRun.objects.filter(pk=batch.run_id).update(
+            error_messages="\n".join(error_messages),
+            **{name: getattr(counts_before, name) + getattr(counts, name)
+               for name in LifecycleRun.COUNT_FIELDS})
+    return counts
+
+
+def _timed(counts: RunCounts, seconds_field: str, step, *args, **kwargs) -> None:
+    """Add up what `step` returns into `counts`, and the seconds it took into `seconds_field`."""
+    started = time.perf_counter()
+    counts.add(step(*args, **kwargs))
+    setattr(counts, seconds_field, getattr(counts, seconds_field) + time.perf_counter() - started)
+
+
+def _record(run: LifecycleRun, counts: RunCounts, error_messages: list[str]) -> None:
+    run.finished_at = timezone.now()
+    run.status = (LifecycleRunStatus.FAILED if counts.errors else LifecycleRunStatus.SUCCEEDED)
+    for name in LifecycleRun.COUNT_FIELDS:
+        setattr(run, name, getattr(counts, name))
+    run.error_messages = "\n".join(error_messages)
+    run.save()
+
+
+def _record_stop(run: LifecycleRun, counts: RunCounts, error_messages: list[str],
+                 exc: BaseException) -> None:
+    """Record as failed a run stopped by an exception (its committed batches are counted)."""
+    counts.errors += 1
+    error_messages.append(f"the run stopped: {type(exc).__name__}: {exc}"[:500])
+    try:
+        _record(run, counts, error_messages)
+    except Exception:  # e.g. the connection is gone: the next run finds the run dead
+        logger.exception("lifecycle run %s: could not record why it stopped", run.pk)
