@@ -8,3 +8,7 @@ class CreditsConfig(AppConfig):
 
     def ready(self):
         from . import schema  # noqa: F401  (registers the OpenAPI authentication extensions)
+
+        # Connects the drop of the cached funding horizon to saves of the lifecycle settings in
+        # every process (a worker or a shell saves them too, not only the web process).
+        from .selectors import estimates  # noqa: F401

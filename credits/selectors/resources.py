@@ -143,8 +143,9 @@ class Requirement:
 
 def requirement_for(*, account: Account | None, breakdown: CostBreakdown, payment_chain: str,
                     at: datetime) -> Requirement:
-    """The one-day rule (credit) or the hold rule for `account` taking on `breakdown`: the
-    funding rule's walk (`credits.funding.FundingWalk`) at its newest resource, the new one.
+    """The one-day rule (credit) or the hold rule for `account` taking on `breakdown`: what the
+    funding rule's walk (`credits.funding.FundingWalk`) decides at the account's newest
+    resource, the new one, computed from the totals (`credits_required` of the summed rates).
 
     Credit: one funding horizon (a day by default) of the credit cost per second of the live
     credit-paid resources plus the new one, against the credits unexpired at `at`. Hold: the

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from credits.impact import hourly_charge, version_impact, version_impact_preview
+from credits.funding import hourly_charge
+from credits.impact import version_impact, version_impact_preview
 from credits.models import Resource
 from credits.services.ledger import grant_create
 from credits.services.resources import resource_forget, resource_register
