@@ -21,7 +21,7 @@ from typing import TypeVar
 from pricing.costs import HOUR_SECONDS
 from pricing.enums import PaymentType
 
-from .models import ResourceStatus
+from .models import RemovalReason, ResourceStatus
 
 ZERO = Decimal(0)
 # Exact for sums of 18-decimal rates and balances up to numeric(38, 18), times any horizon.
@@ -109,6 +109,12 @@ def exact_total(values: Iterable[Decimal]) -> Decimal:
     for value in values:
         total = EXACT.add(total, Decimal(value))
     return total
+
+
+# Why an unfunded resource is flagged, by how it pays (credit first, then hold); streams are
+# not checked.
+REMOVAL_REASON_BY_PAYMENT = {PaymentType.CREDIT: RemovalReason.CREDIT_INSUFFICIENT,
+                             PaymentType.HOLD: RemovalReason.BALANCE_INSUFFICIENT}
 
 
 @dataclass(frozen=True, slots=True)

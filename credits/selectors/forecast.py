@@ -17,14 +17,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from pricing.costs import HOUR_SECONDS
-from pricing.enums import PaymentType
 from pricing.fields import exact_sum
 
-from ..funding import LotState, ResourceState, account_run
+from ..funding import REMOVAL_REASON_BY_PAYMENT, LotState, ResourceState, account_run
 from ..models import (
     LIVE_STATUSES,
     Lot,
-    RemovalReason,
     Resource,
     StatusChangeReason,
     TokenBalance,
@@ -154,7 +152,8 @@ def lifecycle_forecast(*, at: datetime, rows_limit: int | None = None) -> Lifecy
     forecast.removed_total = len(removed)
     flagged_deadline = at + grace  # what the run writes into `delete_after`
     forecast.flagged = [
-        ForecastRow(resource=resource, reason=_flag_reason(resource), deadline=flagged_deadline)
+        ForecastRow(resource=resource, reason=REMOVAL_REASON_BY_PAYMENT[resource.payment_type],
+                    deadline=flagged_deadline)
         for resource in _resources(flagged, rows_limit)]
     forecast.restored = [
         ForecastRow(resource=resource, reason=resource.removal_reason,
@@ -203,12 +202,6 @@ def _batch_states(account_ids: list[int], *, at: datetime):
                                        .values_list("account_id", "chain", "balance")):
         tokens[account_id][chain] = balance
     return resources, lots, tokens
-
-
-def _flag_reason(resource: Resource) -> str:
-    if resource.payment_type == PaymentType.HOLD:
-        return RemovalReason.BALANCE_INSUFFICIENT
-    return RemovalReason.CREDIT_INSUFFICIENT
 
 
 def _resources(ids: list[int], limit: int | None) -> list[Resource]:

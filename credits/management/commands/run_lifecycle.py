@@ -11,10 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from credits.funding import REMOVAL_REASON_BY_PAYMENT
 from credits.models import LifecycleRunStatus, LifecycleTrigger, Resource
 from credits.selectors.lifecycle import lifecycle_settings_get
 from credits.services.lifecycle import LifecycleRefused, RunCounts, lifecycle_run
-from credits.services.lifecycle.fund_or_flag import REMOVAL_REASON_BY_PAYMENT
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
 
 EXIT_ERRORS = 2

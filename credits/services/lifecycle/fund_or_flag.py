@@ -14,9 +14,9 @@ from datetime import timedelta
 from pricing.enums import PaymentType
 
 from ...events import resources_transition
+from ...funding import REMOVAL_REASON_BY_PAYMENT
 from ...models import (
     Lot,
-    RemovalReason,
     Resource,
     ResourceStatus,
     StatusChangeReason,
@@ -28,10 +28,6 @@ from .sql import drop_temps, in_batch, temp
 _LOT = Lot._meta.db_table
 _RESOURCE = Resource._meta.db_table
 _TOKEN_BALANCE = TokenBalance._meta.db_table
-
-# Why an unfunded resource is flagged, by how it pays (credit first, then hold).
-REMOVAL_REASON_BY_PAYMENT = {PaymentType.CREDIT: RemovalReason.CREDIT_INSUFFICIENT,
-                             PaymentType.HOLD: RemovalReason.BALANCE_INSUFFICIENT}
 
 
 def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int) -> RunCounts:
