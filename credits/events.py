@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .models import Resource, ResourceStatusChange, StatusChangeReason
+from .temp_tables import drop_temps, temp
 
 _RESOURCE = Resource._meta.db_table
 _STATUS_CHANGE = ResourceStatusChange._meta.db_table
@@ -60,12 +61,9 @@ def resources_transition(cursor, *, candidates_sql: str, params: dict, from_stat
     """
     params = {**params, "from_status": from_status, "to_status": to_status,
               "audit_reason": reason, "audit_actor": actor, "audit_at": at, "audit_run": run_id}
-    cursor.execute("DROP TABLE IF EXISTS lc_move")
-    cursor.execute(f"""CREATE TEMPORARY TABLE lc_move AS
+    temp(cursor, "lc_move", f"""
         SELECT r.id FROM {_RESOURCE} r
         WHERE r.id IN ({candidates_sql}) AND r.status = %(from_status)s""", params)
-    # Never auto-analysed: without statistics the planner joins it with nested loops.
-    cursor.execute("ANALYZE lc_move")
     cursor.execute("SELECT id FROM lc_move ORDER BY id")
     ids = [row[0] for row in cursor.fetchall()]
     # Both statements run even for an empty set: a batch costs the same queries whatever
@@ -82,5 +80,5 @@ def resources_transition(cursor, *, candidates_sql: str, params: dict, from_stat
     if cursor.rowcount != len(ids):  # the guard: someone else moved one meanwhile
         raise RuntimeError(f"{from_status}→{to_status}: expected {len(ids)} rows, "
                            f"updated {cursor.rowcount}")
-    cursor.execute("DROP TABLE IF EXISTS lc_move")
+    drop_temps(cursor, "lc_move")
     return ids

@@ -13,8 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from itertools import islice
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from django.conf import settings
 from django.utils import timezone
@@ -37,7 +36,13 @@ from pricing.selectors import pricing_table_from_version
 
 from .funding import EXACT, ZERO, FundingWalk, hourly_charge
 from .models import LIVE_STATUSES, CostRow, Lot, Resource, TokenBalance
-from .selectors.resources import content_refs, funding_horizon_hours, store_sizes_mib
+from .selectors.resources import (
+    batched,
+    content_refs,
+    funding_horizon_hours,
+    live_owner_batches,
+    store_sizes_mib,
+)
 
 # How many examples (cannot be priced, would become unfunded) an impact keeps.
 EXAMPLES = 20
@@ -125,19 +130,6 @@ class ResourceOutcome:
                 or self.old_rows is None or self.old_rows != self.new_rows())
 
 
-def _batched(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def live_owner_batches(*, batch_accounts: int = BATCH_ACCOUNTS) -> Iterator[list[int]]:
-    """Ids of accounts with live resources, `batch_accounts` at a time, in id order."""
-    owners = (Resource.objects.filter(status__in=LIVE_STATUSES).order_by("owner_id")
-              .values_list("owner_id", flat=True).distinct())
-    yield from _batched(owners.iterator(chunk_size=10_000), batch_accounts)
-
-
 def live_resource_count() -> int:
     return Resource.objects.filter(status__in=LIVE_STATUSES).count()
 
@@ -202,7 +194,7 @@ def evaluate_accounts(*, account_ids: list[int], table: PricingTable, with_rows:
     `error` set and no breakdown."""
     resources = (Resource.objects.filter(owner_id__in=account_ids, status__in=LIVE_STATUSES)
                  .order_by("owner_id", "created_at", "id").values_list(*_RESOURCE_VALUES))
-    for chunk in _batched(resources.iterator(chunk_size=chunk_size), chunk_size):
+    for chunk in batched(resources.iterator(chunk_size=chunk_size), chunk_size):
         yield from _evaluate_chunk(chunk, table, with_rows=with_rows)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
 
 from django.conf import settings
 from django.utils import timezone
@@ -28,6 +27,7 @@ from ..models import (
     TokenBalance,
 )
 from .lifecycle import lifecycle_periodic_task, lifecycle_settings_get
+from .resources import live_owner_batches
 
 # With no periodic task (or one with no upcoming instant), the forecast looks one hour ahead.
 FALLBACK_AHEAD = timedelta(hours=1)
@@ -131,7 +131,7 @@ def lifecycle_forecast(*, at: datetime, rows_limit: int | None = None) -> Lifecy
     flagged: list[int] = []
     restored: list[int] = []
     removed: list[int] = []
-    for account_ids in _live_owner_batches(settings.LIFECYCLE_BATCH_ACCOUNTS):
+    for account_ids in live_owner_batches(batch_accounts=settings.LIFECYCLE_BATCH_ACCOUNTS):
         resources, lots, tokens = _batch_states(account_ids, at=at)
         forecast.accounts += len(account_ids)
         for account_id in account_ids:
@@ -165,15 +165,6 @@ def lifecycle_forecast(*, at: datetime, rows_limit: int | None = None) -> Lifecy
                     deadline=resource.delete_after or flagged_deadline)
         for resource in _resources(removed, rows_limit)]
     return forecast
-
-
-def _live_owner_batches(batch_accounts: int):
-    """Ids of the accounts with live resources, in id order, `batch_accounts` at a time (the
-    accounts a run walks)."""
-    owners = (Resource.objects.filter(status__in=LIVE_STATUSES).order_by("owner_id")
-              .values_list("owner_id", flat=True).distinct().iterator(chunk_size=10_000))
-    while batch := list(islice(owners, batch_accounts)):
-        yield batch
 
 
 def _batch_states(account_ids: list[int], *, at: datetime):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
-from typing import Any, Iterable
+from itertools import islice
+from typing import Any, Iterable, Iterator
 
 from django.utils import timezone
 
@@ -98,6 +99,25 @@ def store_sizes_mib(*, item_hashes: Iterable[str]) -> dict[str, Decimal]:
         elif size_mib is not None:
             sizes[item_hash] = Decimal(size_mib)
     return sizes
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of up to `size` consecutive items."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def live_owner_ids() -> Iterator[int]:
+    """Ids of the accounts with live resources, in id order, streamed: the accounts a lifecycle
+    run, a forecast and an impact walk."""
+    return (Resource.objects.filter(status__in=LIVE_STATUSES).order_by("owner_id")
+            .values_list("owner_id", flat=True).distinct().iterator(chunk_size=10_000))
+
+
+def live_owner_batches(*, batch_accounts: int) -> Iterator[list[int]]:
+    """`live_owner_ids`, `batch_accounts` at a time."""
+    return batched(live_owner_ids(), batch_accounts)
 
 
 def content_refs(parsed) -> list[str]:

@@ -36,7 +36,6 @@ from ..impact import (
     ResourceOutcome,
     balances_of,
     evaluate_accounts,
-    live_owner_batches,
     live_resource_count,
 )
 from ..locks import accounts_lock_ids
@@ -49,7 +48,7 @@ from ..models import (
     RecalculationStatus,
     Resource,
 )
-from ..selectors.resources import funding_horizon_hours
+from ..selectors.resources import funding_horizon_hours, live_owner_batches
 
 logger = logging.getLogger(__name__)
 

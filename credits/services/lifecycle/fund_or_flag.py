@@ -22,8 +22,9 @@ from ...models import (
     StatusChangeReason,
     TokenBalance,
 )
+from ...temp_tables import drop_temps, temp
 from .batch import Batch, RunCounts
-from .sql import drop_temps, in_batch, temp
+from .sql import in_batch
 
 _LOT = Lot._meta.db_table
 _RESOURCE = Resource._meta.db_table

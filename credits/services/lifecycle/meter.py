@@ -18,8 +18,9 @@ from ...models import (
     ResourceMeter,
     ResourceStatus,
 )
+from ...temp_tables import drop_temps, temp
 from .batch import Batch, RunCounts
-from .sql import drop_temps, hourly_charge, temp, whole_hours_between
+from .sql import hourly_charge, whole_hours_between
 
 _CHARGE = Charge._meta.db_table
 _LEDGER_ENTRY = LedgerEntry._meta.db_table

@@ -27,7 +27,6 @@ from ...locks import (
     lifecycle_run_unclaim,
 )
 from ...models import (
-    LIVE_STATUSES,
     Account,
     LifecycleRun,
     LifecycleRunStatus,
@@ -36,13 +35,15 @@ from ...models import (
     ResourceStatus,
 )
 from ...selectors.lifecycle import lifecycle_settings_get
+from ...selectors.resources import batched, live_owner_ids
+from ...temp_tables import drop_temps, temp
 from .batch import Batch, RunCounts
 from .expire import expire
 from .finalise import finalise
 from .fund_or_flag import fund_or_flag
 from .janitor import dead_runs_fail_quietly
 from .meter import meter
-from .sql import drop_temps, in_batch, temp
+from .sql import in_batch
 
 # The package's name: one logger for the whole run, whichever module logs.
 logger = logging.getLogger(__package__)
@@ -196,12 +197,10 @@ def _run_batches(*, run: LifecycleRun, shard: Shard | None, step_settings: StepS
 
 def _account_batches(*, batch_size: int, shard: Shard | None) -> Iterator[list[int]]:
     """Lists of ids of accounts with live resources, `batch_size` accounts each, in id order."""
-    owners = (Resource.objects.filter(status__in=LIVE_STATUSES)
-              .order_by("owner_id").values_list("owner_id", flat=True).distinct())
-    ids = [owner for owner in owners.iterator(chunk_size=10_000)
+    # Read whole before the first batch writes.
+    ids = [owner for owner in live_owner_ids()
            if shard is None or account_shard(owner, shard.count) == shard.index]
-    for start in range(0, len(ids), batch_size):
-        yield ids[start:start + batch_size]
+    return batched(ids, batch_size)
 
 
 def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCounts,

@@ -1,4 +1,4 @@
-"""SQL shared by the steps of the run: temporary tables, the batch predicate, whole hours.
+"""SQL shared by the steps of the run: the batch predicate, whole hours, the hourly charge.
 
 PostgreSQL only: `numeric` sums of the 18-decimal rates, whole hours from exact epoch
 differences. Table names come from the models (`_meta.db_table`), statuses and kinds from
@@ -28,17 +28,3 @@ def whole_hours_between(later: str, earlier: str) -> str:
 def hourly_charge(rate_column: str) -> str:
     """Credits per hour, rounded half-up to whole credits (rates are never negative)."""
     return f"CAST(ROUND({rate_column} * {HOUR_SECONDS}) AS BIGINT)"
-
-
-def temp(cursor, name: str, select_sql: str, params: dict | list) -> None:
-    """The temporary table `name`, made (again) from `select_sql`."""
-    cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    cursor.execute(f"CREATE TEMPORARY TABLE {name} AS {select_sql}", params)
-    # Temporary tables are never auto-analysed: without statistics the planner joins them
-    # with nested loops over every row pair (minutes at a million resources).
-    cursor.execute(f"ANALYZE {name}")
-
-
-def drop_temps(cursor, *names: str) -> None:
-    for name in names:
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
