@@ -2,15 +2,13 @@
 18 decimals. The estimates, which price as registration does, are credits' (credits/api/)."""
 from __future__ import annotations
 
-from decimal import Decimal
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from credits_project.api import ApiError
 
-from .costs import PricingTable, Rates, format_amount
+from .costs import PricingTable, Rates, format_amount, format_amount_or_none
 from .models import PricingVersion
 from .selectors import pricing_in_force
 from .serializers import (
@@ -19,10 +17,6 @@ from .serializers import (
     PricingResponseSerializer,
     pricing_version_ref,
 )
-
-
-def _optional_amount(value: Decimal | None) -> str | None:
-    return None if value is None else format_amount(value)
 
 
 class HealthView(APIView):
@@ -74,7 +68,7 @@ def _pricing_payload(version: PricingVersion, table: PricingTable) -> dict:
                     "payg_per_mib_hour": format_amount(product.storage.payg_per_hour),
                     "credit_per_mib_hour": format_amount(product.storage.credit_per_hour),
                 },
-                "fixed": _optional_amount(product.fixed_price),
+                "fixed": format_amount_or_none(product.fixed_price),
             },
             "tiers": [{"id": t.id, "compute_units": t.compute_units, "model": t.model,
                        "vram_mib": t.vram_mib} for t in product.tiers],

@@ -106,6 +106,11 @@ def format_amount(value: Decimal) -> str:
     return f"{floored:.18f}"
 
 
+def format_amount_or_none(value: Decimal | None) -> str | None:
+    """`format_amount`, or None for an amount that does not apply."""
+    return None if value is None else format_amount(value)
+
+
 MIN_CREDIT_COST_PER_SECOND = floor18(rate_per_second(MIN_CREDIT_COST_PER_HOUR))
 
 

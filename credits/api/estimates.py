@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from credits_project.api import ApiError, json_depth_exceeds, refuse_unstorable_text
 from credits_project.throttles import EstimateThrottle
-from pricing.costs import format_amount
+from pricing.costs import format_amount, format_amount_or_none
 from pricing.enums import MessageType
 from pricing.serializers import (
     ErrorSerializer,
@@ -54,10 +54,6 @@ class ExactJSONRenderer(JSONRenderer):
         if data is None:
             return b""
         return simplejson.dumps(data, use_decimal=True, separators=(",", ":")).encode()
-
-
-def _optional_amount(value: Decimal | None) -> str | None:
-    return None if value is None else format_amount(value)
 
 
 def _estimate_body(data) -> tuple[str, dict]:
@@ -106,9 +102,9 @@ class EstimateView(APIView):
             "payment_type": breakdown.payment_type,
             "charged_address": estimate.charged_address,
             "cost": format_amount(breakdown.total),
-            "cost_per_hour": _optional_amount(estimate.cost_per_hour),
-            "cost_per_day": _optional_amount(estimate.cost_per_day),
-            "required_balance": _optional_amount(result.required_balance),
+            "cost_per_hour": format_amount_or_none(estimate.cost_per_hour),
+            "cost_per_day": format_amount_or_none(estimate.cost_per_day),
+            "required_balance": format_amount_or_none(result.required_balance),
             "pricing_version": pricing_version_ref(estimate.version),
             "detail": [cost_row_payload(row) for row in breakdown.rows],
         })

@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pricing.costs import format_amount
+from pricing.costs import format_amount_or_none
 from pricing.enums import PaymentType
 from pricing.serializers import ErrorSerializer
 
@@ -52,10 +52,6 @@ _PAGE_PARAMETERS = [
 ]
 
 
-def _amount(value):
-    return None if value is None else format_amount(value)
-
-
 def _page(request, *, rows: list, limit: int, cursor_of) -> tuple[list, str | None, str | None]:
     """The page (`limit` rows of the `limit + 1` read), its next cursor and next URL."""
     next_cursor = cursor_of(rows[limit - 1]) if len(rows) > limit else None
@@ -88,10 +84,10 @@ def _pending_deletion(row: PendingDeletionRow) -> dict:
         "delete_after": iso_or_none(resource.delete_after),
         "seconds_left": row.seconds_left,
         "overdue": row.overdue,
-        "shortfall": _amount(shortfall.amount),
+        "shortfall": format_amount_or_none(shortfall.amount),
         "shortfall_unit": shortfall.unit,
-        "required": _amount(shortfall.required),
-        "available": _amount(shortfall.available),
+        "required": format_amount_or_none(shortfall.required),
+        "available": format_amount_or_none(shortfall.available),
     }
 
 
