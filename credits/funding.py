@@ -45,8 +45,7 @@ def drain_order_key(*, expires_at: datetime | None, created_at: datetime,
     return (expires_at is None, expires_at or created_at, created_at, lot_id)
 
 
-def drain_plan(lots: Iterable[LotT], amount: int, *,
-               remaining_of=lambda lot: lot.remaining) -> list[tuple[LotT, int]]:
+def drain_plan(lots: Iterable[LotT], amount: int) -> list[tuple[LotT, int]]:
     """Pieces (lot, credits) taking up to `amount` from `lots`, already in drain order, never
     more than a lot has. What cannot be taken is the debit's shortfall."""
     pieces = []
@@ -54,7 +53,7 @@ def drain_plan(lots: Iterable[LotT], amount: int, *,
     for lot in lots:
         if left <= 0:
             break
-        piece = min(remaining_of(lot), left)
+        piece = min(lot.remaining, left)
         if piece > 0:
             pieces.append((lot, piece))
             left -= piece
@@ -195,14 +194,13 @@ class Charge:
 class AccountOutcome:
     """What a run as of an instant does to one account: its charges (none unless something is
     requested), the credits drained from each lot, the meter positions, and the resources it
-    flags (with their removal payment type), restores and removes."""
+    flags, restores and removes."""
 
     requested: int = 0
     drained: int = 0
     charges: list[Charge] = field(default_factory=list)
     drains: dict[int, int] = field(default_factory=dict)  # lot id → credits
     meters: dict[int, int] = field(default_factory=dict)  # resource id → charged hours after
-    funded: dict[int, bool] = field(default_factory=dict)  # credit and hold resources
     flagged: list[int] = field(default_factory=list)
     restored: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
@@ -271,7 +269,6 @@ def account_run(*, lots: Iterable[LotState], resources: Iterable[ResourceState],
                          cost_hold=resource.cost_hold)
         if not step.checked:
             continue
-        outcome.funded[resource.id] = step.funded
         if resource.status == ResourceStatus.PROCESSED and not step.funded:
             outcome.flagged.append(resource.id)
         elif resource.status == ResourceStatus.REMOVING and step.funded \
