@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from credits.models import Account, Resource, ResourceStatus
 from credits.services.ledger import expense_create, grant_create
@@ -43,7 +44,7 @@ def test_staff_finds_an_account_by_its_lowercase_address_and_reads_it_whole(admi
     admin_page.fill("#searchbar", ADDRESS.lower())
     admin_page.press("#searchbar", "Enter")
     results = admin_page.locator("#result_list tbody tr")
-    assert results.count() == 1
+    expect(results).to_have_count(1)
     results.first.get_by_role("link", name=ADDRESS).click()
 
     # then: balance, its split by expiry (the expense drained the expiring lot first), runway
@@ -56,7 +57,7 @@ def test_staff_finds_an_account_by_its_lowercase_address_and_reads_it_whole(admi
     # the open lots, drained top to bottom
     lots = admin_page.locator("#lots-group")
     assert "open lots" in lots.inner_text().lower()
-    assert lots.locator("tbody tr.form-row").count() == 2
+    expect(lots.locator("tbody tr.form-row")).to_have_count(2)
     # the resources, listed and linked
     resources = admin_page.locator(".field-resources_link")
     assert vm.item_hash in resources.inner_text()
@@ -65,11 +66,11 @@ def test_staff_finds_an_account_by_its_lowercase_address_and_reads_it_whole(admi
     # the ledger link opens this account's entries only
     admin_page.click("text=All ledger entries of this account")
     entries = admin_page.locator("#result_list tbody tr")
-    assert entries.count() == 3
+    expect(entries).to_have_count(3)
     assert all(ADDRESS in text for text in entries.all_inner_texts())
     admin_page.go_back()
 
     # the resources link opens this account's resources
     admin_page.click("text=1 resources (1 running)")
-    assert admin_page.locator("#result_list tbody tr").count() == 1
+    expect(admin_page.locator("#result_list tbody tr")).to_have_count(1)
     assert vm.item_hash in admin_page.inner_text("#result_list")

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from playwright.sync_api import expect
 
 from credits.models import (
     Account,
@@ -88,7 +89,7 @@ def _assert_the_page_equals_the_database(page):
             continue
         assert _credits(shown[metric]) == value, metric
     bars = page.locator("#credits-consumption-chart rect[data-bar]")
-    assert bars.count() == 168
+    expect(bars).to_have_count(168)
     assert [int(c) for c in bars.evaluate_all("els => els.map(e => e.dataset.credits)")] \
         == expected["hours"]
     # The last runs, newest first, whole real runs only.

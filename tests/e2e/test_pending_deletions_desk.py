@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from credits.models import RemovalReason, Resource, ResourceStatus, ResourceStatusChange
 from credits.selectors.ledger import account_balance
@@ -102,7 +103,7 @@ def test_an_operator_restores_is_refused_extends_and_deletes_at_the_desk(admin_p
     page.set_viewport_size({"width": 1600, "height": 900})
     page.goto(desk_url)
     rows = page.locator("#result_list tbody tr")
-    assert rows.count() == 4
+    expect(rows).to_have_count(4)
     order = [rows.nth(i).locator("input[name=_selected_action]").get_attribute("value")
              for i in range(4)]
     assert order == [str(seeded[name].pk) for name in ("doomed", "short", "hold", "funded")]
@@ -130,8 +131,7 @@ def test_an_operator_restores_is_refused_extends_and_deletes_at_the_desk(admin_p
     page.click('input[name="confirm"]')
     success = page.locator(".messagelist .success")
     assert f"Restored {seeded['funded'].item_hash}" in success.inner_text()
-    assert page.locator("#result_list tbody tr").count() == 3
-
+    expect(page.locator("#result_list tbody tr")).to_have_count(3)
     # restore the unfunded one: the confirmation already says it will be refused, and it is
     _run_action(page, seeded["short"], "restore_selected")
     assert f"refused: short by {short_by:,} credits" in page.inner_text(".pd-confirm-table")
@@ -155,8 +155,7 @@ def test_an_operator_restores_is_refused_extends_and_deletes_at_the_desk(admin_p
     page.click('input[name="confirm"]')
     assert f"Deleted {seeded['doomed'].item_hash} now" in page.inner_text(
         ".messagelist .success")
-    assert page.locator("#result_list tbody tr").count() == 2
-
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
     # the database: each operation left its audit row, the refusal none
     for resource in seeded.values():
         resource.refresh_from_db()

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from playwright.sync_api import expect
 
 from credits.models import Recalculation, Resource
 from credits_project.celery import app as celery_app
@@ -99,7 +100,7 @@ def test_staff_change_a_price_see_the_diff_and_impact_publish_and_estimates_foll
     page.wait_for_url(f"{live_server.url}/admin/pricing/pricingversion/{draft.pk}/publish/")
 
     # then: it shows the difference and the impact on the four live resources
-    assert page.locator("#pricing-diff td.new", has_text="28500").count() == 1
+    expect(page.locator("#pricing-diff td.new", has_text="28500")).to_have_count(1)
     impact = page.locator("#pricing-impact")
     assert impact.locator("#impact-resources").inner_text() == "4"
     assert impact.locator("#impact-cost-changed").inner_text() == "4"
