@@ -80,7 +80,7 @@ def _create_contents(*, version: PricingVersion, products: list[ProductSpec],
         GpuDevice, **history)
 
 
-def _actor(user):
+def recorded_user(user):
     """The user to record, or None (a command, a migration, an anonymous request)."""
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
@@ -103,7 +103,7 @@ def pricing_version_import(*, aggregate: Any, compatible_gpus: Any | None = None
     catalogue of the version in force is copied. Warnings (ignored unknown product types or
     keys) are on the returned version as `import_warnings`.
     """
-    user = _actor(user)
+    user = recorded_user(user)
     errors = _name_errors(name)
     warnings: list[str] = []
     products: list[ProductSpec] = []
@@ -145,7 +145,7 @@ def pricing_version_import(*, aggregate: Any, compatible_gpus: Any | None = None
 def pricing_version_copy(*, version: PricingVersion, user=None,
                          name: str | None = None) -> PricingVersion:
     """A new draft with the products, tiers and GPU catalogue of `version` (any status)."""
-    user = _actor(user)
+    user = recorded_user(user)
     name = name if name is not None else f"Copy of {version.name}"[:MAX_VERSION_NAME]
     errors = _name_errors(name)
     if errors:
@@ -179,7 +179,7 @@ def pricing_version_publish(*, version: PricingVersion, effective_from: datetime
     PricingVersionInvalid. Versions that can no longer be in force become superseded, and
     every process reloads its pricing once the transaction commits.
     """
-    user = _actor(user)
+    user = recorded_user(user)
     locked = pricing_versions_publish_lock(version_pk=version.pk)
     # Read the clock once the lock is held: a publish that waited for another one then comes
     # after it, in effective date as in commit order.
@@ -232,7 +232,7 @@ def pricing_versions_mark_superseded(*, now: datetime, user=None) -> list[Pricin
     """
     versions = sorted(PricingVersion.objects.filter(
         status__in=[VersionStatus.PUBLISHED, VersionStatus.SUPERSEDED]), key=_rank, reverse=True)
-    user = _actor(user)
+    user = recorded_user(user)
     marked = []
     earliest_above = None  # earliest effective date among the versions ranked above
     for version in versions:

@@ -1,4 +1,6 @@
 """Fixtures shared by every test."""
+from decimal import Decimal
+
 import pytest
 from django.core.cache import cache
 
@@ -51,6 +53,23 @@ def default_version(db):
     pricing_cache_invalidate()
     return version
 
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="pricing-staff", email="pricing@example.org", password="not-used-in-tests")
+
+
+@pytest.fixture
+def doubled_draft(default_version, staff_user):
+    """A draft copied from the default version, with the instance credit price doubled."""
+    from pricing.services import pricing_version_copy
+
+    draft = pricing_version_copy(version=default_version, user=staff_user, name="Doubled")
+    draft.products.filter(product_type="instance").update(
+        price_cu_credit_per_hour=Decimal(28500))
+    return draft
 
 def pytest_collection_modifyitems(items):
     """Every transactional test restores the migrations' rows (default pricing, content types)

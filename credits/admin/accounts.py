@@ -34,6 +34,7 @@ from ..models import (
 from ..selectors.ledger import account_balance, account_balance_by_expiry, account_runway_hours
 from ..selectors.resources import account_credit_cost_per_second
 from ..services.ledger import adjustment_create
+from .display import credits_text, runway_text, when_text
 from .forms import CreditAdjustmentForm
 from .shared import (
     AddressSearchMixin,
@@ -41,9 +42,6 @@ from .shared import (
     ReadOnlyInline,
     change_url,
     changelist_url,
-    credits_text,
-    runway_text,
-    when_text,
 )
 
 RECENT_ENTRIES_SHOWN = 10
@@ -63,7 +61,6 @@ class OpenLotInline(ReadOnlyInline):
 
     model = Lot
     fields = ("amount", "remaining", "expires_at", "created_at", "entry")
-    readonly_fields = fields
     verbose_name = "open lot"
     verbose_name_plural = "Open lots (credits left, not expired; drained top to bottom)"
 
@@ -76,7 +73,6 @@ class OpenLotInline(ReadOnlyInline):
 class TokenBalanceInline(ReadOnlyInline):
     model = TokenBalance
     fields = ("chain", "balance", "height", "updated_at")
-    readonly_fields = fields
 
 
 @admin.register(Account)

@@ -11,14 +11,12 @@ from .shared import AddressSearchMixin, ReadOnlyAdminMixin, ReadOnlyInline
 class DrainInline(ReadOnlyInline):
     model = LotDrain
     fields = ("lot", "amount")
-    readonly_fields = fields
     verbose_name_plural = "Drained from lots"
 
 
 class OpenedLotInline(ReadOnlyInline):
     model = Lot
     fields = ("amount", "remaining", "expires_at", "created_at")
-    readonly_fields = fields
     verbose_name_plural = "Lot opened"
 
 

@@ -34,9 +34,10 @@ from ..selectors.lifecycle import (
     lifecycle_settings_get,
 )
 from ..services.lifecycle_settings import lifecycle_settings_ensure
+from .display import when_text
 from .forms import LifecycleSettingsForm
 from .runs import run_duration_text, run_status_html
-from .shared import change_url, changelist_url, when_text
+from .shared import change_url, changelist_url
 
 logger = logging.getLogger(__name__)
 

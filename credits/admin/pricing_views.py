@@ -137,4 +137,4 @@ def recalculation_detail(model_admin, request, object_id):
                 f"{format_price(job.burn_after_per_hour)}",
         "refresh_seconds": 2 if job.is_active else None,
     }
-    return TemplateResponse(request, "admin/pricing/recalculation/job.html", context)
+    return TemplateResponse(request, "admin/credits/recalculation/job.html", context)

@@ -11,12 +11,12 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from ..models import CostRow, LifecycleRun, Resource, ResourceStatusChange
+from .display import when_text
 from .shared import (
     AddressSearchMixin,
     ReadOnlyAdminMixin,
     ReadOnlyInline,
     change_url,
-    when_text,
 )
 
 
@@ -29,13 +29,11 @@ class CostRowInline(ReadOnlyInline):
     model = CostRow
     fields = ("position", "type", "name", "ref", "size_mib", "cost_hold",
               "cost_stream_per_second", "cost_credit_per_second", "pricing_version")
-    readonly_fields = fields
 
 
 class StatusChangeInline(ReadOnlyInline):
     model = ResourceStatusChange
     fields = ("at", "from_status", "to_status", "reason", "actor")
-    readonly_fields = fields
     verbose_name_plural = "Status history (newest first)"
 
 

@@ -1,11 +1,10 @@
 """What the credits admin modules share: read-only admins for rows only services write, search
-by an EVM address in any case, links to admin pages, and how times, credits and runways read."""
+by an EVM address in any case, and links to admin pages (how amounts and times read: `display`)."""
 from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import formats, timezone
 
 from ..addresses import InvalidAddress, normalize_address
 
@@ -24,9 +23,14 @@ class ReadOnlyAdminMixin:
 
 
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Rows shown under their parent: every listed field read-only, nothing added or removed."""
+
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
 
 class AddressSearchMixin:
@@ -64,20 +68,3 @@ def changelist_url(model, **filters) -> str:
 
 def change_url(obj) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-
-
-# --- text ----------------------------------------------------------------------------------------
-
-def when_text(value) -> str:
-    """A datetime as the admin shows its own (local time, the site's format)."""
-    return "never" if value is None else formats.localize(timezone.localtime(value))
-
-
-def credits_text(value: int | None) -> str:
-    return "-" if value is None else f"{value:,} credits"
-
-
-def runway_text(hours) -> str:
-    if hours is None:
-        return "no running credit cost"
-    return f"{hours:,.1f} h (≈ {hours / 24:,.1f} days)"

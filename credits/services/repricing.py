@@ -26,7 +26,7 @@ from pricing.diff import version_fingerprint
 from pricing.enums import VersionStatus
 from pricing.models import PricingVersion
 from pricing.selectors import pricing_table_from_version, pricing_version_in_force
-from pricing.services import PricingVersionError, _actor
+from pricing.services import PricingVersionError, recorded_user
 
 from ..impact import (
     BATCH_ACCOUNTS,
@@ -103,7 +103,7 @@ def recalculation_start(*, version: PricingVersion, user=None,
         if refusal:
             raise RecalculationRefused(refusal)
     job = Recalculation.objects.create(version=version, dry_run=dry_run,
-                                       created_by=_actor(user),
+                                       created_by=recorded_user(user),
                                        fingerprint=version_fingerprint(version),
                                        total=live_resource_count())
     transaction.on_commit(lambda: recalculation_run_task.delay(job.pk))

@@ -5,6 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from credits.models import Account, ApiKey, ApiKeyScope
+from tests.credits.repricing_scenario import seed
 
 ADDRESS = "0x9319Ad3B7A8E0eE24f2E639c40D8eD124C5520Ba"
 OTHER_ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
@@ -94,3 +95,9 @@ def resources_grant(db):
         return grant_create(address=address, amount=amount, expires_at=expires_at,
                             reference=f"resources-test-{uuid.uuid4()}", actor="test", at=at)
     return grant
+
+
+@pytest.fixture
+def repricing_seeded(default_version):
+    """The repricing tests' data set (`repricing_scenario.seed`), with the default pricing."""
+    return seed()

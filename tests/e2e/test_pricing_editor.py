@@ -12,9 +12,9 @@ from credits.models import Recalculation, Resource
 from credits_project.celery import app as celery_app
 from pricing.models import PricingVersion
 from pricing.selectors import pricing_version_in_force
+from tests.credits.repricing_scenario import RICH, SHORT, TWO, grant, register
 from tests.e2e.conftest import screenshot
 from tests.pricing.contents import instance_content
-from tests.pricing.test_impact import RICH, SHORT, TWO, grant, register
 
 E1_CREDIT_PER_SECOND_DOUBLED = "7.916666666666666666"
 

@@ -1,4 +1,5 @@
-"""Fixtures for pricing versions: the default documents as fresh copies, a staff user, a draft."""
+"""Fixtures for pricing versions: the default documents as fresh copies, a draft (the staff user
+who imports it is in tests/conftest.py)."""
 import json
 from decimal import Decimal
 
@@ -23,12 +24,6 @@ def pricing_aggregate():
 def compatible_gpus():
     """The default GPU catalogue (settings aggregate's compatible_gpus), safe to mutate."""
     return fresh_copy(DEFAULT_COMPATIBLE_GPUS)
-
-
-@pytest.fixture
-def staff_user(django_user_model):
-    return django_user_model.objects.create_superuser(
-        username="pricing-staff", email="pricing@example.org", password="not-used-in-tests")
 
 
 @pytest.fixture

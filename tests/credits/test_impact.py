@@ -1,6 +1,6 @@
-"""A draft's differences from the version in force, and its impact on the live resources: costs
-that change, resources and accounts that would become unfunded, the hourly credit burn, and
-resources the draft cannot price. Numbers are worked out by hand below."""
+"""A draft's impact on the live resources: costs that change, resources and accounts that would
+become unfunded, the hourly credit burn, and resources the draft cannot price; and the pricing
+version pages that show it. Numbers are worked out by hand below."""
 from decimal import Decimal
 
 import pytest
@@ -8,145 +8,22 @@ import pytest
 from credits.funding import hourly_charge
 from credits.impact import version_impact, version_impact_preview
 from credits.models import Resource
-from credits.services.ledger import grant_create
-from credits.services.resources import resource_forget, resource_register
-from credits.services.token_balances import token_balance_set
-from pricing.diff import version_diff, version_diff_base, version_fingerprint
-from pricing.models import GpuDevice, Tier
+from pricing.diff import version_fingerprint
+from pricing.models import GpuDevice
 from pricing.services import pricing_version_copy
+from tests.credits.repricing_scenario import (
+    E1_CREDIT_PER_SECOND,
+    E1_CREDIT_PER_SECOND_DOUBLED,
+    GPU_OWNER,
+    SHORT,
+    TWO,
+    grant,
+    item_hash,
+    register,
+)
 from tests.pricing.contents import gpu, instance_content
 
 pytestmark = pytest.mark.django_db
-
-# Accounts of the seeded data set (checksummed EVM addresses).
-RICH = "0xA1A1a1a1A1A1A1A1A1a1a1a1a1a1A1A1a1A1a1a1"  # 1 000 000 credits, one E1
-SHORT = "0xa2A2a2A2A2A2A2a2a2a2a2A2A2A2A2a2A2A2a2a2"  # 500 000 credits, one E1
-TWO = "0xA3A3A3a3a3A3a3A3a3A3A3A3A3a3a3A3A3A3A3A3"  # 800 000 credits, two E1
-HOLDER = "0xA4a4A4A4A4a4a4a4a4a4a4A4a4a4a4a4A4a4A4A4"  # 1000 tokens, one E1 paid by hold
-GPU_OWNER = "0xA5A5A5A5A5A5A5A5A5A5a5a5a5a5a5a5A5a5a5a5"
-
-# Worked example E1 (1 vCPU, 2 GiB, 20 GiB rootfs: one CU, its disk included).
-E1_CREDIT_PER_SECOND = Decimal("3.958333333333333333")  # 14250 / 3600, floored to 18 places
-E1_CREDIT_PER_SECOND_DOUBLED = Decimal("7.916666666666666666")  # 28500 / 3600
-# One E1 for one day: 341 999.99…97 credits now, 683 999.99…94 with the draft.
-
-
-def item_hash(number: int) -> str:
-    return f"{number:064x}"
-
-
-def grant(address: str, amount: int) -> None:
-    grant_create(address=address, amount=amount, expires_at=None,
-                 reference=f"impact-test-{address}-{amount}", actor="test")
-
-
-def register(number: int, content: dict) -> Resource:
-    return resource_register(item_hash=item_hash(number), message_type="INSTANCE",
-                             content=content, actor="test").resource
-
-
-@pytest.fixture
-def seeded(default_version):
-    """Five live resources of four accounts (and a forgotten one that no longer counts)."""
-    grant(RICH, 1_000_000)
-    grant(SHORT, 500_000)
-    grant(TWO, 800_000)
-    token_balance_set(address=HOLDER, chain="ETH", balance=Decimal(1000), height=1,
-                      actor="test")
-    resources = {
-        "rich": register(1, instance_content(payment="credit", address=RICH)),
-        "short": register(2, instance_content(payment="credit", address=SHORT)),
-        "two_first": register(3, instance_content(payment="credit", address=TWO)),
-        "two_second": register(4, instance_content(payment="credit", address=TWO)),
-        "hold": register(5, instance_content(payment="hold", address=HOLDER)),
-        "forgotten": register(6, instance_content(payment="credit", address=RICH)),
-    }
-    resource_forget(item_hash=item_hash(6), actor="test")
-    return resources
-
-
-@pytest.fixture
-def doubled_draft(default_version, staff_user):
-    """A draft copied from the default version, with the instance credit price doubled."""
-    draft = pricing_version_copy(version=default_version, user=staff_user, name="Doubled")
-    draft.products.filter(product_type="instance").update(
-        price_cu_credit_per_hour=Decimal(28500))
-    return draft
-
-
-# --- differences -------------------------------------------------------------------------------
-
-def test_the_diff_of_a_copy_with_one_price_changed_names_that_field_old_and_new(
-        default_version, doubled_draft):
-    diff = version_diff(version=doubled_draft, base=version_diff_base(doubled_draft))
-
-    assert diff.base == default_version
-    assert [(row.key, row.action) for row in diff.products] == [("instance", "changed")]
-    [change] = diff.products[0].changes
-    assert (change.field, change.label, change.old, change.new) == (
-        "price_cu_credit_per_hour", "credit / CU / h", "14250", "28500")
-    assert diff.tiers == () and diff.gpu_devices == ()
-    assert diff.count == 1 and not diff.is_empty
-
-
-def test_an_unchanged_copy_has_no_differences(default_version, staff_user):
-    copy = pricing_version_copy(version=default_version, user=staff_user)
-
-    assert version_diff(version=copy, base=default_version).is_empty
-
-
-def test_the_diff_lists_added_removed_and_changed_tiers_gpus_and_products(default_version,
-                                                                          doubled_draft):
-    # given: a tier added, one changed, a GPU removed, one renamed, a product removed, and a
-    # storage price with fewer decimal places than the column keeps
-    Tier.objects.create(version=doubled_draft, product_type="instance", tier_id="tier-7",
-                        compute_units=16)
-    doubled_draft.tiers.filter(product_type="instance_gpu_standard", tier_id="tier-1").update(
-        compute_units=4)
-    GpuDevice.objects.filter(version=doubled_draft, device_id="10de:2684").delete()
-    rtx_3090 = GpuDevice.objects.filter(version=doubled_draft, model="RTX 3090").first()
-    GpuDevice.objects.filter(pk=rtx_3090.pk).update(name="Renamed card")
-    doubled_draft.products.filter(product_type="web3_hosting").delete()
-    doubled_draft.products.filter(product_type="storage").update(
-        price_storage_credit_per_mib_hour=Decimal("0.055"))
-
-    diff = version_diff(version=doubled_draft, base=default_version)
-
-    products = {row.key: row for row in diff.products}
-    assert products["web3_hosting"].action == "removed"
-    storage = {c.field: (c.old, c.new) for c in products["storage"].changes}
-    assert storage["price_storage_credit_per_mib_hour"][1] == "0.055"
-    tiers = {row.key: row for row in diff.tiers}
-    assert tiers["instance tier-7"].action == "added"
-    assert [(c.field, c.old, c.new) for c in tiers["instance tier-7"].changes] == [
-        ("compute_units", "—", "16")]
-    assert tiers["instance_gpu_standard tier-1"].action == "changed"
-    assert [(c.old, c.new) for c in tiers["instance_gpu_standard tier-1"].changes] == [
-        ("3", "4")]
-    gpus = {row.key: row for row in diff.gpu_devices}
-    assert gpus["10de:2684"].action == "removed"
-    assert ("model", "RTX 4090", "—") in [(c.field, c.old, c.new)
-                                         for c in gpus["10de:2684"].changes]
-    assert [(c.field, c.new) for c in gpus[rtx_3090.device_id].changes] == [
-        ("name", "Renamed card")]
-
-
-def test_the_version_in_force_is_compared_with_the_version_it_was_copied_from(
-        default_version, doubled_draft):
-    from pricing.services import pricing_version_publish
-
-    published = pricing_version_publish(version=doubled_draft)
-
-    assert version_diff_base(published) == default_version
-
-
-def test_the_fingerprint_changes_with_a_price_and_only_then(default_version, doubled_draft):
-    before = version_fingerprint(doubled_draft)
-    assert version_fingerprint(doubled_draft) == before
-    doubled_draft.products.filter(product_type="instance").update(
-        price_cu_credit_per_hour=Decimal(28501))
-
-    assert version_fingerprint(doubled_draft) != before
 
 
 # --- impact ------------------------------------------------------------------------------------
@@ -157,7 +34,7 @@ def test_the_engine_numbers_used_below():
 
 
 def test_doubling_the_instance_credit_price_leaves_two_resources_of_two_accounts_unfunded(
-        seeded, doubled_draft):
+        repricing_seeded, doubled_draft):
     tally = version_impact(version=doubled_draft)
 
     # five live resources of four accounts; the forgotten one is not counted
@@ -186,7 +63,7 @@ def test_doubling_the_instance_credit_price_leaves_two_resources_of_two_accounts
     assert (tally.charged_before_per_hour, tally.charged_after_per_hour) == (57_000, 114_000)
 
 
-def test_the_impact_summary_shows_decimals_without_trailing_zeros(seeded, doubled_draft):
+def test_the_impact_summary_shows_decimals_without_trailing_zeros(repricing_seeded, doubled_draft):
     summary = version_impact(version=doubled_draft).as_summary()
 
     assert summary["burn_before_per_hour"] == "56999.9999999999999952"
@@ -195,7 +72,7 @@ def test_the_impact_summary_shows_decimals_without_trailing_zeros(seeded, double
     assert summary["newly_unfunded_accounts"] == 2
 
 
-def test_the_impact_of_the_version_in_force_changes_nothing(seeded, default_version):
+def test_the_impact_of_the_version_in_force_changes_nothing(repricing_seeded, default_version):
     tally = version_impact(version=default_version)
 
     assert (tally.resources, tally.cost_changed, tally.newly_unfunded, tally.cannot_price) == (
@@ -203,7 +80,7 @@ def test_the_impact_of_the_version_in_force_changes_nothing(seeded, default_vers
     assert tally.burn_before_per_hour == tally.burn_after_per_hour
 
 
-def test_a_lower_price_funds_again_what_was_unfunded(seeded, default_version, staff_user):
+def test_a_lower_price_funds_again_what_was_unfunded(repricing_seeded, default_version, staff_user):
     # given: SHORT's credits expire in effect (a smaller balance than one day needs now)
     draft = pricing_version_copy(version=default_version, user=staff_user)
     draft.products.filter(product_type="instance").update(price_cu_credit_per_hour=Decimal(7125))
@@ -218,7 +95,7 @@ def test_a_lower_price_funds_again_what_was_unfunded(seeded, default_version, st
 
 
 def test_a_gpu_removed_from_the_catalogue_makes_its_instances_unpriceable_not_an_error(
-        seeded, default_version, staff_user):
+        repricing_seeded, default_version, staff_user):
     # given: a credit-paid RTX 4090 instance, and a draft without that card
     grant(GPU_OWNER, 10_000_000)
     register(7, instance_content(payment="credit", address=GPU_OWNER, vcpus=6, memory=36864,
@@ -237,14 +114,14 @@ def test_a_gpu_removed_from_the_catalogue_makes_its_instances_unpriceable_not_an
     assert tally.burn_before_per_hour == tally.burn_after_per_hour
 
 
-def test_small_batches_give_the_same_numbers(seeded, doubled_draft):
+def test_small_batches_give_the_same_numbers(repricing_seeded, doubled_draft):
     whole = version_impact(version=doubled_draft).as_summary()
 
     assert version_impact(version=doubled_draft, batch_accounts=1).as_summary() == whole
 
 
-def test_the_preview_is_left_to_a_dry_run_above_the_synchronous_limit(seeded, doubled_draft,
-                                                                      settings):
+def test_the_preview_is_left_to_a_dry_run_above_the_synchronous_limit(
+        repricing_seeded, doubled_draft, settings):
     settings.PRICING_IMPACT_SYNC_MAX_RESOURCES = 4
 
     preview = version_impact_preview(version=doubled_draft)
@@ -254,7 +131,7 @@ def test_the_preview_is_left_to_a_dry_run_above_the_synchronous_limit(seeded, do
     assert preview.fingerprint == version_fingerprint(doubled_draft)
 
 
-def test_the_preview_is_computed_at_or_below_the_limit(seeded, doubled_draft, settings):
+def test_the_preview_is_computed_at_or_below_the_limit(repricing_seeded, doubled_draft, settings):
     settings.PRICING_IMPACT_SYNC_MAX_RESOURCES = 5
 
     preview = version_impact_preview(version=doubled_draft)
@@ -262,7 +139,7 @@ def test_the_preview_is_computed_at_or_below_the_limit(seeded, doubled_draft, se
     assert preview.summary["newly_unfunded"] == 2
 
 
-def test_the_impact_reads_a_bounded_number_of_queries_per_batch(seeded, doubled_draft,
+def test_the_impact_reads_a_bounded_number_of_queries_per_batch(repricing_seeded, doubled_draft,
                                                                 django_assert_max_num_queries):
     # owners, the lifecycle settings, then per batch: balances (2) and resources (1) and sizes
     # of referenced files (none here); the table (3)
@@ -307,7 +184,8 @@ def test_the_differences_page_compares_with_any_version_chosen(admin_client, def
     assert 'id="pricing-diff-empty"' in chosen.content.decode()
 
 
-def test_the_impact_page_shows_the_numbers_of_the_draft(admin_client, seeded, doubled_draft):
+def test_the_impact_page_shows_the_numbers_of_the_draft(admin_client, repricing_seeded,
+                                                         doubled_draft):
     response = admin_client.get(_url("impact", doubled_draft.pk))
 
     assert response.status_code == 200
@@ -319,7 +197,7 @@ def test_the_impact_page_shows_the_numbers_of_the_draft(admin_client, seeded, do
     assert "56999.9999999999999952 → 113999.9999999999999904" in content
 
 
-def test_the_publish_page_shows_the_differences_and_the_impact(admin_client, seeded,
+def test_the_publish_page_shows_the_differences_and_the_impact(admin_client, repricing_seeded,
                                                                doubled_draft):
     response = admin_client.get(_url("publish", doubled_draft.pk))
 
@@ -330,7 +208,8 @@ def test_the_publish_page_shows_the_differences_and_the_impact(admin_client, see
 
 
 def test_a_large_database_leaves_the_impact_to_a_dry_run_started_from_the_page(
-        admin_client, seeded, doubled_draft, settings, django_capture_on_commit_callbacks):
+        admin_client, repricing_seeded, doubled_draft, settings,
+        django_capture_on_commit_callbacks):
     from credits.models import Recalculation
 
     settings.PRICING_IMPACT_SYNC_MAX_RESOURCES = 1

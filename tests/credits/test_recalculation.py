@@ -26,18 +26,16 @@ from credits.tasks import recalculation_run_task
 from credits_project.celery import app as celery_app
 from pricing.models import GpuDevice
 from pricing.services import pricing_version_copy, pricing_version_publish
-from tests.pricing.contents import gpu, instance_content
-from tests.pricing.test_impact import (  # noqa: F401 (fixtures)
+from tests.credits.repricing_scenario import (
     E1_CREDIT_PER_SECOND,
     E1_CREDIT_PER_SECOND_DOUBLED,
     GPU_OWNER,
     SHORT,
-    doubled_draft,
     grant,
     item_hash,
     register,
-    seeded,
 )
+from tests.pricing.contents import gpu, instance_content
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +53,7 @@ def celery_eager(settings):
 
 
 @pytest.fixture
-def doubled(doubled_draft):  # noqa: F811
+def doubled(doubled_draft):
     """The doubled draft, published: the version in force."""
     return pricing_version_publish(version=doubled_draft)
 
@@ -85,7 +83,7 @@ def snapshot() -> dict:
 # --- the job ---------------------------------------------------------------------------------
 
 def test_recalculation_replaces_rows_totals_and_version_of_every_live_resource(
-        seeded, default_version, doubled, recalculate, staff_user):
+        repricing_seeded, default_version, doubled, recalculate, staff_user):
     job = recalculate(doubled)
 
     # then: done, with a summary
@@ -114,7 +112,7 @@ def test_recalculation_replaces_rows_totals_and_version_of_every_live_resource(
 
 
 def test_every_recalculated_resource_has_an_audit_line_with_its_totals_before_and_after(
-        seeded, doubled, recalculate):
+        repricing_seeded, doubled, recalculate):
     job = recalculate(doubled)
 
     lines = {line.item_hash: line for line in job.lines.all()}
@@ -128,7 +126,7 @@ def test_every_recalculated_resource_has_an_audit_line_with_its_totals_before_an
 
 
 def test_recalculating_twice_with_the_same_version_changes_nothing_the_second_time(
-        seeded, doubled, recalculate):
+        repricing_seeded, doubled, recalculate):
     recalculate(doubled)
     after_first = snapshot()
 
@@ -142,8 +140,8 @@ def test_recalculating_twice_with_the_same_version_changes_nothing_the_second_ti
     assert second.burn_before_per_hour == second.burn_after_per_hour
 
 
-def test_a_failed_batch_is_rolled_back_alone_and_reported(seeded, default_version, doubled,
-                                                          staff_user):
+def test_a_failed_batch_is_rolled_back_alone_and_reported(repricing_seeded, default_version,
+                                                          doubled, staff_user):
     # given: one account per batch; the second batch (SHORT, the second owner by id) fails
     # after it wrote
     job = Recalculation.objects.create(version=doubled, created_by=staff_user, total=5)
@@ -172,7 +170,7 @@ def test_a_failed_batch_is_rolled_back_alone_and_reported(seeded, default_versio
 
 
 def test_a_resource_the_version_cannot_price_keeps_its_costs_and_is_reported(
-        seeded, default_version, recalculate, staff_user):
+        repricing_seeded, default_version, recalculate, staff_user):
     # given: a credit-paid RTX 4090 instance, and a version in force without that card
     grant(GPU_OWNER, 10_000_000)
     register(7, instance_content(payment="credit", address=GPU_OWNER, vcpus=6, memory=36864,
@@ -218,7 +216,7 @@ def test_past_charges_keep_the_price_they_were_charged_at(default_version, staff
     assert Resource.objects.get().cost_credit_per_second == E1_CREDIT_PER_SECOND_DOUBLED
 
 
-def test_a_duplicate_delivery_of_the_task_does_nothing(seeded, doubled, recalculate):
+def test_a_duplicate_delivery_of_the_task_does_nothing(repricing_seeded, doubled, recalculate):
     job = recalculate(doubled)
     lines = job.lines.count()
 
@@ -231,7 +229,7 @@ def test_a_duplicate_delivery_of_the_task_does_nothing(seeded, doubled, recalcul
 # --- dry runs ----------------------------------------------------------------------------------
 
 def test_a_dry_run_of_a_draft_computes_the_impact_and_writes_no_resource(
-        seeded, doubled_draft, recalculate):
+        repricing_seeded, doubled_draft, recalculate):
     before = snapshot()
 
     job = recalculate(doubled_draft, dry_run=True)
@@ -246,21 +244,22 @@ def test_a_dry_run_of_a_draft_computes_the_impact_and_writes_no_resource(
 
 # --- refusals ----------------------------------------------------------------------------------
 
-def test_a_draft_cannot_be_applied_to_resources(seeded, doubled_draft):
+def test_a_draft_cannot_be_applied_to_resources(repricing_seeded, doubled_draft):
     assert "only the published version in force" in recalculation_refusal(version=doubled_draft)
     with pytest.raises(RecalculationRefused):
         recalculation_start(version=doubled_draft)
     assert not Recalculation.objects.exists()
 
 
-def test_a_version_scheduled_for_later_cannot_be_applied_yet(seeded, doubled_draft):
+def test_a_version_scheduled_for_later_cannot_be_applied_yet(repricing_seeded, doubled_draft):
     later = pricing_version_publish(version=doubled_draft,
                                     effective_from=timezone.now() + timedelta(days=1))
 
     assert "takes effect on" in recalculation_refusal(version=later)
 
 
-def test_a_second_job_waits_for_the_first(seeded, doubled, django_capture_on_commit_callbacks):
+def test_a_second_job_waits_for_the_first(repricing_seeded, doubled,
+                                          django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         first = recalculation_start(version=doubled)
 
@@ -269,7 +268,7 @@ def test_a_second_job_waits_for_the_first(seeded, doubled, django_capture_on_com
 
 
 def test_a_job_whose_worker_died_long_ago_does_not_block_a_new_one(
-        seeded, doubled, django_capture_on_commit_callbacks):
+        repricing_seeded, doubled, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         first = recalculation_start(version=doubled)
     Recalculation.objects.filter(pk=first.pk).update(
@@ -300,7 +299,7 @@ def test_the_version_in_force_offers_recalculation_and_a_draft_does_not(admin_cl
 
 
 def test_the_confirmation_page_shows_the_impact_then_starts_the_job(
-        admin_client, seeded, doubled, celery_eager, django_capture_on_commit_callbacks):
+        admin_client, repricing_seeded, doubled, celery_eager, django_capture_on_commit_callbacks):
     page = admin_client.get(_url("recalculate", doubled.pk))
     assert page.status_code == 200 and page.context["refusal"] == ""
     assert page.context["impact"].summary["newly_unfunded"] == 2
@@ -320,8 +319,8 @@ def test_the_confirmation_page_shows_the_impact_then_starts_the_job(
     assert 'http-equiv="refresh"' not in content  # finished: no more reloading
 
 
-def test_a_draft_is_refused_on_the_confirmation_page_and_nothing_starts(admin_client, seeded,
-                                                                       doubled_draft):
+def test_a_draft_is_refused_on_the_confirmation_page_and_nothing_starts(
+        admin_client, repricing_seeded, doubled_draft):
     page = admin_client.get(_url("recalculate", doubled_draft.pk))
     response = admin_client.post(_url("recalculate", doubled_draft.pk))
 
@@ -330,7 +329,7 @@ def test_a_draft_is_refused_on_the_confirmation_page_and_nothing_starts(admin_cl
 
 
 def test_a_queued_job_page_reloads_itself_and_says_it_waits_for_a_worker(
-        admin_client, seeded, doubled, django_capture_on_commit_callbacks):
+        admin_client, repricing_seeded, doubled, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         job = recalculation_start(version=doubled)
 
@@ -354,7 +353,7 @@ def test_the_list_action_leads_to_the_confirmation_page_of_the_one_version_selec
     assert "Select exactly one version" in two.content.decode()
 
 
-def test_the_jobs_list_renders(admin_client, seeded, doubled, recalculate):
+def test_the_jobs_list_renders(admin_client, repricing_seeded, doubled, recalculate):
     recalculate(doubled)
 
     response = admin_client.get("/admin/credits/recalculation/")

@@ -1,0 +1,49 @@
+"""The credits app's models, one module per part of the domain; import them from here.
+
+- `accounts`: Account, TokenBalance, ApiKey (and its scopes)
+- `ledger`: LedgerEntry, Lot, LotDrain and the entry kinds
+- `resources`: Resource, ResourceMeter, PendingDeletion (a proxy), CostRow,
+  ResourceStatusChange and the status vocabularies
+- `lifecycle`: LifecycleSettings, LifecycleRun, Charge and the run vocabularies
+- `repricing`: Recalculation, RecalculationLine
+"""
+from .accounts import (  # noqa: F401
+    Account,
+    ApiKey,
+    ApiKeyScope,
+    TokenBalance,
+)
+from .ledger import (  # noqa: F401
+    CREDIT_KINDS,
+    DEBIT_KINDS,
+    METERING_REASON,
+    EntryKind,
+    LedgerEntry,
+    Lot,
+    LotDrain,
+    LotQuerySet,
+)
+from .lifecycle import (  # noqa: F401
+    Charge,
+    LifecycleRun,
+    LifecycleRunStatus,
+    LifecycleSettings,
+    LifecycleTrigger,
+)
+from .repricing import (  # noqa: F401
+    Recalculation,
+    RecalculationLine,
+    RecalculationOutcome,
+    RecalculationStatus,
+)
+from .resources import (  # noqa: F401
+    LIVE_STATUSES,
+    CostRow,
+    PendingDeletion,
+    RemovalReason,
+    Resource,
+    ResourceMeter,
+    ResourceStatus,
+    ResourceStatusChange,
+    StatusChangeReason,
+)

@@ -1,0 +1,64 @@
+"""Accounts, the token balances the oracle reports for them, and scoped API keys."""
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey
+
+from pricing.fields import ExactDecimalField
+
+
+class Account(models.Model):
+    """An address: EVM addresses are stored checksummed, other chains' addresses as given."""
+
+    address = models.CharField(max_length=128, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["address"]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+
+class TokenBalance(models.Model):
+    """Tokens an account holds on a chain, as last reported by the oracle, with its height."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="token_balances")
+    chain = models.CharField(max_length=32)
+    balance = ExactDecimalField()
+    height = models.BigIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "chain"], name="token_balance_per_chain"),
+            models.CheckConstraint(name="token_balance_not_negative",
+                                   condition=Q(balance__gte=0, height__gte=0)),
+        ]
+
+
+
+class ApiKeyScope(models.TextChoices):
+    OWNER = "owner", "Owner (one account)"
+    SERVICE = "service", "Service"
+    OPERATOR = "operator", "Operator"
+
+
+class ApiKey(AbstractAPIKey):
+    """A hashed, prefixed, revocable key (djangorestframework-api-key) with a scope."""
+
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="api_keys",
+                                help_text="Required for owner keys, empty otherwise.")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        constraints = [
+            models.CheckConstraint(
+                name="api_key_owner_has_account",
+                condition=Q(scope=ApiKeyScope.OWNER, account__isnull=False)
+                | (~Q(scope=ApiKeyScope.OWNER) & Q(account__isnull=True))),
+        ]

@@ -1,0 +1,153 @@
+"""Resources (VMs, programs, stored files) with their cost rows, meter and status history.
+
+Costs are per-second decimals with 18 places."""
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from pricing.enums import CostRowType, MessageType, PaymentType, ProductType
+from pricing.fields import ExactDecimalField
+from pricing.models import PricingVersion
+
+from .accounts import Account
+
+
+class ResourceStatus(models.TextChoices):
+    PROCESSED = "processed", "Processed"
+    REMOVING = "removing", "Removing (grace period)"
+    REMOVED = "removed", "Removed"
+    FORGOTTEN = "forgotten", "Forgotten"
+
+
+class RemovalReason(models.TextChoices):
+    CREDIT_INSUFFICIENT = "credit_insufficient", "Credit insufficient"
+    BALANCE_INSUFFICIENT = "balance_insufficient", "Token balance insufficient"
+
+
+LIVE_STATUSES = (ResourceStatus.PROCESSED, ResourceStatus.REMOVING)
+
+
+class StatusChangeReason(models.TextChoices):
+    """Why a resource's status changed, as its audit row says. A flag's reason is its removal
+    reason. The operators' desk writes free text (what they did, then why), so the audit row's
+    `reason` is not limited to these."""
+
+    REGISTERED = "registered", "registered"
+    CREDIT_INSUFFICIENT = RemovalReason.CREDIT_INSUFFICIENT.value, "credit_insufficient"
+    BALANCE_INSUFFICIENT = RemovalReason.BALANCE_INSUFFICIENT.value, "balance_insufficient"
+    FUNDED = "funded", "funded"
+    GRACE_EXPIRED = "grace_expired", "grace_expired"
+    FORGOTTEN_BY_OWNER = "forgotten by the owner", "forgotten by the owner"
+
+
+class Resource(models.Model):
+    """A registered VM, program or stored file, with its costs at registration."""
+
+    item_hash = models.CharField(max_length=128, unique=True)
+    type = models.CharField(max_length=16, choices=MessageType.choices)
+    content = models.JSONField()
+    owner = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="resources")
+    product_type = models.CharField(max_length=32, choices=ProductType.choices)
+    payment_type = models.CharField(max_length=16, choices=PaymentType.choices)
+    payment_chain = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=ResourceStatus.choices,
+                              default=ResourceStatus.PROCESSED)
+    removal_reason = models.CharField(max_length=32, choices=RemovalReason.choices, blank=True)
+    removing_since = models.DateTimeField(null=True, blank=True)
+    delete_after = models.DateTimeField(null=True, blank=True)
+    pricing_version = models.ForeignKey(PricingVersion, on_delete=models.PROTECT,
+                                        related_name="resources")
+    cost_hold = ExactDecimalField(help_text="Tokens locked while the resource lives.")
+    cost_stream_per_second = ExactDecimalField(help_text="Tokens per second.")
+    cost_credit_per_second = ExactDecimalField(help_text="Credits per second.")
+    size_mib = ExactDecimalField(null=True, blank=True,
+                                 help_text="STORE: size of the stored file in MiB.")
+    created_at = models.DateTimeField(default=timezone.now,
+                                      help_text="Registration; billing hours start here.")
+    ended_at = models.DateTimeField(null=True, blank=True,
+                                    help_text="When it was removed or forgotten.")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["owner", "status"], name="resource_owner_status"),
+            models.Index(fields=["status", "delete_after"], name="resource_status_deadline"),
+            models.Index(fields=["payment_type", "status"], name="resource_payment_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="resource_removing_has_deadline",
+                condition=~Q(status=ResourceStatus.REMOVING)
+                | Q(removing_since__isnull=False, delete_after__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.item_hash[:12]}… ({self.status})"
+
+
+class ResourceMeter(models.Model):
+    """How many billing hours of a credit-paid resource are charged, in a narrow row of its own.
+
+    The hourly run moves this for every running resource: rewriting the wide resource row
+    (content JSON and eight indexes) cost about five times as much and wrote its whole page to
+    the WAL. Made by the first charge; no row means nothing charged yet.
+    """
+
+    resource = models.OneToOneField(Resource, primary_key=True, on_delete=models.CASCADE,
+                                    related_name="meter")
+    charged_hours = models.BigIntegerField(
+        help_text="Billing hours charged so far: hour k covers "
+                  "[created_at + k h, created_at + (k+1) h).")
+
+    def __str__(self) -> str:
+        return f"resource {self.resource_id}: {self.charged_hours} h charged"
+
+
+class PendingDeletion(Resource):
+    """A resource in `removing`, as the operators' pending-deletions list in the admin shows it
+    (a proxy: the same rows, its own admin page)."""
+
+    class Meta:
+        proxy = True
+        ordering = ["delete_after", "id"]
+        verbose_name = "pending deletion"
+        verbose_name_plural = "pending deletions"
+
+
+class CostRow(models.Model):
+    """One row of a resource's cost, as the engine computed it with `pricing_version`."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="cost_rows")
+    position = models.PositiveSmallIntegerField()
+    type = models.CharField(max_length=48, choices=CostRowType.choices)
+    name = models.CharField(max_length=300)
+    ref = models.CharField(max_length=128, null=True, blank=True)
+    cost_hold = ExactDecimalField()
+    cost_stream_per_second = ExactDecimalField()
+    cost_credit_per_second = ExactDecimalField()
+    size_mib = ExactDecimalField(null=True, blank=True)
+    pricing_version = models.ForeignKey(PricingVersion, on_delete=models.PROTECT,
+                                        related_name="+")
+
+    class Meta:
+        ordering = ["resource", "position"]
+        constraints = [models.UniqueConstraint(fields=["resource", "position"],
+                                               name="cost_row_position")]
+
+
+class ResourceStatusChange(models.Model):
+    """Audit of every status transition: who or which run, when, from, to, why."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE,
+                                 related_name="status_changes")
+    from_status = models.CharField(max_length=16, choices=ResourceStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=ResourceStatus.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.CharField(max_length=200, help_text="A user, an API key or a lifecycle run.")
+    at = models.DateTimeField(default=timezone.now)
+    run = models.ForeignKey("LifecycleRun", null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="status_changes")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["resource", "-at"], name="status_change_resource")]
