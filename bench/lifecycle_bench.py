@@ -3,9 +3,9 @@
 100 K accounts and 1 M credit-paid resources on PostgreSQL, beside a plain GROUP BY aggregate.
 
 Creates a throw-away database, migrates it, generates the data with set-based SQL (a progress
-line per phase on stderr), VACUUM ANALYZE, then runs `lifecycle_run(at=…)` once in a fresh
-Python process and reports wall time per step, peak memory (ru_maxrss and sampled RSS), the
-number of SQL statements, the run's counts, the warm time of
+bar per phase on stderr when it is a terminal), VACUUM ANALYZE, then runs `lifecycle_run(at=…)`
+once in a fresh Python process and reports wall time per step, peak memory (ru_maxrss and
+sampled RSS), the number of SQL statements, the run's counts, the warm time of
 `SELECT owner_id, sum(cost_credit_per_second) FROM credits_resource GROUP BY owner_id`, and
 `manage.py check_ledger` afterwards. Prints a markdown table, writes bench/results/*.json and
 drops the database (unless --keep).
@@ -32,8 +32,9 @@ The data, anchored at the run's instant T (now, to the second):
 
 Needs: .venv, PostgreSQL answering on 127.0.0.1:$BENCH_PGPORT (default 55432) as user
 postgres without a password, e.g. the embedded one: `.venv/bin/python -m credits_project.localdb
-start --dir /tmp/bench-pg --port 55432` (`stop --dir /tmp/bench-pg` afterwards). The run uses the server's settings as they are (work_mem …);
-only the generating session sets work_mem and synchronous_commit for itself.
+start --dir /tmp/bench-pg --port 55432` (`stop --dir /tmp/bench-pg` afterwards). The run uses
+the server's settings as they are (work_mem …); only the generating session sets work_mem and
+synchronous_commit for itself.
 """
 from __future__ import annotations
 
@@ -67,31 +68,25 @@ def log(message: str) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr, redrawn in place (one line per update without a tty)."""
+    """One generation phase: a progress bar on stderr on a terminal (nothing in a log or a pipe,
+    see credits_project.progress), and how long the phase took."""
 
     def __init__(self, phase: str, total: int, unit: str = "rows"):
-        self.phase, self.total, self.unit = phase, max(total, 1), unit
+        from credits_project.progress import progress_bar  # once django_setup put ROOT on the path
+
+        self.total, self.done = total, 0
+        self.bar = progress_bar(desc=f"[bench] {phase}", total=total, unit=unit,
+                                unit_scale=total >= 1000)  # 1.00M rows, but 3 steps
         self.started = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-        self.printed_tenth = -1
-        self.update(0)
 
     def update(self, done: int) -> None:
-        fraction = min(done / self.total, 1.0)
-        bar = "#" * int(fraction * 30) + "." * (30 - int(fraction * 30))
-        line = (f"[bench] {self.phase:<28} [{bar}] {fraction * 100:5.1f}% "
-                f"{done:>11,}/{self.total:,} {self.unit}  {time.perf_counter() - self.started:6.1f} s")
-        if self.tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif int(fraction * 10) > self.printed_tenth:  # a log file: every tenth, not every chunk
-            self.printed_tenth = int(fraction * 10)
-            print(line, file=sys.stderr, flush=True)
+        """`done` of `total` so far (not an increment)."""
+        self.bar.update(done - self.done)
+        self.done = done
 
     def finish(self) -> float:
-        if self.tty or self.printed_tenth < 10:
-            self.update(self.total)
-        if self.tty:
-            print(file=sys.stderr, flush=True)
+        self.update(self.total)
+        self.bar.close()
         return time.perf_counter() - self.started
 
 
@@ -355,9 +350,9 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int) -> di
 
         # -- resources ---------------------------------------------------------------------
         progress = Progress("resources", resources)
-        deadline = (f"CASE WHEN p.removing_kind = 'past' "
-                    f"THEN %(at)s - (1 + 49 * s.deadline_draw) * interval '1 minute' "
-                    f"ELSE %(at)s + (1 + 22 * s.deadline_draw) * interval '1 hour' END")
+        deadline = ("CASE WHEN p.removing_kind = 'past' "
+                    "THEN %(at)s - (1 + 49 * s.deadline_draw) * interval '1 minute' "
+                    "ELSE %(at)s + (1 + 22 * s.deadline_draw) * interval '1 hour' END")
         for low, high in chunks(1, resources, chunk_count):
             cursor.execute(f"""
                 INSERT INTO credits_resource (id, item_hash, type, content, owner_id,
@@ -754,7 +749,8 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
                 "commits": len(commits), "seconds_in_commits": round(sum(commits), 3),
                 "slowest_statements": [
                     {"sql": sql, "count": n, "seconds": round(seconds, 3)}
-                    for sql, (n, seconds) in sorted(by_kind.items(), key=lambda kv: -kv[1][1])[:12]],
+                    for sql, (n, seconds)
+                    in sorted(by_kind.items(), key=lambda kv: -kv[1][1])[:12]],
                 "shards": shard_reports,
                 "counts": {name: getattr(summary, name) for name in LifecycleRun.COUNT_FIELDS}},
         "memory": {"ru_maxrss_mib": round(maxrss_kib / 1024, 1),

@@ -153,6 +153,9 @@ class CreditsAdminSite(admin.AdminSite):
     site_header = "credits administration"
     site_title = "credits admin"
     index_title = "Dashboard"
+    # The pages are tables of long hashes, addresses and amounts: the room goes to them. The
+    # dashboard and the breadcrumbs lead everywhere the sidebar did.
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         # Imported here: the site is built while the admin app loads, before models are ready.

@@ -1,5 +1,5 @@
 """What every endpoint shares: the one error shape, a JSON parser that refuses hostile bodies,
-and JSON answers for 404/500 outside DRF views.
+and JSON answers for the errors Django answers itself under /api/ (unknown paths, 500s).
 
 Errors always look like `{"error": {"code": "...", "message": "...", "details": {...}}}`.
 """
@@ -7,6 +7,7 @@ Errors always look like `{"error": {"code": "...", "message": "...", "details": 
 import json
 import logging
 from decimal import Decimal
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -185,20 +186,72 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
+def error_page_body(request, status_code: int) -> dict:
+    """The error shape of an answer Django makes itself, not a view of the API: a path nothing
+    serves, a method a plain Django view refuses, a failure outside any handler."""
+    if status_code == 404:
+        return error_body("not_found", f"Nothing at {request.path}.")
+    if status_code == 405:
+        return error_body("method_not_allowed", f'Method "{request.method}" not allowed.')
+    if status_code == 400:
+        return error_body("bad_request", "The request is malformed.")
+    if status_code == 403:
+        return error_body("permission_denied",
+                          "You do not have permission to perform this action.")
+    if status_code >= 500:
+        return error_body("server_error", "An unexpected error happened.")
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    return error_body("error", f"{phrase}.")
+
+
+def _is_json(response) -> bool:
+    return response.get("Content-Type", "").split(";", 1)[0].strip() == "application/json"
+
+
+class ApiErrorPagesMiddleware:
+    """Under /api/, an error Django answers with a page (HTML or text) is answered in the error
+    shape instead, with the same status and headers; elsewhere Django's pages stay.
+
+    Django answers with handler404/handler500 below only with DEBUG off: with DEBUG on it sends
+    its technical 404 and 500 pages (an unknown path, a view that failed), which no API client
+    can read. Django has logged the failure and sent its signals before this sees the page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code < 400 or not _is_api(request) or response.streaming \
+                or _is_json(response):
+            return response
+        shaped = JsonResponse(error_page_body(request, response.status_code),
+                              status=response.status_code)
+        for header, value in response.items():  # Allow of a 405, Vary, security headers
+            if header.lower() not in ("content-type", "content-length"):
+                shaped[header] = value
+        shaped.cookies = response.cookies
+        return shaped
+
+
+# Django's error handlers (credits_project.urls), used with DEBUG off.
+
 def not_found(request, exception=None):
     if _is_api(request):
-        return JsonResponse(error_body("not_found", f"Nothing at {request.path}."), status=404)
+        return JsonResponse(error_page_body(request, 404), status=404)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request):
     if _is_api(request):
-        return JsonResponse(error_body("server_error", "An unexpected error happened."),
-                            status=500)
+        return JsonResponse(error_page_body(request, 500), status=500)
     return defaults.server_error(request)
 
 
 def bad_request(request, exception=None):
     if _is_api(request):
-        return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
+        return JsonResponse(error_page_body(request, 400), status=400)
     return defaults.bad_request(request, exception)

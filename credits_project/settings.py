@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",  # its AbstractAPIKey; our ApiKey (credits) is the one used
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from /static/ (no CDN)
     "django_celery_beat",
     "simple_history",
     "pricing",
@@ -74,6 +75,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost but security: turns Django's own error pages under /api/ (the DEBUG pages among
+    # them) into the API's error shape.
+    "credits_project.api.ApiErrorPagesMiddleware",
     "credits_project.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,6 +143,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Dates as 2026-12-04 18:17 UTC on every page (credits_project/formats).
+FORMAT_MODULE_PATH = ["credits_project.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
@@ -159,6 +165,9 @@ if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST API
+# Account reads (balance, credit history, costs, resources, affordability) need no key, as the
+# network's nodes answer them. Off: a key is needed, and an owner key reads only its account.
+CREDITS_PUBLIC_ACCOUNT_READS = env_bool("CREDITS_PUBLIC_ACCOUNT_READS", True)
 ESTIMATE_THROTTLE_RATE = os.environ.get("ESTIMATE_THROTTLE_RATE", "600/min")
 if ESTIMATE_THROTTLE_RATE not in ("off", "none", "") and not re.fullmatch(
         r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", ESTIMATE_THROTTLE_RATE):
@@ -210,6 +219,13 @@ SPECTACULAR_SETTINGS = {
         "CostRowTypeEnum": "pricing.enums.CostRowType",
         "RemovalReasonEnum": "credits.models.RemovalReason",
     },
+    # Swagger UI from drf-spectacular-sidecar's static files: /api/docs/ works without internet
+    # and with the pinned version. No validator badge: it would send the schema's URL to
+    # validator.swagger.io.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Pricing: the version in force is cached per process; this bounds how long another

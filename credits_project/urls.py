@@ -56,6 +56,8 @@ urlpatterns = [
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
+# Used by Django with DEBUG off only: with DEBUG on it answers its technical pages, which
+# credits_project.api.ApiErrorPagesMiddleware puts in the error shape under /api/.
 handler400 = "credits_project.api.bad_request"
 handler404 = "credits_project.api.not_found"
 handler500 = "credits_project.api.server_error"

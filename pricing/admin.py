@@ -9,16 +9,35 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from .aggregate import format_price
 from .fields import ExactDecimalField
 from .models import GpuDevice, Product, Tier
 
 
+class FitInput(forms.TextInput):
+    """A text box as wide as the text in it (at least `min_chars`): an exact price such as
+    0.17967489030626108, or a GPU's long name, is read whole and the tables still fit."""
+
+    def __init__(self, attrs=None, *, min_chars: int = 5, ch_per_char: float = 1.0):
+        super().__init__(attrs)
+        self.min_chars = min_chars
+        self.ch_per_char = ch_per_char  # letters are wider than digits: about 1.2 ch
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        length = len(str(value)) if value not in (None, "") else 0
+        # `ch` is the width of a digit (the admin's padding comes on top); letters run wider.
+        width_ch = max(self.min_chars, length) * self.ch_per_char
+        context["widget"]["attrs"]["style"] = f"width: calc({width_ch:.1f}ch + 2px)"
+        return context
+
+
 class PriceFormField(forms.DecimalField):
     """A price typed as text and shown without the 18-place padding of the column."""
 
-    widget = forms.TextInput
+    widget = FitInput
 
     def prepare_value(self, value):
         if isinstance(value, Decimal):
@@ -26,8 +45,10 @@ class PriceFormField(forms.DecimalField):
         return value
 
 
-_PRICE_OVERRIDES = {ExactDecimalField: {"form_class": PriceFormField,
-                                        "widget": forms.TextInput(attrs={"size": 12})}}
+_PRICE_OVERRIDES = {ExactDecimalField: {"form_class": PriceFormField, "widget": FitInput},
+                    # CU sizes are short numbers (vCPUs, MiB)
+                    models.PositiveIntegerField: {
+                        "widget": forms.NumberInput(attrs={"style": "width: 7ch"})}}
 
 
 def _price_display(model, field_name: str):
@@ -83,6 +104,9 @@ class ProductInline(_VersionChildInline):
               "price_fixed_hold")
     price_fields = tuple(name for name in fields if name.startswith("price_"))
 
+    class Media:
+        css = {"all": ("pricing/editor.css",)}
+
 
 for _name in ProductInline.price_fields:
     setattr(ProductInline, f"{_name}_shown", _price_display(Product, _name))
@@ -98,6 +122,11 @@ class GpuDeviceInline(_VersionChildInline):
     fields = ("device_id", "model", "name", "vendor")
     verbose_name = "GPU device"
     verbose_name_plural = "GPU catalogue (PCI device id → model)"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in ("name", "model", "vendor"):
+            kwargs["widget"] = FitInput(min_chars=12, ch_per_char=1.2)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):

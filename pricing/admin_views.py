@@ -1,6 +1,8 @@
 """The pricing admin's own pages: publish (with the effective date and the differences; the
-credits admin adds the impact preview), copy, export and import as the network's JSON, every
-change made to a version and its rows, and its differences from another version. The pages that
+credits admin adds the impact preview), copy (a page and a list action, both opening the new
+draft), delete (a draft only; a published version's page says why not and offers a copy), export
+and import as the network's JSON, every change made to a version and its rows, and its
+differences from another version. The pages that
 need resources (impact, recalculation) are the credits admin's: credits/admin/pricing_views.py.
 """
 from __future__ import annotations
@@ -17,6 +19,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from .aggregate import (
     AggregateInvalid,
@@ -197,13 +200,25 @@ def version_publish(model_admin, request, object_id, *,
 
 # --- copy --------------------------------------------------------------------------------------
 
+def _copy_name(version: PricingVersion) -> str:
+    return f"Copy of {version.name}"[:PricingVersion._meta.get_field("name").max_length]
+
+
+def _copied(model_admin, request, version: PricingVersion, copy: PricingVersion) -> str:
+    """Logs the copy; the success message."""
+    model_admin.log_addition(request, copy, f"Copied from version {version.pk}.")
+    return (f"New draft “{copy.name}” copied from “{version.name}”. Edit it below, then "
+            "publish it.")
+
+
 def version_copy(model_admin, request, object_id):
+    """The new draft's name, then the draft's change page."""
     version = version_or_none(model_admin, request, object_id)
     if version is None:
         return missing_redirect(model_admin, request, object_id)
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
-    name = f"Copy of {version.name}"[:PricingVersion._meta.get_field("name").max_length]
+    name = _copy_name(version)
     error = ""
     if request.method == "POST":
         name = request.POST.get("name", "").strip() or name
@@ -212,13 +227,53 @@ def version_copy(model_admin, request, object_id):
         except PricingVersionError as exc:
             error = "; ".join(exc.errors) or exc.message
         else:
-            model_admin.log_addition(request, copy, f"Copied from version {version.pk}.")
-            messages.success(request, f"New draft “{copy.name}” copied from “{version.name}”. "
-                                      "Edit it below, then publish it.")
+            messages.success(request, _copied(model_admin, request, version, copy))
             return HttpResponseRedirect(change_url(model_admin, copy))
     context = page_context(model_admin, request, title=f"Copy “{version.name}” to a new draft",
                        original=version, object=version, name=name, error=error)
     return TemplateResponse(request, f"{TEMPLATES}/copy.html", context)
+
+
+def versions_copy(model_admin, request, queryset):
+    """The list's action: each selected version to a new draft. One version: its draft's change
+    page opens; several: the list again, with a link to each new draft."""
+    versions = list(queryset.order_by("pk"))
+    copies = []
+    for version in versions:
+        try:
+            copy = pricing_version_copy(version=version, user=request.user)
+        except PricingVersionError as exc:
+            messages.error(request, exc.message)
+            continue
+        copies.append((version, copy, _copied(model_admin, request, version, copy)))
+    if len(versions) == 1 and copies:
+        [(_, copy, text)] = copies
+        messages.success(request, text)
+        return HttpResponseRedirect(change_url(model_admin, copy))
+    for version, copy, _ in copies:
+        messages.success(request, format_html(
+            "Version #{} copied to the new draft <a href=\"{}\">“{}”</a>.", version.pk,
+            change_url(model_admin, copy), copy.name))
+    return None
+
+
+# --- delete ------------------------------------------------------------------------------------
+
+def version_delete(model_admin, request, object_id, *, delete_draft: Callable[[], HttpResponse]):
+    """A draft: `delete_draft()` (the admin's own confirmation and deletion). A published or
+    superseded version is never deleted (nor changed): resources and charges were priced with
+    it. Its page says so and offers to copy it to a new draft; nothing is deleted, also on a
+    POST."""
+    version = model_admin.get_object(request, unquote(object_id))
+    if version is None or version.is_editable:
+        return delete_draft()
+    if not model_admin.has_view_or_change_permission(request, version):
+        raise PermissionDenied
+    context = page_context(
+        model_admin, request, title=f"“{version.name}” cannot be deleted", original=version,
+        object=version, copy_available=model_admin.has_add_permission(request),
+        copy_name=_copy_name(version), in_force=pricing_version_in_force())
+    return TemplateResponse(request, f"{TEMPLATES}/delete_refused.html", context)
 
 
 # --- export ------------------------------------------------------------------------------------

@@ -122,6 +122,8 @@ class GpuDevice(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = "GPU device"
+        verbose_name_plural = "GPU devices"
         ordering = ["version", "model", "device_id"]
         constraints = [
             models.UniqueConstraint(fields=["version", "device_id"],

@@ -85,7 +85,7 @@ $PY manage.py migrate --noinput -v 0
 
 debug_on=$($PY -c 'import django; django.setup(); from django.conf import settings; print(int(settings.DEBUG))')
 if [ "$debug_on" = 1 ]; then
-  $PY manage.py ensure_demo_admin
+  $PY manage.py ensure_demo_admin --address "$DEV_ADDR"  # the login's URL: where it really runs
   # Idempotent: the first start loads it, later starts say it is already there.
   log "loading the demo data (accounts, credits, resources, a week of lifecycle runs)"
   LOG_LEVEL=WARNING $PY manage.py load_demo_data

@@ -1,13 +1,16 @@
-"""Accounts in the admin: the list with balance, credit cost and runway; the read-only account page
-(balance by expiry, open lots, token balances, recent ledger entries, its resources) with the
-"Adjust credits" form; and the token balances.
+"""Accounts in the admin: the list with balance, credit cost and runway; a new account (with an
+optional first grant); the read-only account page (balance by expiry, open lots, token balances,
+recent ledger entries, its resources) with the "Grant credits" and "Adjust credits" forms; and the
+token balances.
 
-Money never moves through a model save here: adjustments go through `adjustment_create`.
+Nothing is written through a model save here: a new account goes through `account_create`, grants
+through `grant_create`, adjustments through `adjustment_create`.
 """
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
@@ -33,9 +36,17 @@ from ..models import (
 )
 from ..selectors.ledger import account_balance, account_balance_by_expiry, account_runway_hours
 from ..selectors.resources import account_credit_cost_per_second
-from ..services.ledger import adjustment_create
-from .display import credits_text, runway_text, when_text
-from .forms import CreditAdjustmentForm
+from ..services.accounts import AccountExists, account_create
+from ..services.ledger import LedgerResult, adjustment_create, grant_create
+from .display import (
+    credits_text,
+    decimal_html,
+    number_text,
+    runway_text,
+    signed_credits_text,
+    when_text,
+)
+from .forms import AccountCreateForm, CreditAdjustmentForm, CreditGrantForm, account_exists_error
 from .shared import (
     AddressSearchMixin,
     ReadOnlyAdminMixin,
@@ -70,16 +81,27 @@ class OpenLotInline(ReadOnlyInline):
                 .in_drain_order())
 
 
-class TokenBalanceInline(ReadOnlyInline):
+class TokenBalanceShownMixin:
+    @admin.display(description="tokens", ordering="balance")
+    def balance_shown(self, obj):
+        return decimal_html(obj.balance)
+
+    @admin.display(description="height", ordering="height")
+    def height_shown(self, obj):
+        return number_text(obj.height)
+
+
+class TokenBalanceInline(TokenBalanceShownMixin, ReadOnlyInline):
     model = TokenBalance
-    fields = ("chain", "balance", "height", "updated_at")
+    fields = ("chain", "balance_shown", "height_shown", "updated_at")
 
 
 @admin.register(Account)
 class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Accounts are created by grants, registrations and keys; their page is read-only, with
-    the balance, the account's resources and an "Adjust credits" form that writes an
-    `adjustment` ledger entry."""
+    """Accounts appear with grants, registrations and keys, or are added here by staff (with an
+    optional first grant); their page is read-only, with the balance, the account's resources,
+    a "Grant credits" form that writes a `grant` ledger entry and an "Adjust credits" form that
+    writes an `adjustment` one."""
 
     list_display = ("address", "balance", "credit_cost_per_hour", "runway", "created_at")
     search_fields = ("address",)
@@ -104,9 +126,15 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             balance_credits=Coalesce(Subquery(spendable), 0),
             credit_cost_per_second_total=Subquery(cost))
 
+    def has_add_permission(self, request):
+        # Adding an account is the one write allowed here (through `account_create`).
+        return request.user.has_perm(
+            f"{self.opts.app_label}.{get_permission_codename('add', self.opts)}")
+
     @staticmethod
-    def has_adjust_permission(request) -> bool:
-        # Adjusting writes a ledger entry: it takes the permission to add ledger entries.
+    def has_ledger_write_permission(request) -> bool:
+        # Granting and adjusting write a ledger entry: they take the permission to add ledger
+        # entries.
         return request.user.has_perm(f"{LedgerEntry._meta.app_label}.add_ledgerentry")
 
     # list columns (from the annotations: one query for the page)
@@ -166,7 +194,7 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             "", "<tr><td><a href='{}'>{}</a></td><td>{}</td><td style='text-align:right'>{}"
                 "</td><td>{}</td><td>{}</td></tr>",
             ((change_url(entry), when_text(entry.effective_at), entry.get_kind_display(),
-              f"{entry.amount:+,}", entry.reason or entry.reference, entry.created_by)
+              _entry_credits_text(entry), entry.reason or entry.reference, entry.created_by)
              for entry in entries))
         return format_html(
             "<table><thead><tr><th>when</th><th>kind</th><th>credits</th><th>reason or "
@@ -177,11 +205,12 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def resources_link(self, obj):
         """The link to all the account's resources, above the first of them (pending deletions
         first, then running ones, newest first)."""
-        counts = obj.resources.aggregate(total=Count("pk"),
-                                         live=Count("pk", filter=Q(status__in=LIVE_STATUSES)))
-        link = format_html('<a href="{}">{} resources ({} running)</a>',
+        counts = obj.resources.aggregate(
+            total=Count("pk"), running=Count("pk", filter=Q(status=ResourceStatus.PROCESSED)),
+            removing=Count("pk", filter=Q(status=ResourceStatus.REMOVING)))
+        link = format_html('<a href="{}">{}</a>',
                            changelist_url(Resource, owner__id__exact=obj.pk),
-                           counts["total"], counts["live"])
+                           _resources_count_text(**counts))
         resources = list(obj.resources.order_by(_STATUS_ORDER, "-created_at", "-id")
                          [:ACCOUNT_RESOURCES_SHOWN])
         if not resources:
@@ -204,25 +233,127 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                            changelist_url(ApiKey, account__id__exact=obj.pk),
                            obj.api_keys.count())
 
-    # adjustments
+    # a new account
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """The address and an optional first grant, written by `account_create`; then the new
+        account's page."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        allow_grant = self.has_ledger_write_permission(request)
+        if request.method == "POST":
+            form = AccountCreateForm(request.POST, allow_grant=allow_grant)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    created = account_create(
+                        address=data["address"], actor=_staff_actor(request),
+                        grant_credits=data.get("grant_credits"),
+                        grant_expires_at=data.get("grant_expires_at"),
+                        grant_reference=data.get("reference"),
+                        grant_reason=data.get("grant_reason") or "")
+                except AccountExists as exc:  # added meanwhile by someone else
+                    form.add_error("address", account_exists_error(exc.account))
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    return self._account_created(request, created, reason=data.get("grant_reason"))
+        else:
+            form = AccountCreateForm(allow_grant=allow_grant)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Add an account",
+            "form": form,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/credits/account/add.html", context)
+
+    def _account_created(self, request, created, *, reason: str | None):
+        account = created.account
+        if created.grant is None:
+            self.log_addition(request, account, "Added.")
+            text = f"Account {account.address} added."
+        else:
+            self.log_addition(request, account,
+                              f"Added with a grant: {_grant_text(created.grant.entry)}: {reason}")
+            text = (f"Account {account.address} added with a grant: "
+                    f"{_grant_text(created.grant.entry)}. "
+                    f"Balance now: {credits_text(account_balance(account=account))}.")
+        self.message_user(request, text, messages.SUCCESS)
+        if self.has_view_or_change_permission(request, account):
+            return redirect(change_url(account))
+        return redirect("admin:index")
+
+    # grants and adjustments
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
-        custom = [path("<path:object_id>/adjust/", self.admin_site.admin_view(self.adjust_view),
+        custom = [path("<path:object_id>/grant/", self.admin_site.admin_view(self.grant_view),
+                       name="%s_%s_grant" % info),
+                  path("<path:object_id>/adjust/", self.admin_site.admin_view(self.adjust_view),
                        name="%s_%s_adjust" % info)]
         return custom + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}),
-                         "adjust_available": self.has_adjust_permission(request)}
+                         "ledger_write_available": self.has_ledger_write_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def adjust_view(self, request, object_id):
+    def _account_for_ledger_write(self, request, object_id):
+        """The account, or None when there is none; PermissionDenied for staff who may not
+        write to its ledger."""
         account = self.get_object(request, unquote(object_id))
+        if account is not None and not (self.has_view_permission(request, account)
+                                        and self.has_ledger_write_permission(request)):
+            raise PermissionDenied
+        return account
+
+    def _ledger_form_page(self, request, account, *, form, action: str, title: str):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": account,
+            "title": title,
+            "form": form,
+            "balance": credits_text(account_balance(account=account)),
+        }
+        return TemplateResponse(request, f"admin/credits/account/{action}.html", context)
+
+    def grant_view(self, request, object_id):
+        account = self._account_for_ledger_write(request, object_id)
         if account is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not (self.has_view_permission(request, account) and self.has_adjust_permission(request)):
-            raise PermissionDenied
+        if request.method == "POST":
+            form = CreditGrantForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    result = grant_create(
+                        address=account.address, amount=data["amount"],
+                        expires_at=data["expires_at"], reference=data["reference"],
+                        reason=data["reason"], actor=_staff_actor(request))
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    if not result.replayed:
+                        self.log_change(request, account,
+                                        f"Granted {_grant_text(result.entry)}: {data['reason']}")
+                    self.message_user(request, _grant_message(result, account),
+                                      messages.WARNING if result.replayed else messages.SUCCESS)
+                    return redirect(change_url(account))
+        else:
+            form = CreditGrantForm()
+        return self._ledger_form_page(request, account, form=form, action="grant",
+                                      title=f"Grant credits to {account.address}")
+
+    def adjust_view(self, request, object_id):
+        account = self._account_for_ledger_write(request, object_id)
+        if account is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if request.method == "POST":
             form = CreditAdjustmentForm(request.POST)
             if form.is_valid():
@@ -230,7 +361,7 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 try:
                     result = adjustment_create(
                         address=account.address, amount=data["amount"], reason=data["reason"],
-                        actor=f"staff:{request.user.get_username()}",
+                        actor=_staff_actor(request),
                         expires_at=data["expires_at"], reference=data["reference"])
                 except DomainError as exc:
                     form.add_error(None, exc.message)
@@ -242,21 +373,47 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     return redirect(change_url(account))
         else:
             form = CreditAdjustmentForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": account,
-            "title": f"Adjust the credits of {account.address}",
-            "form": form,
-            "balance": credits_text(account_balance(account=account)),
-        }
-        return TemplateResponse(request, "admin/credits/account/adjust.html", context)
+        return self._ledger_form_page(request, account, form=form, action="adjust",
+                                      title=f"Adjust the credits of {account.address}")
+
+
+def _staff_actor(request) -> str:
+    return f"staff:{request.user.get_username()}"
 
 
 def _resource_credit_cost_per_hour(resource) -> str:
     if resource.payment_type != PaymentType.CREDIT or not resource.cost_credit_per_second:
         return "-"
     return _per_hour(resource.cost_credit_per_second)
+
+
+def _grant_text(entry: LedgerEntry) -> str:
+    expiry = (f"expiring {when_text(entry.expires_at)}" if entry.expires_at is not None
+              else "never expiring")
+    return f"{entry.amount:,} credits, {expiry}"
+
+
+def _grant_message(result: LedgerResult, account: Account) -> str:
+    balance = credits_text(account_balance(account=account))
+    if result.replayed:
+        return (f"This grant was already written (the form was sent twice): nothing was granted "
+                f"again. Balance now: {balance}.")
+    return f"Granted {_grant_text(result.entry)}. Balance now: {balance}."
+
+
+def _entry_credits_text(entry: LedgerEntry) -> str:
+    """The change of the balance, and what a debit could not drain (a zero charge included)."""
+    text = signed_credits_text(entry.amount)
+    return f"{text} ({entry.shortfall:,} short)" if entry.shortfall else text
+
+
+def _resources_count_text(*, total: int, running: int, removing: int) -> str:
+    """`3 resources (2 running, 1 in its grace period)`."""
+    live = [f"{running:,} running"] if running else []
+    if removing:
+        live.append(f"{removing:,} in {'its' if removing == 1 else 'their'} grace period")
+    noun = "resource" if total == 1 else "resources"
+    return f"{total:,} {noun}" + (f" ({', '.join(live)})" if live else "")
 
 
 def _adjustment_message(entry: LedgerEntry, account: Account) -> str:
@@ -267,12 +424,13 @@ def _adjustment_message(entry: LedgerEntry, account: Account) -> str:
 
 
 @admin.register(TokenBalance)
-class TokenBalanceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class TokenBalanceAdmin(TokenBalanceShownMixin, AddressSearchMixin, ReadOnlyAdminMixin,
+                        admin.ModelAdmin):
     """Tokens each account holds on each chain (they fund its hold-paid resources), as the oracle
     last reported them."""
 
     address_lookup = "account__address"
-    list_display = ("account", "chain", "balance", "height", "updated_at")
+    list_display = ("account", "chain", "balance_shown", "height_shown", "updated_at")
     list_filter = ("chain",)
     search_fields = ("account__address",)
     list_select_related = ("account",)

@@ -110,9 +110,10 @@ class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAd
     lifecycle restores or removes them."""
 
     address_lookup = "owner__address"
-    list_display = ("hash_shown", "type", "owner_shown", "removal_reason", "payment_shown",
-                    "since_shown", "deadline_shown", "countdown", "shortfall_shown",
-                    "owner_balance")
+    # What an operator needs first; the removal reason follows from the payment (credit or
+    # tokens insufficient: a filter), and since when it is removing is on the resource's page.
+    list_display = ("hash_shown", "type", "owner_shown", "payment_shown", "deadline_shown",
+                    "countdown", "shortfall_shown", "owner_balance")
     list_display_links = ("hash_shown",)
     list_filter = ("removal_reason", "payment_type", DeadlineWindowFilter, OwnerFilter, "type")
     search_fields = ("item_hash", "owner__address")
@@ -121,7 +122,7 @@ class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAd
     list_per_page = 100
     show_full_result_count = False
     ordering = ("delete_after", "id")
-    sortable_by = ("deadline_shown", "since_shown", "countdown", "owner_shown")
+    sortable_by = ("deadline_shown", "countdown", "owner_shown")
     actions = ["restore_selected", "extend_grace_selected", "delete_now_selected"]
     fields = ("resource_link", "owner_link", "type", "payment_type", "payment_chain",
               "removal_reason", "removing_since", "delete_after", "countdown",
@@ -144,9 +145,7 @@ class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAd
 
     def changelist_view(self, request, extra_context=None):
         settings_ = lifecycle_settings_get()
-        # The desk is wide: it gives the admin's navigation sidebar's room to its columns.
-        extra_context = {"title": "Pending deletions", "is_nav_sidebar_enabled": False,
-                         **(extra_context or {}),
+        extra_context = {"title": "Pending deletions", **(extra_context or {}),
                          "funding_horizon_hours": settings_.funding_horizon_hours,
                          "grace_hours": settings_.grace_hours}
         return super().changelist_view(request, extra_context)

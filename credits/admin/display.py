@@ -1,21 +1,77 @@
-"""How the admin writes amounts, instants and durations: one place for the pages' text."""
+"""How the admin writes amounts, instants and durations: one place for the pages' text.
+
+- credits: whole numbers, grouped (`1,234,567 credits`; signed in the ledger: `+1,000`, `−250`);
+- exact decimals (18-place rates, tokens, sizes): grouped and shortened to a few decimals, an
+  ellipsis marking a cut, the exact value on hover (`decimal_html`);
+- instants: `2026-12-04 18:17 UTC` (the site's format, credits_project/formats; always UTC).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
+from ..models import StatusChangeReason
 from ..selectors.lifecycle import Shortfall
+
+# Decimals shown in tables; the exact value is on hover.
+DECIMALS_SHOWN = 6
 
 
 def when_text(value) -> str:
-    """A datetime as the admin shows its own (local time, the site's format)."""
+    """An instant as every page writes it: `2026-12-04 18:17 UTC`."""
     return "never" if value is None else formats.localize(timezone.localtime(value))
 
 
 def credits_text(value: int | None) -> str:
     return "-" if value is None else f"{value:,} credits"
+
+
+def number_text(value: int | None) -> str:
+    """A whole number, grouped: `1,234,567`."""
+    return "-" if value is None else f"{value:,}"
+
+
+def signed_credits_text(value: int) -> str:
+    """A change of a balance: `+1,000`, `−250` (a real minus sign), `0`."""
+    if value > 0:
+        return f"+{value:,}"
+    return f"−{-value:,}" if value < 0 else "0"
+
+
+def exact_text(value: Decimal) -> str:
+    """An exact decimal in plain digits, without trailing zeros (never an exponent)."""
+    return format(value.normalize(), "f") if value else "0"
+
+
+def decimal_html(value: Decimal | None, *, unit: str = "") -> str:
+    """An exact decimal grouped and cut to `DECIMALS_SHOWN` places (`3.958333…`), the exact value
+    on hover; `unit` follows the number."""
+    if value is None:
+        return "-"
+    shown = value.quantize(Decimal(1).scaleb(-DECIMALS_SHOWN), rounding=ROUND_DOWN)
+    text = f"{shown.normalize():,f}" if shown else ("0" if not value else "0.000000")
+    if shown != value:
+        text += "…"
+    suffix = f" {unit}" if unit else ""
+    return format_html('<span class="credits-exact" title="{}{}">{}{}</span>', exact_text(value),
+                       suffix, text, suffix)
+
+
+def clip_html(text: str):
+    """Free text (a reason, a reference) cut to its column by CSS; the whole of it on hover."""
+    if not text:
+        return "-"
+    return format_html('<span class="credits-clip" title="{}">{}</span>', text, text)
+
+
+def short_html(text: str, *, width_ch: int = 16):
+    """A long hash or address cut to `width_ch` characters with an ellipsis by CSS: the whole of
+    it stays in the page (search, copy) and shows on hover."""
+    return format_html('<span class="credits-id" style="max-width:{}ch" title="{}">{}</span>',
+                       width_ch, text, text)
 
 
 def runway_text(hours) -> str:
@@ -29,10 +85,10 @@ def short_text(text: str, *, head: int = 10, tail: int = 6) -> str:
 
 
 def minute_html(value):
-    """A date and time that may wrap between the two (the desk's columns are narrow)."""
-    local = timezone.localtime(value)
+    """An instant (`when_text`) that may wrap between its date and its time (narrow columns)."""
+    date, _, time = when_text(value).partition(" ")
     return format_html('<span class="pd-nowrap">{}</span> <span class="pd-nowrap">{}</span>',
-                       local.strftime("%Y-%m-%d"), local.strftime("%H:%M"))
+                       date, time)
 
 
 def time_left_text(delete_after: datetime, now: datetime) -> str:
@@ -60,7 +116,8 @@ def countdown_html(delete_after, now):
 
 
 def decimal_text(value) -> str:
-    """An 18-decimal amount without its trailing zeros, with thousands separators."""
+    """An exact decimal in full, grouped, without trailing zeros (sentences; tables use
+    `decimal_html`)."""
     return f"{value.normalize():,f}" if value else "0"
 
 
@@ -81,3 +138,11 @@ def balance_text(shortfall: Shortfall | None) -> str:
     if shortfall.unit == "credits":
         return credits_text(int(shortfall.available))
     return f"{decimal_text(shortfall.available)} tokens on {shortfall.chain or '?'}"
+
+
+def status_reason_text(reason: str) -> str:
+    """Why a status changed, readable: the label of a `StatusChangeReason`, or the operator's own
+    words as written."""
+    if reason in StatusChangeReason.values:
+        return StatusChangeReason(reason).label
+    return reason or "-"

@@ -1,4 +1,5 @@
-"""Forms of the credits admin: a new API key (scope and account checked together), a staff
+"""Forms of the credits admin: a new API key (scope and account checked together), a new account
+(with an optional first grant), a staff grant (credits, a reason, an optional expiry), a staff
 credit adjustment (signed amount, a reason, an optional expiry), the lifecycle settings, and the
 pending-deletions desk's operations (restore, extend the grace, delete now)."""
 from __future__ import annotations
@@ -7,11 +8,16 @@ import uuid
 
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html
 
-from ..addresses import InvalidAddress, normalize_address
-from ..models import ApiKey, ApiKeyScope, LifecycleSettings
+from ..addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalize_address
+from ..models import Account, ApiKey, ApiKeyScope, LifecycleSettings
+from ..selectors.accounts import account_by_address
 from ..selectors.lifecycle import lifecycle_settings_defaults
+from ..services.ledger import MAX_CREDITS, MAX_REFERENCE_LENGTH
 from ..services.operator import MAX_GRACE_EXTENSION_HOURS, OPERATOR_REASON_MAX_CHARS
+from .display import when_text
+from .shared import change_url
 
 
 class ApiKeyCreateForm(forms.ModelForm):
@@ -61,6 +67,126 @@ class ApiKeyCreateForm(forms.ModelForm):
         return cleaned
 
 
+# --- accounts and their credits ------------------------------------------------------------------
+
+def account_exists_error(account: Account) -> forms.ValidationError:
+    """The error of an address that already has an account, linking to that account."""
+    return forms.ValidationError(
+        format_html('An account for this address already exists: <a href="{}">{}</a> '
+                    "(created {}).", change_url(account), account.address,
+                    when_text(account.created_at)),
+        code="account_exists")
+
+
+def _one_time_reference(prefix: str) -> forms.CharField:
+    # Generated when the form is shown and used as the ledger's idempotency reference, so a
+    # double submit writes one entry, not two.
+    return forms.CharField(widget=forms.HiddenInput, max_length=MAX_REFERENCE_LENGTH,
+                           initial=lambda: f"{prefix}:{uuid.uuid4()}")
+
+
+def _grant_credits_field(**kwargs) -> forms.IntegerField:
+    return forms.IntegerField(min_value=1, max_value=MAX_CREDITS, **kwargs)
+
+
+def _grant_expiry_field() -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label="Expires at", required=False,
+        help_text="Optional: when the granted credits expire (YYYY-MM-DD HH:MM, server time "
+                  "zone). Empty: they never expire.")
+
+
+def _grant_reason_field(*, required: bool, help_text: str) -> forms.CharField:
+    return forms.CharField(label="Reason", required=required, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                           help_text=help_text)
+
+
+def _expiry_in_future_error() -> forms.ValidationError:
+    return forms.ValidationError("The expiry must be in the future.", code="expiry_in_past")
+
+
+class AccountCreateForm(forms.Form):
+    """A new account, and (for staff who may write to the ledger) an optional first grant,
+    written by `account_create`."""
+
+    address = forms.CharField(
+        max_length=MAX_ADDRESS_LENGTH,
+        widget=forms.TextInput(attrs={"size": 60, "autocomplete": "off",
+                                      "placeholder": "0x… or another chain's address"}),
+        help_text="In any case: EVM addresses are stored checksummed, other chains' addresses "
+                  "as typed.")
+    grant_credits = _grant_credits_field(
+        label="Initial grant (credits)", required=False,
+        help_text="Optional: whole credits granted to the new account (a grant entry).")
+    grant_expires_at = _grant_expiry_field()
+    grant_reason = _grant_reason_field(
+        required=False, help_text="Required with an initial grant: why the credits are "
+                                  "granted (kept in the account's history with your user name).")
+    reference = _one_time_reference("admin-account-add")
+
+    GRANT_FIELDS = ("grant_credits", "grant_expires_at", "grant_reason", "reference")
+
+    def __init__(self, *args, allow_grant: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not allow_grant:
+            for name in self.GRANT_FIELDS:
+                del self.fields[name]
+
+    @property
+    def allows_grant(self) -> bool:
+        return "grant_credits" in self.fields
+
+    def clean_address(self) -> str:
+        try:
+            address = normalize_address(self.cleaned_data["address"])
+        except InvalidAddress as exc:
+            raise forms.ValidationError(str(exc), code="invalid_address") from exc
+        if (existing := account_by_address(address=address)) is not None:
+            raise account_exists_error(existing)
+        return address
+
+    def clean_grant_expires_at(self):
+        expires_at = self.cleaned_data.get("grant_expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise _expiry_in_future_error()
+        return expires_at
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.allows_grant or self.has_error("grant_credits"):
+            return cleaned
+        if cleaned.get("grant_credits") is None:
+            for name in ("grant_expires_at", "grant_reason"):
+                if cleaned.get(name):
+                    self.add_error(name, forms.ValidationError(
+                        "Only with an initial grant: give its credits, or leave this empty.",
+                        code="grant_missing"))
+        elif not cleaned.get("grant_reason"):
+            self.add_error("grant_reason", forms.ValidationError(
+                "Say why the credits are granted.", code="required"))
+        return cleaned
+
+
+class CreditGrantForm(forms.Form):
+    """Credits granted by staff to one account, written by `grant_create` (a `grant` entry that
+    opens one lot)."""
+
+    amount = _grant_credits_field(label="Credits",
+                                  help_text="Whole credits to add (more than zero).")
+    expires_at = _grant_expiry_field()
+    reason = _grant_reason_field(
+        required=True, help_text="Why the credits are granted; kept in the account's history "
+                                 "with your user name.")
+    reference = _one_time_reference("admin-grant")
+
+    def clean_expires_at(self):
+        expires_at = self.cleaned_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise _expiry_in_future_error()
+        return expires_at
+
+
 class CreditAdjustmentForm(forms.Form):
     """A staff adjustment of one account's credits, written by `adjustment_create`."""
 
@@ -75,12 +201,7 @@ class CreditAdjustmentForm(forms.Form):
         label="Expires at", required=False,
         help_text="Optional, for a positive amount: when the added credits expire "
                   "(YYYY-MM-DD HH:MM, server time zone).")
-    # Generated when the form is shown, so a double submit writes one entry, not two.
-    reference = forms.CharField(widget=forms.HiddenInput, max_length=200)
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("initial", {}).setdefault("reference", f"admin-adjust:{uuid.uuid4()}")
-        super().__init__(*args, **kwargs)
+    reference = _one_time_reference("admin-adjust")
 
     def clean_amount(self) -> int:
         amount = self.cleaned_data["amount"]

@@ -5,18 +5,35 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ..models import LedgerEntry, Lot, LotDrain
+from .display import clip_html, number_text, short_html, signed_credits_text
 from .shared import AddressSearchMixin, ReadOnlyAdminMixin, ReadOnlyInline
+
+
+class LotAmountsMixin:
+    """A lot's credits, grouped."""
+
+    @admin.display(description="credits opened", ordering="amount")
+    def lot_amount_shown(self, obj):
+        return number_text(obj.amount)
+
+    @admin.display(description="credits left", ordering="remaining")
+    def remaining_shown(self, obj):
+        return number_text(obj.remaining)
 
 
 class DrainInline(ReadOnlyInline):
     model = LotDrain
-    fields = ("lot", "amount")
+    fields = ("lot", "drained_shown")
     verbose_name_plural = "Drained from lots"
 
+    @admin.display(description="credits drained")
+    def drained_shown(self, obj):
+        return number_text(obj.amount)
 
-class OpenedLotInline(ReadOnlyInline):
+
+class OpenedLotInline(LotAmountsMixin, ReadOnlyInline):
     model = Lot
-    fields = ("amount", "remaining", "expires_at", "created_at")
+    fields = ("lot_amount_shown", "remaining_shown", "expires_at", "created_at")
     verbose_name_plural = "Lot opened"
 
 
@@ -25,8 +42,9 @@ class LedgerEntryAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     """The append-only ledger, newest first. Filter one account with `?account__id__exact=`."""
 
     address_lookup = "account__address"
-    list_display = ("effective_at", "account", "kind", "amount", "amount_requested", "shortfall",
-                    "expires_at", "reference", "reason", "created_by")
+    list_display = ("effective_at", "account_shown", "kind", "amount_shown", "shortfall_shown",
+                    "expires_at", "reference_shown", "reason_shown")
+    list_display_links = ("effective_at",)
     list_filter = ("kind", ("effective_at", admin.DateFieldListFilter))
     search_fields = ("reference", "idempotency_key", "account__address", "reason")
     search_help_text = "An account address (any case), a reference, an idempotency key or a reason."
@@ -38,10 +56,32 @@ class LedgerEntryAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     readonly_fields = fields
     inlines = [OpenedLotInline, DrainInline]
 
+    @admin.display(description="account", ordering="account__address")
+    def account_shown(self, obj):
+        return short_html(obj.account.address, width_ch=14)
+
+    @admin.display(description="credits", ordering="amount")
+    def amount_shown(self, obj):
+        return signed_credits_text(obj.amount)
+
+    @admin.display(description="shortfall", ordering="shortfall")
+    def shortfall_shown(self, obj):
+        """What a debit could not drain: shown wherever there is one, a zero charge too."""
+        return number_text(obj.shortfall) if obj.shortfall else "-"
+
+    @admin.display(description="reference", ordering="reference")
+    def reference_shown(self, obj):
+        return clip_html(obj.reference)
+
+    @admin.display(description="reason")
+    def reason_shown(self, obj):
+        return clip_html(obj.reason)
+
 
 @admin.register(Lot)
-class LotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("pk", "account", "amount", "remaining", "expires_at", "created_at", "entry")
+class LotAdmin(LotAmountsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("pk", "account", "lot_amount_shown", "remaining_shown", "expires_at",
+                    "created_at", "entry")
     list_select_related = ("account", "entry")
     list_filter = (("expires_at", admin.EmptyFieldListFilter),)
     show_full_result_count = False

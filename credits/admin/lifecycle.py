@@ -24,8 +24,6 @@ from ..models import (
     LifecycleRunStatus,
     LifecycleSettings,
     LifecycleTrigger,
-    RemovalReason,
-    StatusChangeReason,
 )
 from ..selectors.forecast import lifecycle_forecast, lifecycle_next_run_at
 from ..selectors.lifecycle import (
@@ -34,7 +32,7 @@ from ..selectors.lifecycle import (
     lifecycle_settings_get,
 )
 from ..services.lifecycle_settings import lifecycle_settings_ensure
-from .display import when_text
+from .display import status_reason_text, when_text
 from .forms import LifecycleSettingsForm
 from .runs import run_duration_text, run_status_html
 from .shared import change_url, changelist_url
@@ -367,13 +365,10 @@ def _parse_datetime(text: str) -> datetime | None:
         return None
 
 
-_REASONS = {**dict(RemovalReason.choices), StatusChangeReason.GRACE_EXPIRED: "Grace over"}
-
-
 def _forecast_rows(rows) -> list[dict]:
     return [{"resource": row.resource, "resource_url": change_url(row.resource),
              "owner": row.resource.owner.address, "owner_url": change_url(row.resource.owner),
              "type": row.resource.get_type_display(),
              "payment_type": row.resource.get_payment_type_display(),
-             "reason": _REASONS.get(row.reason, row.reason or "-"),
+             "reason": status_reason_text(row.reason),
              "deadline": when_text(row.deadline) if row.deadline else "-"} for row in rows]

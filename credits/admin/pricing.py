@@ -1,15 +1,17 @@
 """The pricing versions' admin and the recalculation jobs': a draft is edited with inlines (its
 differences from the version in force shown above them), then published (with a confirmation
 showing the impact on live resources), copied, exported or imported as the network's JSON;
-published and superseded versions are read-only. The version in force can be applied to the
-existing resources by a recalculation job, whose progress and summary have their own read-only
-pages.
+published and superseded versions are read-only and never deleted (their delete page says so and
+offers a copy). The version in force can be applied to the existing resources by a recalculation
+job, whose progress and summary have their own read-only pages.
 
 Defined here, not in pricing, because the impact and the recalculation need resources; the
 model's app is still `pricing`, so its URLs and templates are pricing's (admin/pricing/...).
 The pricing-only inlines and pages are imported from pricing.
 """
 from __future__ import annotations
+
+from functools import partial
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -24,7 +26,6 @@ from pricing.admin import GpuDeviceInline, ProductInline, TierInline
 from pricing.diff import version_diff, version_diff_base
 from pricing.models import GpuDevice, PricingVersion, Product, Tier
 from pricing.selectors import pricing_version_in_force
-from pricing.services import PricingVersionError, pricing_version_copy
 
 from ..models import Recalculation, RecalculationLine
 from . import pricing_views
@@ -131,6 +132,12 @@ class PricingVersionAdmin(SimpleHistoryAdmin):
     def copy_view(self, request, object_id):
         return admin_views.version_copy(self, request, object_id)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        """A draft is deleted as usual; a published version's page says why it never is."""
+        return admin_views.version_delete(
+            self, request, object_id,
+            delete_draft=partial(super().delete_view, request, object_id, extra_context))
+
     def export_view(self, request, object_id):
         return admin_views.version_export(self, request, object_id)
 
@@ -172,15 +179,8 @@ class PricingVersionAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Copy to a new draft", permissions=["add"])
     def copy_to_new_draft(self, request, queryset):
-        for version in queryset.order_by("pk"):
-            try:
-                copy = pricing_version_copy(version=version, user=request.user)
-            except PricingVersionError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                continue
-            self.log_addition(request, copy, f"Copied from version {version.pk}.")
-            self.message_user(request, f"Version #{version.pk} copied to the new draft "
-                                       f"“{copy}”.", messages.SUCCESS)
+        """One version: its new draft's change page opens; several: back to the list."""
+        return admin_views.versions_copy(self, request, queryset)
 
     @admin.action(description="Recalculate existing resources with this version",
                   permissions=["recalculate"])

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils.html import format_html
 
 from ..models import CostRow, LifecycleRun, Resource, ResourceStatusChange
-from .display import when_text
+from .display import decimal_html, short_html, status_reason_text, when_text
 from .shared import (
     AddressSearchMixin,
     ReadOnlyAdminMixin,
@@ -27,14 +27,34 @@ def changes_made_by_run(run_id: int) -> Q:
 
 class CostRowInline(ReadOnlyInline):
     model = CostRow
-    fields = ("position", "type", "name", "ref", "size_mib", "cost_hold",
-              "cost_stream_per_second", "cost_credit_per_second", "pricing_version")
+    fields = ("position", "type", "name", "ref", "size_shown", "hold_shown", "stream_shown",
+              "credit_shown", "pricing_version")
+
+    @admin.display(description="size (MiB)")
+    def size_shown(self, obj):
+        return decimal_html(obj.size_mib)
+
+    @admin.display(description="hold (tokens)")
+    def hold_shown(self, obj):
+        return decimal_html(obj.cost_hold)
+
+    @admin.display(description="stream (tokens / s)")
+    def stream_shown(self, obj):
+        return decimal_html(obj.cost_stream_per_second)
+
+    @admin.display(description="credits / s")
+    def credit_shown(self, obj):
+        return decimal_html(obj.cost_credit_per_second)
 
 
 class StatusChangeInline(ReadOnlyInline):
     model = ResourceStatusChange
-    fields = ("at", "from_status", "to_status", "reason", "actor")
+    fields = ("at", "from_status", "to_status", "reason_shown", "actor")
     verbose_name_plural = "Status history (newest first)"
+
+    @admin.display(description="reason")
+    def reason_shown(self, obj):
+        return status_reason_text(obj.reason)
 
 
 @admin.register(Resource)
@@ -42,8 +62,9 @@ class ResourceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Resources change only through services (registration, lifecycle, operators' actions)."""
 
     address_lookup = "owner__address"
-    list_display = ("item_hash", "type", "owner", "status", "payment_type", "product_type",
+    list_display = ("hash_shown", "type", "owner_shown", "status", "payment_type", "product_type",
                     "created_at", "delete_after")
+    list_display_links = ("hash_shown",)
     list_filter = ("status", "payment_type", "type", "product_type")
     search_fields = ("item_hash", "owner__address")
     search_help_text = "An item hash or an owner address (any case)."
@@ -51,10 +72,34 @@ class ResourceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     fields = ("item_hash", "type", "owner", "status", "removal_reason", "removing_since",
               "delete_after", "product_type", "payment_type", "payment_chain", "pricing_version",
-              "cost_hold", "cost_stream_per_second", "cost_credit_per_second", "size_mib",
-              "created_at", "ended_at", "content_shown")
+              "hold_shown", "stream_shown", "credit_shown", "size_shown", "created_at",
+              "ended_at", "content_shown")
     readonly_fields = fields
     inlines = [CostRowInline, StatusChangeInline]
+
+    @admin.display(description="item hash", ordering="item_hash")
+    def hash_shown(self, obj):
+        return short_html(obj.item_hash)
+
+    @admin.display(description="owner", ordering="owner__address")
+    def owner_shown(self, obj):
+        return short_html(obj.owner.address, width_ch=14)
+
+    @admin.display(description="cost hold (tokens)")
+    def hold_shown(self, obj):
+        return decimal_html(obj.cost_hold)
+
+    @admin.display(description="cost stream (tokens per second)")
+    def stream_shown(self, obj):
+        return decimal_html(obj.cost_stream_per_second)
+
+    @admin.display(description="cost credit (credits per second)")
+    def credit_shown(self, obj):
+        return decimal_html(obj.cost_credit_per_second)
+
+    @admin.display(description="size (MiB)")
+    def size_shown(self, obj):
+        return decimal_html(obj.size_mib)
 
     @admin.display(description="content")
     def content_shown(self, obj):
@@ -98,7 +143,7 @@ class ResourceStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit trail of every status transition: which resource, from, to, why, who or which
     run, when. Written only by the services."""
 
-    list_display = ("at", "resource_link", "from_status", "to_status", "reason", "actor",
+    list_display = ("at", "resource_link", "from_status", "to_status", "reason_shown", "actor",
                     "run_link")
     list_display_links = ("at",)
     list_filter = ("to_status", "from_status", StatusChangeRunFilter)
@@ -109,8 +154,13 @@ class ResourceStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     ordering = ("-at", "-id")
-    fields = ("at", "resource_link", "from_status", "to_status", "reason", "actor", "run_link")
+    fields = ("at", "resource_link", "from_status", "to_status", "reason_shown", "actor",
+              "run_link")
     readonly_fields = fields
+
+    @admin.display(description="reason", ordering="reason")
+    def reason_shown(self, obj):
+        return status_reason_text(obj.reason)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -121,7 +171,7 @@ class ResourceStatusChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="resource", ordering="resource__item_hash")
     def resource_link(self, obj):
         return format_html('<a href="{}">{}</a>', change_url(obj.resource),
-                           obj.resource.item_hash)
+                           short_html(obj.resource.item_hash))
 
     @admin.display(description="run")
     def run_link(self, obj):

@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ..models import LifecycleRun, LifecycleRunStatus, ResourceStatusChange
+from .display import number_text, short_html, status_reason_text
 from .resources import changes_made_by_run
 from .shared import ReadOnlyAdminMixin, change_url, changelist_url
 
@@ -57,9 +58,10 @@ class RunKindFilter(admin.SimpleListFilter):
 class LifecycleRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """What each run (or shard) did, newest first; failures stand out."""
 
-    list_display = ("started_at", "as_of", "trigger", "status_shown", "accounts", "resources",
-                    "charges", "credits_charged_shown", "flagged", "restored", "removed",
-                    "errors_shown", "duration", "shard")
+    # The instant evaluated (as_of) is the start but for time-travelling dry runs: on the page.
+    list_display = ("started_at", "trigger", "status_shown", "accounts_shown", "resources_shown",
+                    "charges_shown", "credits_charged_shown", "moves_shown", "errors_shown",
+                    "duration", "shard")
     list_display_links = ("started_at",)
     # Only the triggers some run was recorded with (the choices would list every trigger).
     list_filter = ("status", ("trigger", admin.AllValuesFieldListFilter), "dry_run", RunKindFilter)
@@ -84,6 +86,22 @@ class LifecycleRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return format_html('{} <span style="color:#ba2121">({} short)</span>',
                                f"{obj.credits_charged:,}", f"{obj.credits_short:,}")
         return f"{obj.credits_charged:,}"
+
+    @admin.display(description="accounts", ordering="accounts")
+    def accounts_shown(self, obj):
+        return number_text(obj.accounts)
+
+    @admin.display(description="resources", ordering="resources")
+    def resources_shown(self, obj):
+        return number_text(obj.resources)
+
+    @admin.display(description="charges", ordering="charges")
+    def charges_shown(self, obj):
+        return number_text(obj.charges)
+
+    @admin.display(description="flagged / restored / removed")
+    def moves_shown(self, obj):
+        return f"{obj.flagged:,} / {obj.restored:,} / {obj.removed:,}"
 
     @admin.display(description="errors", ordering="errors")
     def errors_shown(self, obj):
@@ -131,8 +149,9 @@ class LifecycleRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return "none"
         rows = format_html_join(
             "", "<tr><td><a href='{}'>{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((change_url(change.resource), change.resource.item_hash, change.from_status,
-              change.to_status, change.reason)
+            ((change_url(change.resource), short_html(change.resource.item_hash),
+              change.get_from_status_display() or "-", change.get_to_status_display(),
+              status_reason_text(change.reason))
              for change in changes[:RUN_STATUS_CHANGES_SHOWN]))
         more = (f" (the first {RUN_STATUS_CHANGES_SHOWN} are shown above)"
                 if total > RUN_STATUS_CHANGES_SHOWN else "")

@@ -1,7 +1,16 @@
-"""What the credits API views share: the address path parameter and how times are written."""
-from drf_spectacular.utils import OpenApiParameter
+"""What the credits API views share: the address path parameter, how times are written, and who
+may read an account (anyone, or with CREDITS_PUBLIC_ACCOUNT_READS off, its owner, a service or
+operator key, or staff)."""
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import exceptions
+from rest_framework.views import APIView
 
-from ..addresses import ADDRESS_SCHEMA
+from pricing.serializers import ErrorSerializer
+
+from ..addresses import ADDRESS_SCHEMA, InvalidAddress, normalize_address
+from ..auth import AnyCaller, OperatorKeyOrStaff, api_key_of
+from ..models import ApiKeyScope
 
 ADDRESS_PARAMETER = OpenApiParameter(
     "address", ADDRESS_SCHEMA, OpenApiParameter.PATH,
@@ -13,3 +22,61 @@ ADDRESS_PARAMETER = OpenApiParameter(
 def iso_or_none(value):
     """A datetime as ISO 8601, or None."""
     return None if value is None else value.isoformat()
+
+
+# --- account reads -------------------------------------------------------------------------------
+
+ACCOUNT_READ_WHO = (
+    "**Who:** anyone, as on the network's nodes. With `CREDITS_PUBLIC_ACCOUNT_READS` off (a "
+    "private deployment): the account's owner key, a service or operator key, or a staff "
+    "session allowed to view this data in the admin.")
+ACCOUNT_READ_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="No API key, or an unknown, revoked or "
+                         "expired one (a dead key always; no key only with account reads "
+                         "private)."),
+    403: OpenApiResponse(ErrorSerializer, description="Account reads private: an owner key of "
+                         "another account, or a staff session without permission."),
+}
+
+
+class AccountReader(OperatorKeyOrStaff):
+    """Account reads when they are private: any API key (an owner key then reads only its own
+    account: `require_account_reader`), or a staff session that may view the view's
+    `staff_model` in the admin."""
+
+    message = ("Account reads are private here: send the owner's, a service or an operator API "
+               "key.")
+
+    def has_permission(self, request, view):
+        return api_key_of(request) is not None or super().has_permission(request, view)
+
+
+class AccountReadView(APIView):
+    """Base of the views that read an account: their `permission_classes` (AccountReader) apply
+    while account reads are private, CREDITS_PUBLIC_ACCOUNT_READS off (read on each request);
+    while they are public, anyone may call them."""
+
+    def get_permissions(self):
+        if settings.CREDITS_PUBLIC_ACCOUNT_READS:
+            return [AnyCaller()]
+        return super().get_permissions()
+
+
+def require_account_reader(request, address: str | None) -> None:
+    """With account reads private, refuse (403) an owner key reading another account than its
+    own (`address` None: no account named, so all of them). Service and operator keys and staff
+    read any account; with account reads public, anyone does."""
+    if settings.CREDITS_PUBLIC_ACCOUNT_READS:
+        return
+    api_key = api_key_of(request)
+    if api_key is None or api_key.scope != ApiKeyScope.OWNER:
+        return
+    own = api_key.account.address if api_key.account_id else None
+    try:
+        wanted = None if address is None else normalize_address(address)
+    except InvalidAddress:
+        wanted = address
+    if own is None or wanted != own:
+        raise exceptions.PermissionDenied(
+            "Account reads are private here: an owner key reads only its own account"
+            + ("." if address is not None else "; name it (address=…)."))

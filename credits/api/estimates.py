@@ -18,8 +18,8 @@ from rest_framework.views import APIView
 
 from credits_project.api import ApiError, json_depth_exceeds, refuse_unstorable_text
 from credits_project.throttles import EstimateThrottle
-from pricing.costs import format_amount, format_amount_or_none
-from pricing.enums import MessageType
+from pricing.costs import CostBreakdown, format_amount, format_amount_or_none
+from pricing.enums import MessageType, PaymentType
 from pricing.serializers import (
     ErrorSerializer,
     cost_row_payload,
@@ -27,6 +27,7 @@ from pricing.serializers import (
     pricing_version_ref,
 )
 
+from ..funding import hourly_charge
 from ..selectors.estimates import content_estimate
 from ..serializers.estimates import (
     EstimateRequestSerializer,
@@ -80,6 +81,14 @@ def _estimate_body(data) -> tuple[str, dict]:
     return message_type, content
 
 
+def _credits_charged_per_hour(breakdown: CostBreakdown) -> str | None:
+    """What metering takes for one hour of a credit-paid resource, in whole credits (the
+    lifecycle's one rule); None for hold and stream, which metering does not charge."""
+    if breakdown.payment_type != PaymentType.CREDIT:
+        return None
+    return str(hourly_charge(breakdown.credit_per_second))
+
+
 class EstimateView(APIView):
     throttle_classes = [EstimateThrottle]
 
@@ -88,7 +97,13 @@ class EstimateView(APIView):
         description="No account needed. Costs are computed with the pricing version in force, "
                     "exactly as the network computes them (18 decimals), and as registration "
                     "computes them: a referenced file without `estimated_size_mib` is sized "
-                    "from its registered STORE resource.",
+                    "from its registered STORE resource.\n\n"
+                    "`cost_per_hour` is the exact rate: the per-second rate, floored to 18 "
+                    "decimals as the network floors it, times 3600, so it is a hair under the "
+                    "price list's hourly price (14249.999999999999998800 for 14250). "
+                    "`credits_charged_per_hour` is what metering takes for each hour of a "
+                    "credit-paid resource: that exact hour rounded half-up to whole credits "
+                    "(14250).",
         request=EstimateRequestSerializer,
         responses={200: EstimateResponseSerializer, **_ERRORS},
     )
@@ -103,6 +118,7 @@ class EstimateView(APIView):
             "charged_address": estimate.charged_address,
             "cost": format_amount(breakdown.total),
             "cost_per_hour": format_amount_or_none(estimate.cost_per_hour),
+            "credits_charged_per_hour": _credits_charged_per_hour(breakdown),
             "cost_per_day": format_amount_or_none(estimate.cost_per_day),
             "required_balance": format_amount_or_none(result.required_balance),
             "pricing_version": pricing_version_ref(estimate.version),

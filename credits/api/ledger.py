@@ -20,8 +20,8 @@ from pricing.costs import format_amount
 from pricing.serializers import ErrorSerializer
 
 from ..addresses import address_input
-from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, api_key_of
-from ..models import EntryKind, LedgerEntry
+from ..auth import OwnerKey, ServiceKey, actor_of, api_key_of
+from ..models import Account, EntryKind, LedgerEntry
 from ..selectors.accounts import account_by_address
 from ..selectors.ledger import (
     account_balance_by_expiry,
@@ -51,7 +51,15 @@ from ..services.ledger import (
     grant_create,
     transfer_create,
 )
-from .common import ADDRESS_PARAMETER, iso_or_none
+from .common import (
+    ACCOUNT_READ_ERRORS,
+    ACCOUNT_READ_WHO,
+    ADDRESS_PARAMETER,
+    AccountReader,
+    AccountReadView,
+    iso_or_none,
+    require_account_reader,
+)
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -79,21 +87,23 @@ def _created_or_replayed(result) -> int:
 
 # --- reads -------------------------------------------------------------------------------------
 
-class BalanceView(APIView):
-    permission_classes = [AnyCaller]
+class BalanceView(AccountReadView):
+    permission_classes = [AccountReader]
+    staff_model = Account
 
     @extend_schema(
         summary="An account's credit balance, token balances, hold locked and runway",
-        description="**Who:** anyone.\n\nCredits spendable now and their split by expiry; "
+        description=f"{ACCOUNT_READ_WHO}\n\nCredits spendable now and their split by expiry; "
                     "token balances reported by the oracle; tokens locked by live hold-paid "
                     "resources; the credit cost per hour of live credit-paid resources and the "
                     "runway in hours. An address with no account yet answers zeros.",
         parameters=[ADDRESS_PARAMETER],
         responses={200: BalanceResponseSerializer, 404: _NO_SUCH_PATH,
-                   422: _error("Not a valid address.")},
+                   422: _error("Not a valid address."), **ACCOUNT_READ_ERRORS},
     )
     def get(self, request, address: str):
         address = address_input(address)
+        require_account_reader(request, address)
         at = timezone.now()
         account = account_by_address(address=address)
         if account is None:
@@ -144,12 +154,13 @@ def _entry(entry: LedgerEntry) -> dict:
     }
 
 
-class CreditHistoryView(APIView):
-    permission_classes = [AnyCaller]
+class CreditHistoryView(AccountReadView):
+    permission_classes = [AccountReader]
+    staff_model = LedgerEntry
 
     @extend_schema(
         summary="An account's credit history, newest first",
-        description="**Who:** anyone.\n\nLedger entries by effective instant, newest first. "
+        description=f"{ACCOUNT_READ_WHO}\n\nLedger entries by effective instant, newest first. "
                     "Filters: `kind` (repeated or comma-separated), `since` (inclusive) and "
                     "`until` (exclusive), ISO 8601 with a time zone. Pages of `limit` entries "
                     f"(default 50; a larger value than {MAX_HISTORY_LIMIT} is capped); pass "
@@ -174,10 +185,11 @@ class CreditHistoryView(APIView):
         ],
         responses={200: CreditHistoryResponseSerializer,
                    400: _error("Invalid filter, limit or cursor."), 404: _NO_SUCH_PATH,
-                   422: _error("Not a valid address.")},
+                   422: _error("Not a valid address."), **ACCOUNT_READ_ERRORS},
     )
     def get(self, request, address: str):
         address = address_input(address)
+        require_account_reader(request, address)
         raw = {key: request.query_params[key] for key in ("since", "until", "cursor", "limit")
                if key in request.query_params}
         if "kind" in request.query_params:

@@ -14,9 +14,9 @@ from pricing.costs import DAY_SECONDS, HOUR_SECONDS, amount_for_seconds, format_
 from pricing.serializers import ErrorSerializer, cost_row_payload, size_mib_text
 
 from ..addresses import address_input
-from ..auth import AnyCaller, OwnerKey, ServiceKey, actor_of, require_owner
+from ..auth import OwnerKey, ServiceKey, actor_of, require_owner
 from ..errors import ContentRefused, NotFound
-from ..models import Resource
+from ..models import Account, Resource
 from ..selectors.resources import account_affordability, costs_totals, resource_get
 from ..serializers.resources import (
     AffordabilityRequestSerializer,
@@ -30,7 +30,15 @@ from ..serializers.resources import (
 )
 from ..services.resources import resource_forget, resource_register
 from ..services.token_balances import token_balance_set
-from .common import ADDRESS_PARAMETER, iso_or_none
+from .common import (
+    ACCOUNT_READ_ERRORS,
+    ACCOUNT_READ_WHO,
+    ADDRESS_PARAMETER,
+    AccountReader,
+    AccountReadView,
+    iso_or_none,
+    require_account_reader,
+)
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -141,22 +149,28 @@ class ResourceCreateView(APIView):
                         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
-class ResourceDetailView(APIView):
+class ResourceDetailView(AccountReadView):
+    permission_classes = [AccountReader]  # reading it; forgetting it takes the owner's key
+    staff_model = Resource
+
     def get_permissions(self):
         if self.request.method == "DELETE":
             return [OwnerKey()]
-        return [AnyCaller()]
+        return super().get_permissions()
 
     @extend_schema(
         summary="A resource",
-        description="**Who:** anyone.\n\nStatus, removal reason and deadline, costs (hold in "
+        description=f"{ACCOUNT_READ_WHO}\n\nStatus, removal reason and deadline, costs (hold in "
                     "tokens, stream in tokens per second, credit in credits per second, per "
                     "hour and per day) and the cost rows computed at registration.",
         parameters=[ITEM_HASH_PARAMETER],
-        responses={200: ResourceSerializer, 404: _error("No such resource.")},
+        responses={200: ResourceSerializer, 404: _error("No such resource."),
+                   **ACCOUNT_READ_ERRORS},
     )
     def get(self, request, item_hash: str):
-        return Response(resource_payload(_resource_or_404(item_hash)))
+        resource = _resource_or_404(item_hash)
+        require_account_reader(request, resource.owner.address)
+        return Response(resource_payload(resource))
 
     @extend_schema(
         summary="Forget a resource",
@@ -174,13 +188,14 @@ class ResourceDetailView(APIView):
         return Response(resource_payload(_resource_or_404(item_hash)))
 
 
-class AffordabilityView(APIView):
-    permission_classes = [AnyCaller]
+class AffordabilityView(AccountReadView):
+    permission_classes = [AccountReader]
     throttle_classes = [EstimateThrottle]
+    staff_model = Account
 
     @extend_schema(
         summary="Could this account register this resource now?",
-        description="**Who:** anyone (throttled like estimates).\n\nThe body is an estimate's "
+        description=f"{ACCOUNT_READ_WHO} Throttled like estimates.\n\nThe body is an estimate's "
                     "(`estimated_size_mib` allowed). The account checked is the one in the URL; "
                     "the content's own address is not used. Amounts are in the payment type's "
                     "unit: credits (credit: one day of all the account's credit-paid resources "
@@ -191,12 +206,14 @@ class AffordabilityView(APIView):
         parameters=[ADDRESS_PARAMETER],
         request=AffordabilityRequestSerializer,
         responses={200: AffordabilityResponseSerializer, 429: _error("Throttled."),
-                   **_BAD_BODY, **_PRICING_ERRORS, **_PATH_ERRORS},
+                   **_BAD_BODY, **_PRICING_ERRORS, **_PATH_ERRORS, **ACCOUNT_READ_ERRORS},
     )
     def post(self, request, address: str):
         body = AffordabilityRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        requirement = account_affordability(address=address_input(address),
+        address = address_input(address)
+        require_account_reader(request, address)
+        requirement = account_affordability(address=address,
                                             message_type=body.validated_data["type"],
                                             content=body.validated_data["content"])
         return Response({
@@ -242,22 +259,26 @@ class TokenBalanceView(APIView):
         }, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
-class CostsView(APIView):
-    permission_classes = [AnyCaller]
+class CostsView(AccountReadView):
+    permission_classes = [AccountReader]
+    staff_model = Resource
 
     @extend_schema(
         summary="Cost totals of live resources",
-        description="**Who:** anyone.\n\nTotals over resources in `processed` or `removing`, "
+        description=f"{ACCOUNT_READ_WHO} An owner key must then filter by its own `address`."
+                    "\n\nTotals over resources in `processed` or `removing`, "
                     "each resource in its payment type's column: `hold` in tokens, `superfluid` "
                     "in tokens per second, `credit` in credits per second.",
         parameters=[CostsQuerySerializer],
         responses={200: CostsResponseSerializer,
-                   400: _error("Invalid filter (address, item hash or payment type).")},
+                   400: _error("Invalid filter (address, item hash or payment type)."),
+                   **ACCOUNT_READ_ERRORS},
     )
     def get(self, request):
         # A plain dict: an empty filter (`?address=`) is refused, not read as an absent one.
         query = CostsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
+        require_account_reader(request, query.validated_data.get("address"))
         totals = costs_totals(**query.validated_data)
         return Response({
             "totals": {

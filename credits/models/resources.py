@@ -32,12 +32,12 @@ class StatusChangeReason(models.TextChoices):
     reason. The operators' desk writes free text (what they did, then why), so the audit row's
     `reason` is not limited to these."""
 
-    REGISTERED = "registered", "registered"
-    CREDIT_INSUFFICIENT = RemovalReason.CREDIT_INSUFFICIENT.value, "credit_insufficient"
-    BALANCE_INSUFFICIENT = RemovalReason.BALANCE_INSUFFICIENT.value, "balance_insufficient"
-    FUNDED = "funded", "funded"
-    GRACE_EXPIRED = "grace_expired", "grace_expired"
-    FORGOTTEN_BY_OWNER = "forgotten by the owner", "forgotten by the owner"
+    REGISTERED = "registered", "Registered"
+    CREDIT_INSUFFICIENT = RemovalReason.CREDIT_INSUFFICIENT.value, "Credit insufficient"
+    BALANCE_INSUFFICIENT = RemovalReason.BALANCE_INSUFFICIENT.value, "Token balance insufficient"
+    FUNDED = "funded", "Funded again"
+    GRACE_EXPIRED = "grace_expired", "Grace over"
+    FORGOTTEN_BY_OWNER = "forgotten by the owner", "Forgotten by the owner"
 
 
 class Resource(models.Model):

@@ -2,9 +2,11 @@
 history, and the drifts `check_ledger` reports. Pure reads: nothing here writes or locks."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal
+from functools import partial
 
 from django.db import connection
 from django.db.models import (
@@ -182,7 +184,12 @@ def _sum_by_account(queryset: QuerySet, field: str) -> Subquery:
                     _ZERO)
 
 
-def ledger_drifts(*, at: datetime | None = None) -> list[Drift]:
+# The checks `ledger_drifts` makes, one `on_progress(1)` after each.
+LEDGER_CHECK_COUNT = 5
+
+
+def ledger_drifts(*, at: datetime | None = None,
+                  on_progress: Callable[[int], None] | None = None) -> list[Drift]:
     """Everything in which the ledger, the lots and the drains disagree, found set-based.
 
     Per account: grants + transfers in + positive adjustments − transfers out − drained expenses
@@ -192,13 +199,18 @@ def ledger_drifts(*, at: datetime | None = None) -> list[Drift]:
     pieces drained, on the entry's own account. Per transfer: out = in. Per metering entry: its
     charges add up to it. Per charge: its resource, entry, run and pricing version exist, and
     the resource is the entry's account's.
+
+    `on_progress(1)` is called after each of the `LEDGER_CHECK_COUNT` checks, e.g. to move a
+    progress bar.
     """
     at = _at(at)
-    drifts = _account_drifts(at)
-    drifts += _lot_drifts()
-    drifts += _entry_drifts()
-    drifts += _transfer_drifts()
-    drifts += _charge_drifts()
+    checks = (partial(_account_drifts, at), _lot_drifts, _entry_drifts, _transfer_drifts,
+              _charge_drifts)
+    drifts = []
+    for check in checks:
+        drifts += check()
+        if on_progress is not None:
+            on_progress(1)
     return drifts
 
 

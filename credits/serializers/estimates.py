@@ -11,6 +11,8 @@ from pricing.serializers import (
     PricingVersionRefSerializer,
 )
 
+from .ledger import Credits
+
 # --- v1 ----------------------------------------------------------------------------------------
 
 class EstimateRequestSerializer(serializers.Serializer):
@@ -28,8 +30,14 @@ class EstimateResponseSerializer(serializers.Serializer):
     charged_address = serializers.CharField()
     cost = Amount(help_text="Total in the payment type's unit: tokens (hold), tokens per second "
                             "(superfluid) or credits per second (credit).")
-    cost_per_hour = Amount(allow_null=True, help_text="Per hour for credit and stream; null for "
-                                                      "hold.")
+    cost_per_hour = Amount(allow_null=True, help_text="Per hour for credit and stream, exact: "
+                           "the per-second rate (floored to 18 decimals, as the network floors "
+                           "it) times 3600, so a hair under the price list's hourly price "
+                           "(14249.999999999999998800 for 14250); null for hold.")
+    credits_charged_per_hour = Credits(
+        allow_null=True, help_text="Credit only: the whole credits metering takes for each hour "
+        "the resource runs, `cost_per_hour` rounded half-up (14250 for the rate above); null "
+        "for hold and stream, which metering does not charge.")
     cost_per_day = Amount(allow_null=True, help_text="Per day for credit and stream; null for "
                                                      "hold.")
     required_balance = Amount(allow_null=True, help_text="What the account needs now: the hold "

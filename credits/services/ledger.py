@@ -197,16 +197,23 @@ def _replayed(entry: LedgerEntry) -> LedgerResult:
 
 @transaction.atomic
 def grant_create(*, address: str, amount: int, expires_at: datetime | None, reference: str,
-                 actor: str, at: datetime | None = None) -> LedgerResult:
-    """Credits bought or distributed: opens one lot. Idempotent on `reference`."""
+                 actor: str, at: datetime | None = None, reason: str = "") -> LedgerResult:
+    """Credits bought or distributed: opens one lot. Idempotent on `reference`. `reason` (staff
+    grants say why) is kept on the entry."""
     at = _now_or(at)
     address = address_input(address)
     amount = _credits(amount)
     reference = _reference(reference)
     expires_at = _expiry(expires_at)
+    if not isinstance(reason, str):
+        raise InvalidInput("reason must be text.", field="reason")
+    reason = reason.strip()
     key = f"grant:{reference}"
-    fingerprint = request_fingerprint({"op": "grant", "address": address, "amount": amount,
-                                       "expires_at": _utc(expires_at), "reference": reference})
+    request = {"op": "grant", "address": address, "amount": amount,
+               "expires_at": _utc(expires_at), "reference": reference}
+    if reason:  # only then: grants recorded before reasons existed replay as they were
+        request["reason"] = reason
+    fingerprint = request_fingerprint(request)
 
     account = account_lock(_account_get_or_create(address).pk)
     if (entry := _replay_or_none(key, fingerprint)) is not None:
@@ -214,7 +221,7 @@ def grant_create(*, address: str, amount: int, expires_at: datetime | None, refe
     _expiry_in_future(expires_at, at=at)
     return _credit(account=account, kind=EntryKind.GRANT, amount=amount, expires_at=expires_at,
                    at=at, idempotency_key=key, fingerprint=fingerprint, reference=reference,
-                   created_by=actor)
+                   reason=reason, created_by=actor)
 
 
 @transaction.atomic

@@ -155,7 +155,6 @@ def test_the_account_page_is_read_only(admin_client, account):
     assert not response.context["adminform"].form.fields  # the address is shown, not a field
     assert admin_client.post(_url("account", "change", account.pk),
                              {"address": OTHER}).status_code == 403
-    assert admin_client.get(_url("account", "add")).status_code == 403
     assert admin_client.get(_url("account", "delete", account.pk)).status_code == 403
     account.refresh_from_db()
     assert account.address == CHECKSUMMED
@@ -383,3 +382,22 @@ def test_an_address_stored_without_checksum_is_still_found(admin_client, account
                                                                  .replace("0X", "0x")})
 
     assert list(response.context["cl"].result_list) == [legacy]
+
+
+def test_the_account_page_counts_resources_in_their_grace_period_apart_from_running_ones():
+    from credits.admin.accounts import _resources_count_text
+
+    assert _resources_count_text(total=1, running=0, removing=1) == (
+        "1 resource (1 in its grace period)")
+    assert _resources_count_text(total=5, running=2, removing=2) == (
+        "5 resources (2 running, 2 in their grace period)")
+    assert _resources_count_text(total=2, running=0, removing=0) == "2 resources"
+
+
+def test_a_zero_charge_shows_what_it_could_not_drain():
+    from credits.admin.accounts import _entry_credits_text
+    from credits.models import LedgerEntry
+
+    assert _entry_credits_text(LedgerEntry(amount=0, shortfall=14_250)) == "0 (14,250 short)"
+    assert _entry_credits_text(LedgerEntry(amount=-1_000, shortfall=0)) == "−1,000"
+    assert _entry_credits_text(LedgerEntry(amount=500, shortfall=0)) == "+500"

@@ -5,10 +5,16 @@ that succeeds for an allowed caller. A URL or a method added under /api/ without
 makes `test_every_api_endpoint_and_method_has_a_policy` fail. Lines whose URL does not exist
 (yet) are left out of the sweep.
 
+Account reads (balance, credit history, costs, resources, affordability) are public by default, as
+on the network; with CREDITS_PUBLIC_ACCOUNT_READS off they follow their line's
+`private_allowed`. The whole sweep runs under both values, so a line the setting must not touch
+is held to the same policy under both.
+
 Callers: anonymous; the owner (owner key of the account concerned); another owner (owner key of
 another account); service key; operator key; staff (an admin session allowed to view pending
 deletions and lifecycle runs); bare staff (an admin session without any permission: the admin
-shows them nothing, so the API neither); and a revoked and an expired key of the scope the
+shows them nothing, so the API neither; "staff" may also view accounts, the ledger and resources);
+and a revoked and an expired key of the scope the
 endpoint wants. Allowed means neither 401 nor 403 (and here the
 request is valid, so it also succeeds); refused means 401 without a usable key, 403 with a key
 or a session of the wrong kind.
@@ -47,6 +53,9 @@ OWNER_OF_ACCOUNT = {"owner"}            # the owner key of the account the reque
 OWN_ACCOUNT = {"owner", "other_owner"}  # any owner key, acting for its own account
 SERVICE = {"service"}
 OPERATOR_OR_STAFF = {"operator", "staff"}
+# An account read with account reads private: the account's owner key, service and operator keys,
+# staff allowed to view it in the admin.
+READER_OF_ACCOUNT = {"owner", "service", "operator", "staff"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,9 @@ class Endpoint:
     # False for public documents (schema, docs): they do not look at credentials at all, so a
     # dead key is not refused there.
     reads_credentials: bool = True
+    # An account read: who may call it when CREDITS_PUBLIC_ACCOUNT_READS is off (None: the
+    # setting does not apply, `allowed` holds under both values).
+    private_allowed: frozenset | set | None = None
 
     @property
     def id(self) -> str:
@@ -79,15 +91,19 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("estimates", "post", "/api/v1/estimates", PUBLIC, body=_estimate_body()),
     Endpoint("v0-price-estimate", "post", "/api/v0/price/estimate", PUBLIC,
              body={"message": _estimate_body()}),
-    Endpoint("account-affordability", "post", f"/api/v1/accounts/{ADDRESS}/affordability",
-             PUBLIC, body=_estimate_body()),
-    Endpoint("resource-detail", "get", f"/api/v1/resources/{RESOURCE_HASH}", PUBLIC),
-    Endpoint("account-balance", "get", f"/api/v1/accounts/{ADDRESS}/balance", PUBLIC),
-    Endpoint("account-credit-history", "get", f"/api/v1/accounts/{ADDRESS}/credit-history",
-             PUBLIC),
-    Endpoint("costs", "get", f"/api/v1/costs?address={ADDRESS}", PUBLIC),
     Endpoint("schema", "get", "/api/schema/", PUBLIC, reads_credentials=False),
     Endpoint("api-docs", "get", "/api/docs/", PUBLIC, reads_credentials=False),
+    # anyone, unless account reads are private (all of ADDRESS's account: the resource is its)
+    Endpoint("account-affordability", "post", f"/api/v1/accounts/{ADDRESS}/affordability",
+             PUBLIC, body=_estimate_body(), private_allowed=READER_OF_ACCOUNT),
+    Endpoint("resource-detail", "get", f"/api/v1/resources/{RESOURCE_HASH}", PUBLIC,
+             private_allowed=READER_OF_ACCOUNT),
+    Endpoint("account-balance", "get", f"/api/v1/accounts/{ADDRESS}/balance", PUBLIC,
+             private_allowed=READER_OF_ACCOUNT),
+    Endpoint("account-credit-history", "get", f"/api/v1/accounts/{ADDRESS}/credit-history",
+             PUBLIC, private_allowed=READER_OF_ACCOUNT),
+    Endpoint("costs", "get", f"/api/v1/costs?address={ADDRESS}", PUBLIC,
+             private_allowed=READER_OF_ACCOUNT),
     # the owner's key
     Endpoint("resources", "post", "/api/v1/resources", OWNER_OF_ACCOUNT, key_scope="owner",
              body={"item_hash": NEW_RESOURCE_HASH, "type": "INSTANCE",
@@ -117,10 +133,12 @@ ENDPOINTS: list[Endpoint] = [
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 
-def expected_outcome(endpoint: Endpoint, caller: str):
+def expected_outcome(endpoint: Endpoint, caller: str, *, public_reads: bool = True):
     if caller in ("revoked", "expired"):
         return UNAUTHENTICATED if endpoint.reads_credentials else ALLOW
-    if caller in endpoint.allowed:
+    allowed = endpoint.allowed if public_reads or endpoint.private_allowed is None \
+        else endpoint.private_allowed
+    if caller in allowed:
         return ALLOW
     return UNAUTHENTICATED if caller == "anonymous" else FORBIDDEN
 
@@ -201,7 +219,8 @@ def world(default_version, api_keys, ledger_resource_factory, django_user_model)
                                                   is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(
         content_type__app_label="credits", codename__in=("view_pendingdeletion",
-                                                         "view_lifecyclerun")))
+                                                         "view_lifecyclerun", "view_account",
+                                                         "view_ledgerentry", "view_resource")))
     bare_staff = django_user_model.objects.create_user(username="authz-bare-staff",
                                                        password="unused", is_staff=True)
     return {"keys": api_keys, "dead_keys": dead_keys, "staff": staff, "bare_staff": bare_staff,
@@ -249,13 +268,17 @@ def _marks(endpoint: Endpoint, caller: str) -> list:
     return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
 
 
-SWEEP = [pytest.param(endpoint, caller, id=f"{endpoint.id} by {caller}",
+SWEEP = [pytest.param(endpoint, caller, public_reads,
+                      id=f"{endpoint.id} by {caller}, account reads "
+                         f"{'public' if public_reads else 'private'}",
                       marks=_marks(endpoint, caller))
-         for endpoint in SWEPT for caller in CALLERS]
+         for public_reads in (True, False) for endpoint in SWEPT for caller in CALLERS]
 
 
-@pytest.mark.parametrize(("endpoint", "caller"), SWEEP)
-def test_the_endpoint_answers_the_caller_as_the_policy_says(world, endpoint, caller):
+@pytest.mark.parametrize(("endpoint", "caller", "public_reads"), SWEEP)
+def test_the_endpoint_answers_the_caller_as_the_policy_says(world, settings, endpoint, caller,
+                                                            public_reads):
+    settings.CREDITS_PUBLIC_ACCOUNT_READS = public_reads
     client = _client(world, caller, key_scope=endpoint.key_scope)
     before = _state()
 
@@ -263,7 +286,7 @@ def test_the_endpoint_answers_the_caller_as_the_policy_says(world, endpoint, cal
     response = _send(client, endpoint)
 
     # then
-    expected = expected_outcome(endpoint, caller)
+    expected = expected_outcome(endpoint, caller, public_reads=public_reads)
     if expected == ALLOW:
         assert response.status_code not in (401, 403), response.content[:500]
         assert response.status_code in endpoint.ok, response.content[:500]

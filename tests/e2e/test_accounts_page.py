@@ -61,7 +61,7 @@ def test_staff_finds_an_account_by_its_lowercase_address_and_reads_it_whole(admi
     # the resources, listed and linked
     resources = admin_page.locator(".field-resources_link")
     assert vm.item_hash in resources.inner_text()
-    assert "1 resources (1 running)" in resources.inner_text()
+    assert "1 resource (1 running)" in resources.inner_text()
 
     # the ledger link opens this account's entries only
     admin_page.click("text=All ledger entries of this account")
@@ -71,6 +71,6 @@ def test_staff_finds_an_account_by_its_lowercase_address_and_reads_it_whole(admi
     admin_page.go_back()
 
     # the resources link opens this account's resources
-    admin_page.click("text=1 resources (1 running)")
+    admin_page.click("text=1 resource (1 running)")
     expect(admin_page.locator("#result_list tbody tr")).to_have_count(1)
     assert vm.item_hash in admin_page.inner_text("#result_list")

@@ -1,6 +1,8 @@
 """An operator at the pending-deletions desk, in a real browser: restores a resource whose owner
-is funded again, is refused for an unfunded one with the shortfall shown, extends a grace and
-deletes one now; each leaves an audit row. The desk's screenshot is saved for the README."""
+is funded again while the confirmation says that the unfunded one selected with it will be
+refused (with the shortfall) and leaves it out, cannot confirm a restore that nothing can come
+of, extends a grace and deletes one now; each leaves an audit row. The desk's screenshot is saved
+for the README."""
 import math
 from datetime import timedelta
 from decimal import Decimal
@@ -82,8 +84,9 @@ def _credits_short(resource: Resource) -> int:
     return math.ceil(one_day - account_balance(account=resource.owner))
 
 
-def _run_action(page, resource: Resource, action: str) -> None:
-    page.check(f'input[name="_selected_action"][value="{resource.pk}"]')
+def _run_action(page, resource: Resource, action: str, *also: Resource) -> None:
+    for selected in (resource, *also):
+        page.check(f'input[name="_selected_action"][value="{selected.pk}"]')
     page.select_option('select[name="action"]', action)
     page.click('button[name="index"]')
     page.wait_for_selector(".pd-confirm-table")
@@ -125,20 +128,30 @@ def test_an_operator_restores_is_refused_extends_and_deletes_at_the_desk(admin_p
         f'tr:has(input[value="{seeded["hold"].pk}"])').inner_text()
     screenshot(page, "pending-deletions")
 
-    # restore the funded one: confirmed, then done
-    _run_action(page, seeded["funded"], "restore_selected")
-    assert "restored" in page.locator(".pd-confirm-table").inner_text()
-    page.click('input[name="confirm"]')
+    # restore the funded one and the unfunded one: the confirmation says the first will be
+    # restored, the second refused (by how much its owner is short), and offers only the first
+    _run_action(page, seeded["funded"], "restore_selected", seeded["short"])
+    outcomes = page.locator(".pd-confirm-table td.pd-will")
+    expect(outcomes).to_have_count(2)
+    row_of = {name: page.locator(f'tr[data-item-hash="{seeded[name].item_hash}"] td.pd-will')
+              for name in ("funded", "short")}
+    expect(row_of["funded"]).to_have_text("will be restored")
+    expect(row_of["short"]).to_have_text(
+        f"will be refused: its owner is short by {short_by:,} credits")
+    confirm = page.locator('input[name="confirm"]')
+    expect(confirm).to_have_value("Yes, restore 1 resource")
+    confirm.click()
     success = page.locator(".messagelist .success")
     assert f"Restored {seeded['funded'].item_hash}" in success.inner_text()
+    expect(page.locator(".messagelist .error")).to_have_count(0)
     expect(page.locator("#result_list tbody tr")).to_have_count(3)
-    # restore the unfunded one: the confirmation already says it will be refused, and it is
+    # restore the unfunded one alone: nothing can come of it, so nothing to confirm
     _run_action(page, seeded["short"], "restore_selected")
-    assert f"refused: short by {short_by:,} credits" in page.inner_text(".pd-confirm-table")
-    page.click('input[name="confirm"]')
-    refusal = page.locator(".messagelist .error").inner_text()
-    assert f"Not restored {seeded['short'].item_hash}" in refusal
-    assert f"short by {short_by:,} credits" in refusal
+    expect(page.locator('input[name="confirm"]')).to_have_count(0)
+    expect(page.locator(".pd-nothing")).to_have_text(
+        "Nothing can be restored now: 1 resource will be refused (see why above).")
+    page.click("text=Back to the pending deletions")
+    expect(page.locator("#result_list tbody tr")).to_have_count(3)
 
     # extend the unfunded one's grace by 12 h, with a reason
     before = seeded["short"].delete_after

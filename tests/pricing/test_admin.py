@@ -146,9 +146,11 @@ def test_posting_changes_to_a_published_version_changes_nothing(admin_client, de
 
 
 def test_a_published_version_cannot_be_deleted(admin_client, default_version):
-    assert admin_client.get(_url("delete", default_version.pk)).status_code == 403
+    # its delete page says why instead of "no permission" (tests/pricing/
+    # test_published_version_delete.py)
+    assert admin_client.get(_url("delete", default_version.pk)).status_code == 200
     assert admin_client.post(_url("delete", default_version.pk), {"post": "yes"}).status_code \
-        == 403
+        == 200
     assert PricingVersion.objects.filter(pk=default_version.pk).exists()
 
 
@@ -303,6 +305,25 @@ def test_the_copy_action_copies_each_selected_version(admin_client, default_vers
     assert response.status_code == 302
     assert set(PricingVersion.objects.filter(copied_from__isnull=False)
                .values_list("copied_from", flat=True)) == {default_version.pk, draft_version.pk}
+    # several copies: back to the list, with a link to each new draft
+    assert response.url == _url("changelist")
+    listed = admin_client.get(response.url).content.decode()
+    for copy in PricingVersion.objects.filter(copied_from__isnull=False):
+        assert f'copied to the new draft <a href="{_url("change", copy.pk)}">“{copy.name}”</a>' \
+            in listed
+
+
+def test_the_copy_action_on_one_version_opens_the_new_draft(admin_client, admin_user,
+                                                            default_version):
+    response = admin_client.post(_url("changelist"), {
+        "action": "copy_to_new_draft", "_selected_action": [default_version.pk]}, follow=True)
+
+    copy = PricingVersion.objects.get(copied_from=default_version)
+    assert response.redirect_chain == [(_url("change", copy.pk), 302)]
+    assert (copy.status, copy.history.get().history_user) == (VersionStatus.DRAFT, admin_user)
+    assert _messages(response) == [f"New draft “{copy.name}” copied from "
+                                   f"“{default_version.name}”. Edit it below, then publish it."]
+    assert 'name="products-0-price_cu_hold"' in response.content.decode()  # editable
 
 
 # --- export --------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from credits.models import Account, LedgerEntry, Lot
-from credits.selectors.ledger import ledger_drifts
+from credits.selectors.ledger import LEDGER_CHECK_COUNT, ledger_drifts
+from credits_project.progress import progress
 
 
 class Command(BaseCommand):
@@ -28,7 +29,10 @@ class Command(BaseCommand):
                 # like drifts.
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            drifts = ledger_drifts(at=instant)
+            # A bar on a terminal only (see credits_project.progress); -v 0 turns it off.
+            with progress(desc="check_ledger", total=LEDGER_CHECK_COUNT, unit="checks",
+                          file=self.stderr, enabled=options["verbosity"] >= 1) as bar:
+                drifts = ledger_drifts(at=instant, on_progress=bar.update)
             counts = self._counts(instant)
         if drifts:
             for drift in drifts:

@@ -5,6 +5,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+DEFAULT_ADDRESS = "127.0.0.1:8000"  # runserver's
+# Addresses a server listens on but a browser should not be sent to: its loopback instead.
+_ANY_HOST = {"": "127.0.0.1", "0": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
+
+
+def admin_url(address: str) -> str:
+    """The admin's URL on the dev server at `address`, in runserver's forms: `host:port`,
+    `[ipv6]:port` or a port alone (on 127.0.0.1)."""
+    host, _, port = address.strip().rpartition(":")
+    return f"http://{_ANY_HOST.get(host, host)}:{port}/admin/"
+
 
 class Command(BaseCommand):
     help = (
@@ -14,8 +25,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
+        parser.add_argument("--address", default=DEFAULT_ADDRESS,
+                            help="The address the dev server runs on, as given to runserver "
+                                 "(host:port or a port alone), for the printed admin URL "
+                                 f"(default {DEFAULT_ADDRESS}; the quick start passes DEV_ADDR).")
 
-    def handle(self, *args, username: str, **options):
+    def handle(self, *args, username: str, address: str, **options):
         if not settings.DEBUG:
             raise CommandError(
                 "Refusing to create a demo login with DEBUG off: this is for a local quick start "
@@ -34,7 +49,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{banner}\n"
             f"Demo staff login (shown only this once):\n"
-            f"  URL:      http://127.0.0.1:8000/admin/\n"
+            f"  URL:      {admin_url(address)}\n"
             f"  username: {username}\n"
             f"  password: {password}\n"
             f"{banner}"

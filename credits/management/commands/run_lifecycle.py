@@ -16,6 +16,7 @@ from credits.models import LifecycleRunStatus, LifecycleTrigger, Resource
 from credits.selectors.lifecycle import lifecycle_settings_get
 from credits.services.lifecycle import LifecycleRefused, RunCounts, lifecycle_run
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
+from credits_project.progress import progress
 
 EXIT_ERRORS = 2
 
@@ -45,8 +46,12 @@ class Command(BaseCommand):
             raise CommandError("--shards must be at least 1.")
         try:
             if shards == 1:
-                run = lifecycle_run(at=instant, dry_run=dry_run, trigger=LifecycleTrigger.COMMAND,
-                                    wait=wait)
+                # A bar on a terminal only (see credits_project.progress); -v 0 turns it off.
+                with progress(desc="lifecycle run", unit="accounts", file=self.stderr,
+                              enabled=options["verbosity"] >= 1) as bar:
+                    run = lifecycle_run(at=instant, dry_run=dry_run,
+                                        trigger=LifecycleTrigger.COMMAND, wait=wait,
+                                        on_progress=bar.update)
             else:
                 run = lifecycle_run_sharded_here(shard_count=shards,
                                                  trigger=LifecycleTrigger.COMMAND, at=instant,

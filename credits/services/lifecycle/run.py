@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,10 +104,13 @@ def refuse_time_travel(*, at: datetime | None, dry_run: bool) -> None:
 
 def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
                   trigger: str = LifecycleTrigger.MANUAL, shard: Shard | None = None,
-                  batch_size: int | None = None, wait: bool = False) -> LifecycleRun:
+                  batch_size: int | None = None, wait: bool = False,
+                  on_progress: Callable[[int], None] | None = None) -> LifecycleRun:
     """Run the lifecycle once (or one `shard` of it) as of `at` (default: now), in batches of
     `batch_size` accounts (default: `LIFECYCLE_BATCH_ACCOUNTS`). Returns the run's row, with
     `.counts` (the `RunCounts`, with the ids of the resources moved) unless it was skipped.
+    `on_progress(accounts)` is called after each batch with its number of accounts (a failed
+    batch's too), e.g. to move a progress bar.
 
     Another run holding the lifecycle lock makes this one skip (or wait, with `wait=True`).
     A real run first marks failed the runs whose process died (`lifecycle_runs_fail_dead`).
@@ -134,7 +137,8 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
             if not dry_run:
                 dead_runs_fail_quietly(found_by=run)
             _run_batches(run=run, shard=shard, step_settings=step_settings,
-                         batch_size=batch_size, counts=counts, error_messages=error_messages)
+                         batch_size=batch_size, counts=counts, error_messages=error_messages,
+                         on_progress=on_progress)
             _record(run, counts, error_messages)
         except BaseException as exc:  # the process lives on: say now why the run stopped
             _record_stop(run, counts, error_messages, exc)
@@ -165,9 +169,10 @@ def lifecycle_run_claimed_create(*, started_at: datetime, as_of: datetime, trigg
 
 
 def _run_batches(*, run: LifecycleRun, shard: Shard | None, step_settings: StepSettings,
-                 batch_size: int, counts: RunCounts, error_messages: list[str]) -> None:
+                 batch_size: int, counts: RunCounts, error_messages: list[str],
+                 on_progress: Callable[[int], None] | None = None) -> None:
     """Expire lots (once per run: in the unsharded run or shard 0), then every batch; adds up
-    into `counts` and `error_messages`."""
+    into `counts` and `error_messages`, and tells `on_progress` each batch's accounts."""
     actor = f"lifecycle-run:{run.pk}"
     # A real run commits batch by batch; a dry run keeps everything in one transaction
     # and rolls it back at the end.
@@ -189,6 +194,8 @@ def _run_batches(*, run: LifecycleRun, shard: Shard | None, step_settings: StepS
                     error_messages.append(
                         f"batch {index} (accounts {account_ids[0]}–{account_ids[-1]}): "
                         f"{exc}"[:500])
+                if on_progress is not None:
+                    on_progress(len(account_ids))
             if run.dry_run:
                 raise _DryRunRollback
     except _DryRunRollback:

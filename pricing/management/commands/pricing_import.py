@@ -4,13 +4,15 @@ optionally publish it; on any problem every one is printed and nothing is create
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from credits_project.progress import progress
 from pricing.aggregate import AggregateInvalid, aggregate_json_loads
 from pricing.services import PricingVersionError, pricing_version_import, pricing_version_publish
 
@@ -57,16 +59,27 @@ class Command(BaseCommand):
         name = options["name"] or (
             f"Imported from {Path(options['file']).name} "
             f"{timezone.now():%Y-%m-%d %H:%M} UTC")
+        # Read the file(s), import, publish: a bar on a terminal only (see
+        # credits_project.progress), closed before any problem is printed; -v 0 turns it off.
+        steps = 2 + bool(options["gpus"]) + options["publish"]
         try:
-            aggregate = _read(options["file"], "pricing file")
-            gpus = _read(options["gpus"], "settings file") if options["gpus"] else None
-            # One transaction: a draft that fails to publish is not left behind.
-            with transaction.atomic():
-                version = pricing_version_import(aggregate=aggregate, compatible_gpus=gpus,
-                                                 name=name, notes=options["notes"])
-                if options["publish"]:
-                    version = pricing_version_publish(version=version,
-                                                      effective_from=effective_from)
+            with progress(desc="pricing_import", total=steps, unit="steps", file=self.stderr,
+                          enabled=options["verbosity"] >= 1) as bar:
+                aggregate = _read(options["file"], "pricing file")
+                bar.update(1)
+                gpus = None
+                if options["gpus"]:
+                    gpus = _read(options["gpus"], "settings file")
+                    bar.update(1)
+                # One transaction: a draft that fails to publish is not left behind.
+                with transaction.atomic():
+                    version = pricing_version_import(aggregate=aggregate, compatible_gpus=gpus,
+                                                     name=name, notes=options["notes"])
+                    bar.update(1)
+                    if options["publish"]:
+                        version = pricing_version_publish(version=version,
+                                                          effective_from=effective_from)
+                        bar.update(1)
         except AggregateInvalid as exc:
             for error in exc.errors:
                 self.stderr.write(error)
