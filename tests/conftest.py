@@ -71,6 +71,22 @@ def doubled_draft(default_version, staff_user):
         price_cu_credit_per_hour=Decimal(28500))
     return draft
 
+
+@pytest.fixture
+def celery_eager(settings):
+    """Tasks run in this process and raise their errors. The Celery app read its conf from the
+    Django settings once, so its conf is switched too, and put back after."""
+    from credits_project.celery import app as celery_app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_TASK_EAGER_PROPAGATES = True
+    saved = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield celery_app
+    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = saved
+
+
 def pytest_collection_modifyitems(items):
     """Every transactional test restores the migrations' rows (default pricing, content types)
     the same way. Mixing a plain flush with serialized rollbacks makes whichever of them runs

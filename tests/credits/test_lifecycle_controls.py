@@ -38,7 +38,6 @@ from credits.selectors.forecast import lifecycle_forecast, lifecycle_next_run_at
 from credits.selectors.lifecycle import LIFECYCLE_PERIODIC_TASK_NAME
 from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
-from credits_project.celery import app as celery_app
 from pricing.enums import PaymentType
 from tests.credits.conftest import T0
 
@@ -55,18 +54,6 @@ RESULT = reverse("admin:credits_lifecyclesettings_run_now_result")
 STATUS = reverse("admin:credits_lifecyclesettings_run_now_status")
 FORECAST = reverse("admin:credits_lifecyclesettings_forecast")
 
-
-@pytest.fixture
-def celery_eager(settings):
-    """Tasks run in this process. The Celery app read its conf from the Django settings once,
-    so its conf is switched too, and put back after."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = True
-    saved = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield celery_app
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = saved
 
 
 @pytest.fixture

@@ -50,18 +50,6 @@ RUN_TIMES = (T0 + HOUR + LATE, T0 + 4 * HOUR + LATE, T0 + 27 * HOUR + LATE)
 migration = importlib.import_module("credits.migrations.0004_lifecycle_periodic_task")
 
 
-@pytest.fixture
-def celery_eager(settings):
-    """Tasks run in this process and raise their errors. The Celery app read its conf from the
-    Django settings once, so its conf is switched too (and put back)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = True
-    saved = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield celery_app
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = saved
-
 
 @pytest.fixture(autouse=True)
 def _time_travel_allowed(settings, default_version):

@@ -40,17 +40,6 @@ from tests.pricing.contents import gpu, instance_content
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def celery_eager(settings):
-    """Tasks run in this process and raise their errors (the app's conf is switched too)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    settings.CELERY_TASK_EAGER_PROPAGATES = True
-    saved = (celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates)
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield celery_app
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = saved
-
 
 @pytest.fixture
 def doubled(doubled_draft):
