@@ -41,6 +41,7 @@ from ..services.ledger import LedgerResult, adjustment_create, grant_create
 from .display import (
     credits_text,
     decimal_html,
+    hourly_charge_html,
     number_text,
     runway_text,
     signed_credits_text,
@@ -382,9 +383,9 @@ def _staff_actor(request) -> str:
 
 
 def _resource_credit_cost_per_hour(resource) -> str:
-    if resource.payment_type != PaymentType.CREDIT or not resource.cost_credit_per_second:
+    if resource.payment_type != PaymentType.CREDIT:
         return "-"
-    return _per_hour(resource.cost_credit_per_second)
+    return hourly_charge_html(resource.cost_credit_per_second)
 
 
 def _grant_text(entry: LedgerEntry) -> str:

@@ -13,6 +13,9 @@ from decimal import ROUND_DOWN, Decimal
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
+from pricing.costs import HOUR_SECONDS, amount_for_seconds
+
+from ..funding import hourly_charge
 from ..models import StatusChangeReason
 from ..selectors.lifecycle import Shortfall
 
@@ -146,3 +149,15 @@ def status_reason_text(reason: str) -> str:
     if reason in StatusChangeReason.values:
         return StatusChangeReason(reason).label
     return reason or "-"
+
+
+def hourly_charge_html(cost_credit_per_second: Decimal | None):
+    """What metering takes for one hour of a credit-paid resource, in whole credits
+    (`credits.funding.hourly_charge`), with the exact rate on hover: the per-second rate is
+    floored to 18 decimals as the network does, so 15,000 a hour reads 14999.99…976 exactly."""
+    if not cost_credit_per_second:
+        return "-"
+    exact = amount_for_seconds(cost_credit_per_second, HOUR_SECONDS)
+    return format_html('<span class="credits-exact" title="exact rate: {} credits per hour">{}'
+                       '</span>', exact_text(exact),
+                       number_text(hourly_charge(cost_credit_per_second)))

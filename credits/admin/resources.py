@@ -10,8 +10,16 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Q
 from django.utils.html import format_html
 
+from pricing.enums import PaymentType
+
 from ..models import CostRow, LifecycleRun, Resource, ResourceStatusChange
-from .display import decimal_html, short_html, status_reason_text, when_text
+from .display import (
+    decimal_html,
+    hourly_charge_html,
+    short_html,
+    status_reason_text,
+    when_text,
+)
 from .shared import (
     AddressSearchMixin,
     ReadOnlyAdminMixin,
@@ -72,7 +80,8 @@ class ResourceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     fields = ("item_hash", "type", "owner", "status", "removal_reason", "removing_since",
               "delete_after", "product_type", "payment_type", "payment_chain", "pricing_version",
-              "hold_shown", "stream_shown", "credit_shown", "size_shown", "created_at",
+              "hold_shown", "stream_shown", "credit_shown", "charged_per_hour", "size_shown",
+              "created_at",
               "ended_at", "content_shown")
     readonly_fields = fields
     inlines = [CostRowInline, StatusChangeInline]
@@ -100,6 +109,13 @@ class ResourceAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="size (MiB)")
     def size_shown(self, obj):
         return decimal_html(obj.size_mib)
+
+    @admin.display(description="credits charged per hour")
+    def charged_per_hour(self, obj):
+        """What metering takes each hour (whole credits), beside the exact per-second rate."""
+        if obj.payment_type != PaymentType.CREDIT:
+            return "-"
+        return hourly_charge_html(obj.cost_credit_per_second)
 
     @admin.display(description="content")
     def content_shown(self, obj):

@@ -401,3 +401,14 @@ def test_a_zero_charge_shows_what_it_could_not_drain():
     assert _entry_credits_text(LedgerEntry(amount=0, shortfall=14_250)) == "0 (14,250 short)"
     assert _entry_credits_text(LedgerEntry(amount=-1_000, shortfall=0)) == "−1,000"
     assert _entry_credits_text(LedgerEntry(amount=500, shortfall=0)) == "+500"
+
+
+def test_a_resource_page_shows_the_whole_credits_an_hour_is_charged_beside_the_exact_rate():
+    from decimal import Decimal
+
+    from credits.admin.display import hourly_charge_html
+
+    # one compute unit at 15 000 per hour: the per-second rate floored to 18 decimals
+    html = hourly_charge_html(Decimal("4.166666666666666666"))
+    assert ">15,000<" in html and 'title="exact rate: 14999.9999999999999976 credits' in html
+    assert hourly_charge_html(Decimal(0)) == "-"
