@@ -1,8 +1,8 @@
-"""Credits endpoints of the v1 API, and the network-compatible v0 estimate. Each view states who
+"""Credits endpoints of the v1 API, and the network-compatible v0 API. Each view states who
 may call it (see credits.auth)."""
 from django.urls import path, re_path
 
-from .api import estimates, ledger, lifecycle, resources
+from .api import estimates, ledger, lifecycle, network_accounts, network_messages, resources
 
 ADDRESS = r"(?P<address>[0-9A-Za-z:_\-.]{1,128})"
 
@@ -30,4 +30,6 @@ urlpatterns = [
 
 v0_patterns = [
     path("price/estimate", estimates.NetworkEstimateView.as_view(), name="v0-price-estimate"),
+    *network_accounts.v0_urls,
+    *network_messages.v0_urls,
 ]
