@@ -1,4 +1,5 @@
-"""The network's v0 API (aleph-im/pyaleph's shapes): prices, statuses, consumed credits and costs of registered messages."""
+"""The network's v0 API (aleph-im/pyaleph's shapes): prices, statuses, consumed credits and
+costs of registered messages."""
 from __future__ import annotations
 
 from django.urls import URLPattern
