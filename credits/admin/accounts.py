@@ -64,8 +64,6 @@ _STATUS_ORDER = Case(When(status=ResourceStatus.REMOVING, then=Value(0)),
                      default=Value(2), output_field=IntegerField())
 
 
-def _per_hour(credit_per_second) -> str:
-    return f"{amount_for_seconds(credit_per_second, HOUR_SECONDS):,.2f}"
 
 
 class OpenLotInline(ReadOnlyInline):
@@ -152,7 +150,8 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             per_second = account_credit_cost_per_second(account=obj)
         if not per_second:
             return "-"
-        return f"{_per_hour(per_second)} credits"
+        # The exact sum of the rates (each resource's hour is then rounded to whole credits).
+        return decimal_html(amount_for_seconds(per_second, HOUR_SECONDS), unit="credits")
 
     @admin.display(description="runway")
     def runway(self, obj):
@@ -225,7 +224,7 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
               if resource.delete_after else "-") for resource in resources))
         return format_html(
             "<p>{}</p><table class='account-resources'><thead><tr><th>item hash</th>"
-            "<th>type</th><th>status</th><th>payment</th><th>credits per hour</th>"
+            "<th>type</th><th>status</th><th>payment</th><th>credits charged per hour</th>"
             "<th>deleted after</th></tr></thead><tbody>{}</tbody></table>", link, rows)
 
     @admin.display(description="API keys")

@@ -3,10 +3,17 @@ and the lots each debit drained), and the lots. Read-only: services write them."
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html
 
 from ..models import LedgerEntry, Lot, LotDrain
 from .display import clip_html, number_text, short_html, signed_credits_text
-from .shared import AddressSearchMixin, ReadOnlyAdminMixin, ReadOnlyInline
+from .shared import AddressSearchMixin, ReadOnlyAdminMixin, ReadOnlyInline, change_url
+
+
+class AccountShownMixin:
+    @admin.display(description="account", ordering="account__address")
+    def account_shown(self, obj):
+        return short_html(obj.account.address, width_ch=14)
 
 
 class LotAmountsMixin:
@@ -38,7 +45,8 @@ class OpenedLotInline(LotAmountsMixin, ReadOnlyInline):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(AccountShownMixin, AddressSearchMixin, ReadOnlyAdminMixin,
+                       admin.ModelAdmin):
     """The append-only ledger, newest first. Filter one account with `?account__id__exact=`."""
 
     address_lookup = "account__address"
@@ -55,10 +63,6 @@ class LedgerEntryAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
               "counterparty", "created_by", "request_hash")
     readonly_fields = fields
     inlines = [OpenedLotInline, DrainInline]
-
-    @admin.display(description="account", ordering="account__address")
-    def account_shown(self, obj):
-        return short_html(obj.account.address, width_ch=14)
 
     @admin.display(description="credits", ordering="amount")
     def amount_shown(self, obj):
@@ -79,10 +83,15 @@ class LedgerEntryAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
 
 @admin.register(Lot)
-class LotAdmin(LotAmountsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("pk", "account", "lot_amount_shown", "remaining_shown", "expires_at",
-                    "created_at", "entry")
+class LotAdmin(AccountShownMixin, LotAmountsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("pk", "account_shown", "lot_amount_shown", "remaining_shown", "expires_at",
+                    "created_at", "entry_shown")
     list_select_related = ("account", "entry")
     list_filter = (("expires_at", admin.EmptyFieldListFilter),)
     show_full_result_count = False
     ordering = ("-created_at", "-pk")
+
+    @admin.display(description="opened by", ordering="entry")
+    def entry_shown(self, obj):
+        return format_html('<a href="{}">{} {}</a>', change_url(obj.entry),
+                           obj.entry.get_kind_display(), signed_credits_text(obj.entry.amount))

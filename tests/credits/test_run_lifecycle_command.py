@@ -102,7 +102,9 @@ def test_a_dry_run_lists_what_would_change_and_changes_nothing(accounts):
            f"  {restored.item_hash}  owner {restored.owner.address}  credit  " \
            "was credit_insufficient, deadline 2030-01-02T01:05:00+00:00\n" in output
     assert "Would be removed (grace over): 0\n" in output
-    assert LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND).dry_run
+    # a dry run records nothing: no run row, no run id used
+    assert not LifecycleRun.objects.filter(trigger=LifecycleTrigger.COMMAND).exists()
+    assert LifecycleRun.objects.filter(dry_run=True).count() == 0
 
 
 def test_at_with_dry_run_forecasts_what_will_be_flagged_or_removed_by_then(accounts):
@@ -176,17 +178,31 @@ def test_an_invalid_instant_is_a_clear_error(db, value, message):
     assert not LifecycleRun.objects.exists()
 
 
-def test_shards_split_the_run_and_reach_the_same_counts(accounts):
+def test_shards_split_the_run_and_reach_the_same_counts(accounts, settings):
+    settings.LIFECYCLE_ALLOW_TIME_TRAVEL = True
     at = T0 + 3 * HOUR + timedelta(minutes=5)
     whole = run_command("--dry-run", "--at", at.isoformat())
 
-    sharded = run_command("--dry-run", "--at", at.isoformat(), "--shards", "3")
+    sharded = run_command("--at", at.isoformat(), "--shards", "3")
 
     parent = LifecycleRun.objects.get(shard_count=3, parent=None)
     assert parent.shards.count() == 3 and parent.status == LifecycleRunStatus.SUCCEEDED
-    assert f"Dry run (nothing changed) {parent.pk} as of 2030-01-01T03:05:00+00:00, 3 shards: " \
-           in sharded
-    assert whole.split(": ", 1)[1] == sharded.split(": ", 1)[1]  # counts and listed resources
+    assert f"Lifecycle run {parent.pk} as of 2030-01-01T03:05:00+00:00, 3 shards: " in sharded
+
+    def counts(output):
+        return output.splitlines()[0].split(": ", 1)[1]
+
+    assert counts(whole) == counts(sharded)
+
+
+def test_a_dry_run_is_never_sharded(accounts):
+    at = T0 + 3 * HOUR + timedelta(minutes=5)
+    runs_before = LifecycleRun.objects.count()
+
+    output = run_command("--dry-run", "--at", at.isoformat(), "--shards", "3")
+
+    assert output.startswith("Dry run (nothing changed) as of 2030-01-01T03:05:00+00:00: ")
+    assert LifecycleRun.objects.count() == runs_before
 
 
 def test_shards_must_be_at_least_one(db):
@@ -251,7 +267,7 @@ def _someone_waits_for_an_advisory_lock() -> bool:
 
 def test_a_run_skipped_because_another_holds_the_lock_says_so_and_exits_0(accounts):
     with lifecycle_lock_held_elsewhere():
-        output = run_command("--dry-run")  # returns normally: exit status 0
+        output = run_command()  # returns normally: exit status 0
 
     assert output.startswith("Skipped: another lifecycle run holds the lock")
     run = LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND)

@@ -67,6 +67,10 @@ def _pages(demo) -> list[str]:
             f"/admin/credits/account/{demo['account'].pk}/change/",
             "/admin/credits/lifecyclerun/",
             "/admin/credits/lifecyclesettings/",
+            "/admin/credits/lifecyclesettings/forecast/",
+            "/admin/credits/resourcestatuschange/",
+            "/admin/credits/lot/",
+            "/admin/credits/tokenbalance/",
             "/admin/pricing/pricingversion/",
             f"/admin/pricing/pricingversion/{demo['draft'].pk}/change/"]
 

@@ -45,7 +45,7 @@ class Command(BaseCommand):
         if shards < 1:
             raise CommandError("--shards must be at least 1.")
         try:
-            if shards == 1:
+            if shards == 1 or dry_run:  # a dry run previews the whole run: never sharded
                 # A bar on a terminal only (see credits_project.progress); -v 0 turns it off.
                 with progress(desc="lifecycle run", unit="accounts", file=self.stderr,
                               enabled=options["verbosity"] >= 1) as bar:
@@ -61,17 +61,20 @@ class Command(BaseCommand):
 
         if run.status == LifecycleRunStatus.SKIPPED:
             self.stdout.write(self.style.WARNING(
-                f"Skipped: another lifecycle run holds the lock (run {run.pk} recorded as "
-                "skipped). Use --wait to wait for it."))
+                f"Skipped: another lifecycle run holds the lock"
+                f"{f' (run {run.pk} recorded as skipped)' if run.pk else ''}. Use --wait to wait "
+                "for it."))
             return
         counts = getattr(run, "counts", RunCounts())
-        what = "Dry run (nothing changed)" if dry_run else "Lifecycle run"
-        shards_note = f", {shards} shards" if shards > 1 else ""
-        skipped_shards = run.shards.filter(status=LifecycleRunStatus.SKIPPED).count()
-        if skipped_shards:
-            shards_note += f" ({skipped_shards} skipped: another run held their lock)"
+        what = ("Dry run (nothing changed)" if dry_run
+                else f"Lifecycle run {run.pk}")
+        shards_note = f", {shards} shards" if shards > 1 and not dry_run else ""
+        if run.pk is not None:
+            skipped_shards = run.shards.filter(status=LifecycleRunStatus.SKIPPED).count()
+            if skipped_shards:
+                shards_note += f" ({skipped_shards} skipped: another run held their lock)"
         self.stdout.write(
-            f"{what} {run.pk} as of {run.as_of.isoformat()}{shards_note}: "
+            f"{what} as of {run.as_of.isoformat()}{shards_note}: "
             f"{run.accounts} accounts, {run.resources} resources, {run.charges} charges, "
             f"{run.credits_charged} credits charged, {run.credits_short} credits short, "
             f"{run.flagged} flagged, {run.restored} restored, {run.removed} removed, "

@@ -13,7 +13,7 @@ class Batch:
     index: int  # its place in the run, from 0
     account_ids: tuple[int, ...]
     now: datetime
-    run_id: int
+    run_id: int | None  # None for a dry run, which has no row
     actor: str  # who the ledger entries and audit rows say acted: the run
 
     @property

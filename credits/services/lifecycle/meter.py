@@ -44,7 +44,7 @@ def meter(cursor, batch: Batch) -> RunCounts:
            "THEN r.delete_after ELSE %(now)s END")
     # The expense entries' reference names the run, as their actor does.
     params = {**batch.params, "ref": batch.actor,
-              "key": f"meter:run:{batch.run_id}:account:", "reason": METERING_REASON,
+              "key": f"meter:run:{batch.run_id or 'dry'}:account:", "reason": METERING_REASON,
               "removing": ResourceStatus.REMOVING.value, "credit": PaymentType.CREDIT.value,
               "expense": EntryKind.EXPENSE.value}
     temp(cursor, "lc_due", f"""

@@ -115,7 +115,8 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
     Another run holding the lifecycle lock makes this one skip (or wait, with `wait=True`).
     A real run first marks failed the runs whose process died (`lifecycle_runs_fail_dead`).
     `dry_run` does everything inside a transaction that is rolled back, so it reports exactly
-    what a real run would change and changes nothing.
+    what a real run would change and changes nothing: not even a row of its own (its run is
+    returned unsaved, without an id), so dry runs neither use up run ids nor show among runs.
     """
     now_real = timezone.now()
     refuse_time_travel(at=at, dry_run=dry_run)
@@ -128,9 +129,13 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
            "parent_id": None if shard is None else shard.parent_id}
     with lifecycle_lock(lock_name, wait=wait) as acquired:
         if not acquired:
-            return LifecycleRun.objects.create(**row, status=LifecycleRunStatus.SKIPPED,
-                                               finished_at=timezone.now())
-        run = lifecycle_run_claimed_create(**row)
+            skipped = LifecycleRun(**row, status=LifecycleRunStatus.SKIPPED,
+                                   finished_at=timezone.now())
+            if not dry_run:
+                skipped.save()
+            return skipped
+        run = (LifecycleRun(**row, status=LifecycleRunStatus.RUNNING) if dry_run
+               else lifecycle_run_claimed_create(**row))
         counts = RunCounts()
         error_messages: list[str] = []
         try:
@@ -144,7 +149,8 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
             _record_stop(run, counts, error_messages, exc)
             raise
         finally:
-            lifecycle_run_unclaim(run.pk)
+            if run.pk is not None:
+                lifecycle_run_unclaim(run.pk)
         run.counts = counts
         return run
 
@@ -173,7 +179,7 @@ def _run_batches(*, run: LifecycleRun, shard: Shard | None, step_settings: StepS
                  on_progress: Callable[[int], None] | None = None) -> None:
     """Expire lots (once per run: in the unsharded run or shard 0), then every batch; adds up
     into `counts` and `error_messages`, and tells `on_progress` each batch's accounts."""
-    actor = f"lifecycle-run:{run.pk}"
+    actor = f"lifecycle-run:{run.pk}" if run.pk is not None else "lifecycle-dry-run"
     # A real run commits batch by batch; a dry run keeps everything in one transaction
     # and rolls it back at the end.
     outer = transaction.atomic() if run.dry_run else nullcontext()
@@ -243,10 +249,11 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
         drop_temps(cursor, "lc_batch", "lc_res")
         # In the batch's transaction: the row of a run killed later counts exactly the work it
         # committed (the charges that name it, a dead shard's share of its parent).
-        LifecycleRun.objects.filter(pk=batch.run_id).update(
-            error_messages="\n".join(error_messages),
-            **{name: getattr(counts_before, name) + getattr(counts, name)
-               for name in LifecycleRun.COUNT_FIELDS})
+        if batch.run_id is not None:  # a dry run has no row
+            LifecycleRun.objects.filter(pk=batch.run_id).update(
+                error_messages="\n".join(error_messages),
+                **{name: getattr(counts_before, name) + getattr(counts, name)
+                   for name in LifecycleRun.COUNT_FIELDS})
     return counts
 
 
@@ -263,7 +270,8 @@ def _record(run: LifecycleRun, counts: RunCounts, error_messages: list[str]) -> 
     for name in LifecycleRun.COUNT_FIELDS:
         setattr(run, name, getattr(counts, name))
     run.error_messages = "\n".join(error_messages)
-    run.save()
+    if not run.dry_run:
+        run.save()
 
 
 def _record_stop(run: LifecycleRun, counts: RunCounts, error_messages: list[str],
