@@ -21,6 +21,8 @@ from unittest import mock
 from django.db import transaction
 from eth_utils import to_checksum_address
 
+from pricing.rules import HOLD_AND_STREAM_CUTOFF
+
 from .models import Account, LedgerEntry, LifecycleRun, LifecycleTrigger, Resource
 from .services.ledger import expense_create, grant_create, transfer_create
 from .services.lifecycle import lifecycle_run
@@ -153,12 +155,18 @@ class _Timeline:
                          reference=REFERENCE_PREFIX + reference, actor=ACTOR, at=at)
         self.at(hours_ago, action)
 
-    def register(self, hours_ago: float, key: str, message_type: str, content: dict) -> None:
-        # Six minutes before the runs' hourly grid: each billing hour ends before a run, not
-        # at the very instant of one.
-        self.at(hours_ago + 0.1, lambda at: resource_register(
-            item_hash=demo_item_hash(key), message_type=message_type, content=content,
-            actor=ACTOR, at=at))
+    def register(self, hours_ago: float, key: str, message_type: str, content: dict, *,
+                 legacy: bool = False) -> None:
+        """Six minutes before the runs' hourly grid: each billing hour ends before a run, not at
+        the very instant of one. A `legacy` resource (paid by hold or stream) is dated the day
+        before the network stopped accepting those payments (pricing.rules), as such resources
+        were; it still takes its place in the story's order."""
+        def action(at):
+            if legacy:
+                at = min(at, HOLD_AND_STREAM_CUTOFF - timedelta(days=1))
+            return resource_register(item_hash=demo_item_hash(key), message_type=message_type,
+                                     content=content, actor=ACTOR, at=at)
+        self.at(hours_ago + 0.1, action)
 
     def tokens(self, hours_ago: float, name: str, balance: str, height: int) -> None:
         self.at(hours_ago, lambda at: token_balance_set(
@@ -224,27 +232,29 @@ def _story(timeline: _Timeline) -> None:
     # Frank holds tokens: his balance dropped two days ago (two resources flagged) and came back
     # ten hours later (restored).
     t.tokens(week + 1, "frank", "5000", 19_000_000)
-    t.register(week, "frank-vm", "INSTANCE", _instance(frank, name="frank-vm", payment="hold"))
+    t.register(week, "frank-vm", "INSTANCE", _instance(frank, name="frank-vm", payment="hold"),
+               legacy=True)
     t.register(week, "frank-api", "PROGRAM",
                _program(frank, name="frank-api", payment="hold", code_ref=code_store,
-                        runtime_ref=runtime_store))
+                        runtime_ref=runtime_store), legacy=True)
     t.register(week, "frank-archive", "STORE",
                _store(frank, item_hash=demo_item_hash("frank-archive"), size_mib=500,
-                      payment="hold"))
+                      payment="hold"), legacy=True)
     t.tokens(50.5, "frank", "1200", 19_010_000)
     t.tokens(40.5, "frank", "6000", 19_012_000)
 
     # Grace holds tokens for a confidential VM; her balance dropped two and a half hours ago.
     t.tokens(week + 1, "grace", "2500", 19_000_100)
     t.register(week, "grace-enclave", "INSTANCE",
-               _instance(grace, name="grace-enclave", payment="hold", confidential=True))
+               _instance(grace, name="grace-enclave", payment="hold", confidential=True),
+               legacy=True)
     t.tokens(2.5, "grace", "1200", 19_014_000)
 
     # Heidi streams (Superfluid): two VMs, one of which she deleted three days ago.
     t.register(week, "heidi-vm", "INSTANCE", _instance(heidi, name="heidi-vm",
-                                                       payment="superfluid"))
+                                                       payment="superfluid"), legacy=True)
     t.register(week, "heidi-test", "INSTANCE", _instance(heidi, name="heidi-test",
-                                                         payment="superfluid"))
+                                                         payment="superfluid"), legacy=True)
     t.at(72.5, lambda at: resource_forget(item_hash=demo_item_hash("heidi-test"), actor=ACTOR,
                                           at=at))
 

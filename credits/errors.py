@@ -33,6 +33,19 @@ class InsufficientBalance(DomainError):
     code = "insufficient_balance"
 
 
+class PaymentTypeNotAccepted(DomainError):
+    """A payment rule of the pricing version refuses the content's payment type for its product
+    (e.g. hold for an instance since the network's cut-off); nothing is stored.
+
+    details: rule, product_type, payment_type, not_accepted_from, accepted_payment_types."""
+
+    status_code = 422
+    code = "payment_type_not_accepted"
+
+    def __init__(self, refusal):  # a pricing.rules.Refusal
+        super().__init__(refusal.message, **refusal.details())
+
+
 class ResourceConflict(DomainError):
     status_code = 409
     code = "resource_conflict"

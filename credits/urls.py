@@ -29,7 +29,7 @@ urlpatterns = [
 ]
 
 v0_patterns = [
-    path("price/estimate", estimates.NetworkEstimateView.as_view(), name="v0-price-estimate"),
+    *estimates.v0_urls,
     *network_accounts.v0_urls,
     *network_messages.v0_urls,
 ]

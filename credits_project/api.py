@@ -163,7 +163,7 @@ def exception_handler(exc, context):
         return Response(error_body(exc.error_code, exc.message, exc.details),
                         status=exc.status_code)
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        return Response({"error": exc.error_fields()}, status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API exception: Django's 500 handling (and handler500) takes over
@@ -213,7 +213,9 @@ def _is_json(response) -> bool:
 
 class ApiErrorPagesMiddleware:
     """Under /api/, an error Django answers with a page (HTML or text) is answered in the error
-    shape instead, with the same status and headers; elsewhere Django's pages stay.
+    shape instead, with the same status and headers; elsewhere Django's pages stay. An answer
+    marked `network_answer` (the network-compatible v0 views' plain-text errors, written as the
+    network's node writes them for its clients) is left as it is.
 
     Django answers with handler404/handler500 below only with DEBUG off: with DEBUG on it sends
     its technical 404 and 500 pages (an unknown path, a view that failed), which no API client
@@ -226,7 +228,7 @@ class ApiErrorPagesMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if response.status_code < 400 or not _is_api(request) or response.streaming \
-                or _is_json(response):
+                or _is_json(response) or getattr(response, "network_answer", False):
             return response
         shaped = JsonResponse(error_page_body(request, response.status_code),
                               status=response.status_code)

@@ -11,3 +11,7 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def error_fields(self) -> dict:
+        """The error as the API writes it inside `{"error": ...}`: code, message, details."""
+        return {"code": self.code, "message": self.message, "details": self.details}

@@ -218,6 +218,8 @@ SPECTACULAR_SETTINGS = {
         "MessageTypeEnum": "pricing.enums.MessageType",
         "CostRowTypeEnum": "pricing.enums.CostRowType",
         "RemovalReasonEnum": "credits.models.RemovalReason",
+        "ResourceStatusEnum": "credits.models.ResourceStatus",
+        "LifecycleRunStatusEnum": "credits.models.LifecycleRunStatus",
     },
     # Swagger UI from drf-spectacular-sidecar's static files: /api/docs/ works without internet
     # and with the pinned version. No validator badge: it would send the schema's URL to

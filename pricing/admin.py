@@ -1,7 +1,7 @@
 """Pricing admin pieces that know only pricing: the price fields, the inlines of a version's
-products, tiers and GPU devices (editable while it is a draft, read-only after), and the
-read-only lists across versions. The pricing version's own admin shows its impact on the live
-resources, so the credits admin defines and registers it (credits/admin/pricing.py).
+products, tiers, GPU devices and payment rules (editable while it is a draft, read-only after),
+and the read-only lists across versions. The pricing version's own admin shows its impact on the
+live resources, so the credits admin defines and registers it (credits/admin/pricing.py).
 """
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin
 from django.db import models
+from django.utils.html import format_html
 
 from .aggregate import format_price
+from .enums import PaymentType, ProductType
 from .fields import ExactDecimalField
-from .models import GpuDevice, Product, Tier
+from .models import GpuDevice, PaymentRule, Product, Tier
+from .rules import format_rule_date
 
 
 class FitInput(forms.TextInput):
@@ -127,6 +130,57 @@ class GpuDeviceInline(_VersionChildInline):
         if db_field.name in ("name", "model", "vendor"):
             kwargs["widget"] = FitInput(min_chars=12, ch_per_char=1.2)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class PaymentRuleInline(_VersionChildInline):
+    """The version's payment rules: from the date on, the payment types ticked are refused for
+    the products ticked (registration answers 422 payment_type_not_accepted)."""
+
+    model = PaymentRule
+    fields = ("name", "product_types", "payment_types", "not_accepted_from", "description")
+    verbose_name = "payment rule"
+    verbose_name_plural = ("Payment rules (from the date on, the payment types ticked are "
+                           "refused for the products ticked)")
+    _CHOICES = {"product_types": ProductType, "payment_types": PaymentType}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        choices = self._CHOICES.get(db_field.name)
+        if choices is not None:
+            return forms.TypedMultipleChoiceField(
+                choices=choices.choices, widget=forms.CheckboxSelectMultiple,
+                label=db_field.verbose_name, help_text=db_field.help_text)
+        if db_field.name == "not_accepted_from":
+            # One box, as on the publish page (the admin's split date and time is two).
+            return forms.DateTimeField(
+                label="not accepted from (UTC)", help_text=db_field.help_text,
+                widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1},
+                                           format="%Y-%m-%dT%H:%M:%S"))
+        if db_field.name == "name":
+            kwargs["widget"] = FitInput(min_chars=12, ch_per_char=1.2)
+        if db_field.name == "description":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 36})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if self._editable(obj):
+            return fields
+        # Read-only: the lists as labels, the date as people read it.
+        return [f"{name}_shown" if name in (*self._CHOICES, "not_accepted_from") else name
+                for name in fields]
+
+    @admin.display(description="product types")
+    def product_types_shown(self, obj):
+        return ", ".join(ProductType(value).label for value in obj.product_types)
+
+    @admin.display(description="payment types")
+    def payment_types_shown(self, obj):
+        return ", ".join(PaymentType(value).label for value in obj.payment_types)
+
+    @admin.display(description="not accepted from")
+    def not_accepted_from_shown(self, obj):
+        return format_html('<span style="white-space: nowrap">{}</span>',
+                           format_rule_date(obj.not_accepted_from))
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,5 +1,7 @@
 """The network's pricing-aggregate and settings-aggregate JSON shapes: parsed into specs (every
 problem reported with its JSON path), exported from pricing versions, and turned into tables.
+Payment rules, which the network keeps in its code rather than in an aggregate, have a document
+of this service's own: `{"payment_rules": [...]}`.
 """
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Iterable
 
+from django.utils.dateparse import parse_datetime
+
 from credits_project.text import unstorable_text_path
 
 from .costs import ComputeUnit, PricingTable, ProductPricing, Rates, Tier
-from .enums import ProductType
+from .enums import PaymentType, ProductType
+from .rules import PaymentRuleSpec
 
 _ZERO = Decimal(0)
 
@@ -52,6 +57,13 @@ MAX_TIER_ID = 32
 MAX_MODEL = 64
 MAX_GPU_NAME = 120
 MAX_VENDOR = 32
+MAX_RULE_NAME = 64
+MAX_RULE_DESCRIPTION = 200
+_SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
+# How a settings aggregate's repeated device id is read: refused (the default: a device id maps
+# to one model), or as the network reads it, the first entry winning and the others ignored.
+GPU_DUPLICATES_REFUSE = "refuse"
+GPU_DUPLICATES_FIRST_WINS = "first_wins"
 
 
 class AggregateInvalid(ValueError):
@@ -118,6 +130,10 @@ class GpuSpecs(list):
     def __init__(self, items: Iterable[GpuSpec] = (), warnings: Iterable[str] = ()):
         super().__init__(items)
         self.warnings = list(warnings)
+
+
+class PaymentRuleSpecs(list):
+    """The payment rules of a payment-rules document."""
 
 
 # --- reading JSON text -------------------------------------------------------------------------
@@ -438,13 +454,17 @@ def parse_price_aggregate(data: Any) -> ProductSpecs:
     return ProductSpecs(products, problems.warnings)
 
 
-def parse_compatible_gpus(data: Any) -> GpuSpecs:
+def parse_compatible_gpus(data: Any, *, duplicates: str = GPU_DUPLICATES_REFUSE) -> GpuSpecs:
     """The GPU catalogue of a settings aggregate: `{"compatible_gpus": [...]}`, wrapped in
     `{"settings": ...}` or `{"data": {"settings": ...}}`, or the bare list.
 
     Device ids are lowercase `vendor:device` hex and unique; a duplicate is an error naming
-    both entries. Raises AggregateInvalid listing every problem with its JSON path.
+    both entries, or with `duplicates=GPU_DUPLICATES_FIRST_WINS` a warning: the first entry is
+    kept, as the network's lookup finds it first, and the later one is ignored.
+    Raises AggregateInvalid listing every problem with its JSON path.
     """
+    if duplicates not in (GPU_DUPLICATES_REFUSE, GPU_DUPLICATES_FIRST_WINS):
+        raise ValueError(f"duplicates: {duplicates!r} is not refuse or first_wins")
     problems = _Problems()
     data = _unwrap(data, "settings")
     if isinstance(data, dict):
@@ -481,6 +501,13 @@ def parse_compatible_gpus(data: Any) -> GpuSpecs:
         vendor = "NVIDIA" if vendor is None else _text(
             vendor, _join(path, "vendor"), problems, max_length=MAX_VENDOR, required=True)
         if device_id is not None:
+            if device_id in seen and duplicates == GPU_DUPLICATES_FIRST_WINS:
+                first_index, first_model = seen[device_id]
+                problems.warn(_join(path, "device_id"),
+                              f"{_show(device_id)} is listed again, as {_show(model)}; the "
+                              f"network reads the first entry (compatible_gpus[{first_index}], "
+                              f"{_show(first_model)}), so this one is ignored")
+                continue
             if device_id in seen:
                 first_index, first_model = seen[device_id]
                 problems.error(_join(path, "device_id"),
@@ -494,6 +521,98 @@ def parse_compatible_gpus(data: Any) -> GpuSpecs:
     if problems.errors:
         raise AggregateInvalid(problems.errors, problems.warnings)
     return GpuSpecs(gpus, problems.warnings)
+
+
+def _choices(value: Any, path: str, problems: _Problems, *, allowed: Iterable[str],
+             what: str) -> tuple[str, ...] | None:
+    """A non-empty list of distinct values among `allowed`, in `allowed`'s order."""
+    allowed = list(allowed)
+    if not isinstance(value, list) or not value:
+        problems.error(path, f"is {_show(value)}, expected a non-empty list of {what}")
+        return None
+    ok = True
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or item not in allowed:
+            problems.error(f"{path}[{index}]", f"{_show(item)} is not a {what[:-1]} (expected "
+                                               f"one of {', '.join(allowed)})")
+            ok = False
+        elif item in value[:index]:
+            problems.error(f"{path}[{index}]", f"{_show(item)} is listed twice")
+            ok = False
+    return tuple(item for item in allowed if item in value) if ok else None
+
+
+def _aware_datetime(value: Any, path: str, problems: _Problems):
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        problems.error(path, f"{_show(value)} is not an ISO 8601 date and time "
+                             "(e.g. 2027-01-01T00:00:00Z)")
+        return None
+    if parsed.tzinfo is None:
+        problems.error(path, f"{_show(value)} has no time zone (add Z or +00:00)")
+        return None
+    return parsed
+
+
+def parse_payment_rules(data: Any) -> PaymentRuleSpecs:
+    """The payment rules of `{"payment_rules": [...]}` or of the bare list.
+
+    Each rule: `name` (letters, digits, - and _; unique), `product_types` and `payment_types`
+    (non-empty lists of known values), `not_accepted_from` (ISO 8601 with a time zone),
+    `description` (optional). Unknown keys are errors. Raises AggregateInvalid listing every
+    problem with its JSON path.
+    """
+    problems = _Problems()
+    if isinstance(data, dict):
+        if "payment_rules" not in data:
+            raise AggregateInvalid(["payment_rules: missing (expected a document with a "
+                                    "payment_rules list)"])
+        data = data["payment_rules"]
+    if not isinstance(data, list):
+        raise AggregateInvalid([f"payment_rules: is {_type_name(data)}, expected a list"])
+    rules = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(data):
+        path = f"payment_rules[{index}]"
+        item = _object(item, path, problems)
+        if item is None:
+            continue
+        errors_before = len(problems.errors)
+        _unknown_keys(item, ("name", "product_types", "payment_types", "not_accepted_from",
+                             "description"), path, problems)
+        name = _text(item.get("name"), _join(path, "name"), problems, max_length=MAX_RULE_NAME,
+                     required=True)
+        if name and not _SLUG_RE.match(name):
+            problems.error(_join(path, "name"), f"{_show(name)} may hold only letters, digits, "
+                                                "- and _")
+        elif name and name in seen:
+            problems.error(_join(path, "name"),
+                           f"{_show(name)} is already used by payment_rules[{seen[name]}]")
+        elif name:
+            seen[name] = index
+        product_types = _choices(item.get("product_types"), _join(path, "product_types"),
+                                 problems, allowed=[p.value for p in ProductType],
+                                 what="product types")
+        payment_types = _choices(item.get("payment_types"), _join(path, "payment_types"),
+                                 problems, allowed=[p.value for p in PaymentType],
+                                 what="payment types")
+        not_accepted_from = _aware_datetime(item.get("not_accepted_from"),
+                                            _join(path, "not_accepted_from"), problems)
+        description = _text(item.get("description"), _join(path, "description"), problems,
+                            max_length=MAX_RULE_DESCRIPTION, required=False)
+        if len(problems.errors) == errors_before:
+            rules.append(PaymentRuleSpec(name=name, product_types=product_types,
+                                         payment_types=payment_types,
+                                         not_accepted_from=not_accepted_from,
+                                         description=description))
+    if problems.errors:
+        raise AggregateInvalid(problems.errors)
+    return PaymentRuleSpecs(rules)
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -578,6 +697,24 @@ def version_to_compatible_gpus(version) -> list[dict]:
     return gpus
 
 
+def payment_rule_to_document(rule) -> dict:
+    """One payment rule (a model row or a PaymentRuleSpec) as the payment-rules document has it."""
+    item: dict[str, Any] = {
+        "name": rule.name, "product_types": list(rule.product_types),
+        "payment_types": list(rule.payment_types),
+        "not_accepted_from": rule.not_accepted_from.isoformat().replace("+00:00", "Z")}
+    if rule.description:
+        item["description"] = rule.description
+    return item
+
+
+def version_to_payment_rules(version) -> dict:
+    """A version's payment rules as this service's document `{"payment_rules": [...]}` (the
+    network keeps them in its code, not in an aggregate)."""
+    rules = version.payment_rules.all().order_by("not_accepted_from", "name")
+    return {"payment_rules": [payment_rule_to_document(rule) for rule in rules]}
+
+
 def version_problems(version) -> list[str]:
     """What keeps a version from being published: its export re-parsed, every problem listed."""
     errors = []
@@ -587,6 +724,10 @@ def version_problems(version) -> list[str]:
         errors.extend(exc.errors)
     try:
         parse_compatible_gpus(version_to_compatible_gpus(version))
+    except AggregateInvalid as exc:
+        errors.extend(exc.errors)
+    try:
+        parse_payment_rules(version_to_payment_rules(version))
     except AggregateInvalid as exc:
         errors.extend(exc.errors)
     return errors

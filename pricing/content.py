@@ -70,7 +70,7 @@ class EstimateProgramContent(ProgramContent):
 class EstimateStoreContent(StoreContent):
     time: Optional[float] = Field(default=None, ge=0)  # type: ignore[assignment]
     size: Optional[int] = Field(default=None, ge=0, le=MAX_STORE_SIZE_BYTES)
-    estimated_size_mib: Optional[Decimal] = Field(default=None, gt=0, le=MAX_STORE_SIZE_MIB,
+    estimated_size_mib: Optional[Decimal] = Field(default=None, ge=0, le=MAX_STORE_SIZE_MIB,
                                                   allow_inf_nan=False)
 
 

@@ -461,6 +461,8 @@ def _executable_rows(content, table, credit: bool, ref_sizes_mib) -> tuple[str, 
 
 
 def _store_size_mib(content) -> Decimal:
+    """The stored file's size: `estimated_size_mib` when given (0 too: an empty file is a size,
+    not a missing one), else the declared byte size in MiB."""
     estimated = getattr(content, "estimated_size_mib", None)
     if estimated is not None:
         return Decimal(estimated)
@@ -473,6 +475,7 @@ def _store_size_mib(content) -> Decimal:
 def _store_rows(content, table, credit: bool, item_hash: str | None) -> list[CostRow]:
     product = table.product(_STORAGE)
     size_mib = _store_size_mib(content)
+    # PRICING.md: a file paid by credit pays for 25 MiB at least, an empty one included.
     if credit and size_mib < MIN_STORE_CREDIT_SIZE_MIB:
         size_mib = MIN_STORE_CREDIT_SIZE_MIB
     return [_volume_row(CostRowType.STORAGE.value, CostRowType.STORAGE.value,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,8 @@ from .aggregate import (
     version_to_aggregate,
     version_to_compatible_gpus,
 )
-from .models import GpuDevice, PricingVersion, Product, Tier
+from .models import GpuDevice, PaymentRule, PricingVersion, Product, Tier
+from .rules import format_rule_date
 from .selectors import pricing_version_in_force
 
 
@@ -24,6 +26,10 @@ def shown_value(value: Any) -> str:
     """A field's value as the pricing pages show it: prices without the column's padding."""
     if isinstance(value, Decimal):
         return format_price(value)
+    if isinstance(value, datetime):
+        return format_rule_date(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value) or "—"
     return "—" if value in (None, "") else str(value)
 
 
@@ -31,6 +37,8 @@ _PRODUCT_FIELDS = [f for f in Product._meta.concrete_fields
                    if f.name not in ("id", "version", "product_type")]
 _TIER_FIELDS = [Tier._meta.get_field(name) for name in ("compute_units", "model", "vram_mib")]
 _GPU_FIELDS = [GpuDevice._meta.get_field(name) for name in ("model", "name", "vendor")]
+_RULE_FIELDS = [PaymentRule._meta.get_field(name) for name in
+                ("product_types", "payment_types", "not_accepted_from", "description")]
 
 
 @dataclass(frozen=True)
@@ -57,14 +65,16 @@ class VersionDiff:
     products: tuple[RowChange, ...]
     tiers: tuple[RowChange, ...]
     gpu_devices: tuple[RowChange, ...]
+    payment_rules: tuple[RowChange, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not (self.products or self.tiers or self.gpu_devices)
+        return not (self.products or self.tiers or self.gpu_devices or self.payment_rules)
 
     @property
     def count(self) -> int:
-        return len(self.products) + len(self.tiers) + len(self.gpu_devices)
+        return (len(self.products) + len(self.tiers) + len(self.gpu_devices)
+                + len(self.payment_rules))
 
 
 def _row_changes(old_rows: dict, new_rows: dict, fields_, key_order) -> tuple[RowChange, ...]:
@@ -116,7 +126,8 @@ def version_diff_base(version: PricingVersion) -> PricingVersion | None:
 
 def version_diff(*, version: PricingVersion, base: PricingVersion | None) -> VersionDiff:
     """`version` against `base` (None: against nothing, everything is added), field by field:
-    products by type, tiers by (type, id), GPU devices by PCI device id. Six queries."""
+    products by type, tiers by (type, id), GPU devices by PCI device id, payment rules by name.
+    Eight queries."""
 
     def products(v):
         return {} if v is None else {p.product_type: p for p in v.products.all()}
@@ -127,6 +138,9 @@ def version_diff(*, version: PricingVersion, base: PricingVersion | None) -> Ver
     def gpus(v):
         return {} if v is None else {g.device_id: g for g in v.gpu_devices.all()}
 
+    def rules(v):
+        return {} if v is None else {r.name: r for r in v.payment_rules.all()}
+
     return VersionDiff(
         version=version, base=base,
         products=_row_changes(products(base), products(version), _PRODUCT_FIELDS,
@@ -134,6 +148,7 @@ def version_diff(*, version: PricingVersion, base: PricingVersion | None) -> Ver
         tiers=_row_changes(tiers(base), tiers(version), _TIER_FIELDS,
                            lambda key: (_product_order(key[0]), key[1])),
         gpu_devices=_row_changes(gpus(base), gpus(version), _GPU_FIELDS, lambda key: key),
+        payment_rules=_row_changes(rules(base), rules(version), _RULE_FIELDS, lambda key: key),
     )
 
 

@@ -1,13 +1,14 @@
-"""Pricing versions and what they hold: products with their compute unit and prices, tiers, and
-the GPU catalogue. A version is edited as a draft, published with an effective date, and never
-edited again; history of every change is kept by django-simple-history.
+"""Pricing versions and what they hold: products with their compute unit and prices, tiers, the
+GPU catalogue and the payment rules. A version is edited as a draft, published with an effective
+date, and never edited again; history of every change is kept by django-simple-history.
 """
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from .enums import ProductType, VersionStatus
+from .enums import PaymentType, ProductType, VersionStatus
 from .fields import ExactDecimalField
 
 GPU_DEVICE_ID_VALIDATOR = RegexValidator(
@@ -132,3 +133,36 @@ class GpuDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} {self.model}"
+
+
+class PaymentRule(models.Model):
+    """A payment rule of a version: from `not_accepted_from` on, the payment types listed are
+    refused for the product types listed (the network's payment cut-offs; pricing/rules.py
+    applies them)."""
+
+    version = models.ForeignKey(PricingVersion, on_delete=models.CASCADE,
+                                related_name="payment_rules")
+    name = models.SlugField(max_length=64, help_text="Named in refusals, e.g. credit_only.")
+    product_types = ArrayField(
+        models.CharField(max_length=32, choices=ProductType.choices),
+        help_text="The products the rule applies to.")
+    payment_types = ArrayField(
+        models.CharField(max_length=16, choices=PaymentType.choices),
+        help_text="The payment types refused for them.")
+    not_accepted_from = models.DateTimeField(
+        "not accepted from", help_text="From this instant on, the payment types are refused.")
+    description = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["version", "not_accepted_from", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "name"],
+                                    name="pricing_payment_rule_unique_per_version"),
+            models.CheckConstraint(name="pricing_payment_rule_lists_not_empty",
+                                   condition=models.Q(product_types__len__gt=0,
+                                                      payment_types__len__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (version {self.version_id})"

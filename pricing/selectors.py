@@ -1,4 +1,5 @@
-"""Reading pricing: which version is in force, and its pricing table, cached in the process.
+"""Reading pricing: which version is in force, its pricing table and its payment rules, cached
+in the process.
 
 An estimate reads the table from the process cache and makes no database query once warm. The
 cache entry is dropped when a version is published (in this process at once; in other processes
@@ -21,6 +22,7 @@ from django.utils import timezone
 from .costs import ComputeUnit, PricingTable, ProductPricing, Rates, Tier
 from .enums import VersionStatus
 from .models import PricingVersion
+from .rules import PaymentRuleSpec, PaymentTypeAcceptance, payment_type_refusal
 
 _GENERATION_KEY = "pricing:generation"
 _ZERO = Decimal(0)
@@ -76,10 +78,19 @@ def pricing_table_from_version(version: PricingVersion) -> PricingTable:
     return PricingTable(version_id=version.pk, products=products, gpu_models=gpu_models)
 
 
+def _payment_rules_from_db(version: PricingVersion) -> tuple[PaymentRuleSpec, ...]:
+    return tuple(
+        PaymentRuleSpec(name=rule.name, product_types=tuple(rule.product_types),
+                        payment_types=tuple(rule.payment_types),
+                        not_accepted_from=rule.not_accepted_from, description=rule.description)
+        for rule in version.payment_rules.all().order_by("not_accepted_from", "name"))
+
+
 @dataclass(frozen=True)
 class _Entry:
     table: PricingTable | None
     version: PricingVersion | None
+    payment_rules: tuple[PaymentRuleSpec, ...]
     generation: int | None
     valid_until_monotonic: float
     valid_until: datetime | None  # next version's effective date
@@ -116,14 +127,23 @@ class _PricingCache:
             return False
         return self._generation() == entry.generation
 
+    def payment_rules(self, version_pk: int) -> tuple[PaymentRuleSpec, ...] | None:
+        """The cached payment rules if `version_pk` is the cached version (fresh or not: a
+        published version's rules never change), else None."""
+        entry = self._entry
+        if entry is not None and entry.version is not None and entry.version.pk == version_pk:
+            return entry.payment_rules
+        return None
+
     def _load(self) -> _Entry:
         generation = self._generation()
         now = timezone.now()
         version = pricing_version_in_force(at=now)
         table = pricing_table_from_version(version) if version else None
+        rules = _payment_rules_from_db(version) if version else ()
         upcoming = pricing_version_next(after=now)
         return _Entry(
-            table=table, version=version, generation=generation,
+            table=table, version=version, payment_rules=rules, generation=generation,
             valid_until_monotonic=time.monotonic() + settings.PRICING_CACHE_TTL_SECONDS,
             valid_until=upcoming.effective_from if upcoming else None,
         )
@@ -135,6 +155,21 @@ _cache = _PricingCache()
 def pricing_in_force() -> tuple[PricingVersion | None, PricingTable | None]:
     """The version in force now and its pricing table, from the process cache."""
     return _cache.get()
+
+
+def payment_rules_of(version: PricingVersion) -> tuple[PaymentRuleSpec, ...]:
+    """The payment rules of `version`: from the process cache when it is the cached version in
+    force (no query), else from the database."""
+    cached = _cache.payment_rules(version.pk) if not version.is_editable else None
+    return cached if cached is not None else _payment_rules_from_db(version)
+
+
+def payment_type_acceptance(*, version: PricingVersion, product_type: str, payment_type: str,
+                            at: datetime) -> PaymentTypeAcceptance:
+    """Does `version` accept `payment_type` for `product_type` at `at`? Its payment rules
+    through the one rule, `pricing.rules.payment_type_refusal`; the refusal names the rule."""
+    return PaymentTypeAcceptance(refusal=payment_type_refusal(
+        payment_rules_of(version), product_type=product_type, payment_type=payment_type, at=at))
 
 
 def pricing_cache_invalidate() -> None:

@@ -1,5 +1,6 @@
 """Writing pricing versions: import a draft from the network's JSON, copy a version to a draft,
 publish a draft with an effective date, and mark versions that can never be in force again.
+A version's payment rules go with it: imported, copied and published with its prices.
 """
 from __future__ import annotations
 
@@ -11,18 +12,21 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from .aggregate import (
+    GPU_DUPLICATES_REFUSE,
     AggregateInvalid,
     GpuSpec,
     ProductSpec,
     parse_compatible_gpus,
+    parse_payment_rules,
     parse_price_aggregate,
     version_problems,
     version_to_compatible_gpus,
 )
 from .enums import VersionStatus
 from .locks import pricing_versions_publish_lock
-from .models import GpuDevice, PricingVersion, Product, Tier
-from .selectors import pricing_cache_invalidate, pricing_version_in_force
+from .models import GpuDevice, PaymentRule, PricingVersion, Product, Tier
+from .rules import DEFAULT_PAYMENT_RULES, PaymentRuleSpec
+from .selectors import payment_rules_of, pricing_cache_invalidate, pricing_version_in_force
 
 # A date picked on a page a few minutes ago still means "now"; it is then published as now, so
 # a version never claims to have been in force before it was published.
@@ -62,8 +66,18 @@ class PricingVersionInvalid(PricingVersionError, AggregateInvalid):
         self.message = message or self.message
 
 
+def _create_payment_rules(*, version: PricingVersion, rules: list[PaymentRuleSpec],
+                          history: dict) -> None:
+    bulk_create_with_history(
+        [PaymentRule(version=version, name=rule.name, product_types=list(rule.product_types),
+                     payment_types=list(rule.payment_types),
+                     not_accepted_from=rule.not_accepted_from, description=rule.description)
+         for rule in rules], PaymentRule, **history)
+
+
 def _create_contents(*, version: PricingVersion, products: list[ProductSpec],
-                     gpus: list[GpuSpec], user, reason: str) -> None:
+                     gpus: list[GpuSpec], rules: list[PaymentRuleSpec], user,
+                     reason: str) -> None:
     # bulk_create_with_history writes one history row per object, with the user, in bulk.
     history = {"default_user": user, "default_change_reason": reason}
     bulk_create_with_history(
@@ -78,6 +92,7 @@ def _create_contents(*, version: PricingVersion, products: list[ProductSpec],
         [GpuDevice(version=version, device_id=gpu.device_id, model=gpu.model, name=gpu.name,
                    vendor=gpu.vendor) for gpu in gpus],
         GpuDevice, **history)
+    _create_payment_rules(version=version, rules=rules, history=history)
 
 
 def recorded_user(user):
@@ -94,14 +109,20 @@ def _name_errors(name: Any) -> list[str]:
 
 
 @transaction.atomic
-def pricing_version_import(*, aggregate: Any, compatible_gpus: Any | None = None, name: str,
-                           user=None, notes: str = "") -> PricingVersion:
-    """A new draft from the network's pricing aggregate and, optionally, its settings aggregate.
+def pricing_version_import(*, aggregate: Any, compatible_gpus: Any | None = None,
+                           payment_rules: Any | None = None, name: str, user=None,
+                           notes: str = "",
+                           gpu_duplicates: str = GPU_DUPLICATES_REFUSE) -> PricingVersion:
+    """A new draft from the network's pricing aggregate and, optionally, its settings aggregate
+    and a payment-rules document (this service's own: the network keeps them in its code).
 
-    Both documents are checked completely before anything is written; on any problem nothing
+    All documents are checked completely before anything is written; on any problem nothing
     is created and PricingVersionInvalid lists every problem. Without `compatible_gpus` the GPU
-    catalogue of the version in force is copied. Warnings (ignored unknown product types or
-    keys) are on the returned version as `import_warnings`.
+    catalogue of the version in force is copied; without `payment_rules` its payment rules
+    (with no version in force, the network's, `pricing.rules.DEFAULT_PAYMENT_RULES`).
+    `gpu_duplicates="first_wins"` reads a device id listed twice as the network does (see
+    `parse_compatible_gpus`). Warnings (ignored unknown product types, keys or repeated device
+    ids) are on the returned version as `import_warnings`.
     """
     user = recorded_user(user)
     errors = _name_errors(name)
@@ -116,26 +137,34 @@ def pricing_version_import(*, aggregate: Any, compatible_gpus: Any | None = None
     gpus: list[GpuSpec] = []
     if compatible_gpus is not None:
         try:
-            gpus = parse_compatible_gpus(compatible_gpus)
+            gpus = parse_compatible_gpus(compatible_gpus, duplicates=gpu_duplicates)
             warnings.extend(gpus.warnings)
         except AggregateInvalid as exc:
             errors.extend(exc.errors)
             warnings.extend(exc.warnings)
+    rules: list[PaymentRuleSpec] = []
+    if payment_rules is not None:
+        try:
+            rules = parse_payment_rules(payment_rules)
+        except AggregateInvalid as exc:
+            errors.extend(exc.errors)
     if errors:
         raise PricingVersionInvalid(errors, warnings)
 
+    in_force = pricing_version_in_force()
     if compatible_gpus is None:
-        in_force = pricing_version_in_force()
         if in_force is None:
             warnings.append("compatible_gpus: none given and no version is in force; the GPU "
                             "catalogue is empty")
         else:
             gpus = parse_compatible_gpus(version_to_compatible_gpus(in_force))
+    if payment_rules is None:
+        rules = list(payment_rules_of(in_force) if in_force else DEFAULT_PAYMENT_RULES)
 
     version = PricingVersion(name=name.strip(), notes=notes, status=VersionStatus.DRAFT)
     version._history_user = user
     version.save()
-    _create_contents(version=version, products=products, gpus=gpus, user=user,
+    _create_contents(version=version, products=products, gpus=gpus, rules=rules, user=user,
                      reason="imported")
     version.import_warnings = warnings
     return version
@@ -144,7 +173,8 @@ def pricing_version_import(*, aggregate: Any, compatible_gpus: Any | None = None
 @transaction.atomic
 def pricing_version_copy(*, version: PricingVersion, user=None,
                          name: str | None = None) -> PricingVersion:
-    """A new draft with the products, tiers and GPU catalogue of `version` (any status)."""
+    """A new draft with the products, tiers, GPU catalogue and payment rules of `version` (any
+    status)."""
     user = recorded_user(user)
     name = name if name is not None else f"Copy of {version.name}"[:MAX_VERSION_NAME]
     errors = _name_errors(name)
@@ -167,6 +197,7 @@ def pricing_version_copy(*, version: PricingVersion, user=None,
     bulk_create_with_history(
         [GpuDevice(version=copy, device_id=g.device_id, model=g.model, name=g.name,
                    vendor=g.vendor) for g in version.gpu_devices.all()], GpuDevice, **history)
+    _create_payment_rules(version=copy, rules=payment_rules_of(version), history=history)
     return copy
 
 

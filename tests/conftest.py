@@ -50,8 +50,27 @@ def default_version(db):
                                        compatible_gpus=DEFAULT_COMPATIBLE_GPUS,
                                        name="Default pricing (test)")
         version = pricing_version_publish(version=draft, effective_from=timezone.now())
+    # The network's payment rules (pricing.rules) refuse hold and stream after cut-offs that
+    # most tests' instants are past: they are tested in test_payment_rules*.py, with the
+    # `network_payment_rules` fixture; here a version without them.
+    version.payment_rules.all().delete()
     pricing_cache_invalidate()
     return version
+
+
+@pytest.fixture
+def network_payment_rules(default_version):
+    """The version in force with the network's payment rules, as the migrations give it."""
+    from pricing.models import PaymentRule
+    from pricing.rules import DEFAULT_PAYMENT_RULES
+
+    for spec in DEFAULT_PAYMENT_RULES:
+        PaymentRule.objects.create(
+            version=default_version, name=spec.name, product_types=list(spec.product_types),
+            payment_types=list(spec.payment_types), not_accepted_from=spec.not_accepted_from,
+            description=spec.description)
+    pricing_cache_invalidate()
+    return default_version
 
 
 

@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from pricing import admin_views
-from pricing.admin import GpuDeviceInline, ProductInline, TierInline
+from pricing.admin import GpuDeviceInline, PaymentRuleInline, ProductInline, TierInline
 from pricing.diff import version_diff, version_diff_base
 from pricing.models import GpuDevice, PricingVersion, Product, Tier
 from pricing.selectors import pricing_version_in_force
@@ -43,7 +43,7 @@ class PricingVersionAdmin(SimpleHistoryAdmin):
               "copied_from", "created_at", "notes")
     always_read_only = ("status", "in_force", "effective_from", "published_at", "published_by",
                         "copied_from", "created_at")
-    inlines = [ProductInline, TierInline, GpuDeviceInline]
+    inlines = [ProductInline, TierInline, GpuDeviceInline, PaymentRuleInline]
     actions = ["copy_to_new_draft", "recalculate_resources"]
 
     def get_queryset(self, request):

@@ -2,6 +2,7 @@
 may read an account (anyone, or with CREDITS_PUBLIC_ACCOUNT_READS off, its owner, a service or
 operator key, or staff)."""
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions
 from rest_framework.views import APIView
@@ -80,3 +81,15 @@ def require_account_reader(request, address: str | None) -> None:
         raise exceptions.PermissionDenied(
             "Account reads are private here: an owner key reads only its own account"
             + ("." if address is not None else "; name it (address=…)."))
+
+
+class NetworkTextResponse(HttpResponse):
+    """A plain-text answer as the network's node writes its refusals (the v0 API). Its
+    `network_answer` tells the API's error-pages middleware (credits_project.api
+    .ApiErrorPagesMiddleware) to leave it as it is: the network's clients read the node's own
+    bodies, not this service's error shape."""
+
+    network_answer = True
+
+    def __init__(self, text: str, *, status: int):
+        super().__init__(text, status=status, content_type="text/plain; charset=utf-8")

@@ -11,11 +11,15 @@ from rest_framework.views import APIView
 
 from credits_project.throttles import EstimateThrottle
 from pricing.costs import DAY_SECONDS, HOUR_SECONDS, amount_for_seconds, format_amount
-from pricing.serializers import ErrorSerializer, cost_row_payload, size_mib_text
+from pricing.serializers import (
+    ErrorSerializer,
+    cost_row_payload,
+    size_mib_text,
+)
 
 from ..addresses import address_input
 from ..auth import OwnerKey, ServiceKey, actor_of, require_owner
-from ..errors import ContentRefused, NotFound
+from ..errors import ContentRefused, NotFound, PaymentTypeNotAccepted
 from ..models import Account, Resource
 from ..selectors.resources import account_affordability, costs_totals, resource_get
 from ..serializers.resources import (
@@ -119,7 +123,15 @@ class ResourceCreateView(APIView):
                     "cover one day of all the account's credit-paid resources with this one) or "
                     "the hold rule (hold: the token balance on the payment chain must cover the "
                     "hold costs of its resources with this one); stream payments are stored "
-                    "unchecked. 201 with the resource; 200 for an identical replay; 402 "
+                    "unchecked. Before that, the pricing version's payment rules (by default "
+                    "the network's cut-offs: hold and stream refused for instances and "
+                    "persistent programs from 2026-03-11, credit only for every product from "
+                    "2027-01-01) are applied at the registration instant: a refused payment "
+                    "type is a 422 `payment_type_not_accepted` naming the rule and its date "
+                    "(`rule`, "
+                    "`product_type`, `payment_type`, `not_accepted_from`, "
+                    "`accepted_payment_types`). 201 with the resource; 200 for an identical "
+                    "replay (even after a cut-off); 402 "
                     "`insufficient_credit` (`required_credits` exact with 18 decimals, "
                     "`account_credits`, `min_runtime_days`) or `insufficient_balance` "
                     "(`required_balance`, `account_balance`), and then nothing is stored; 409 "
@@ -130,7 +142,12 @@ class ResourceCreateView(APIView):
                    402: _error("The account cannot fund the resource; nothing stored."),
                    409: _error("The item hash is registered with another owner, type or "
                                "content."),
-                   **_BAD_BODY, **_AUTH_ERRORS, **_PRICING_ERRORS},
+                   **_BAD_BODY, **_AUTH_ERRORS, **_PRICING_ERRORS,
+                   422: _error("Content invalid or not priceable (e.g. unknown_volume_size, "
+                               "unknown_gpu_device), or `payment_type_not_accepted`: a payment "
+                               "rule refuses the payment type for this product (`rule`, "
+                               "`product_type`, `payment_type`, `not_accepted_from`, "
+                               "`accepted_payment_types`).")},
     )
     def post(self, request):
         body = ResourceRegisterRequestSerializer(data=request.data)
@@ -202,7 +219,9 @@ class AffordabilityView(AccountReadView):
                     "with this one, against its credits), tokens (hold: hold costs on the "
                     "payment chain with this one, against its token balance there); a stream is "
                     "always affordable here (the compute node watches the stream). An unknown "
-                    "account has nothing.",
+                    "account has nothing. A payment type that the pricing version's payment "
+                    "rules refuse now (e.g. hold for an instance) is not affordable, whatever "
+                    "the balance: `refusal` then says which rule refuses it and since when.",
         parameters=[ADDRESS_PARAMETER],
         request=AffordabilityRequestSerializer,
         responses={200: AffordabilityResponseSerializer, 429: _error("Throttled."),
@@ -213,16 +232,21 @@ class AffordabilityView(AccountReadView):
         body.is_valid(raise_exception=True)
         address = address_input(address)
         require_account_reader(request, address)
-        requirement = account_affordability(address=address,
-                                            message_type=body.validated_data["type"],
-                                            content=body.validated_data["content"])
-        return Response({
-            "affordable": requirement.affordable,
+        affordability = account_affordability(address=address,
+                                              message_type=body.validated_data["type"],
+                                              content=body.validated_data["content"])
+        requirement = affordability.requirement
+        answer = {
+            "affordable": affordability.affordable,
             "payment_type": requirement.payment_type,
             "required": format_amount(requirement.required),
             "available": format_amount(requirement.available),
             "shortfall": format_amount(requirement.shortfall),
-        })
+        }
+        if affordability.payment_refusal is not None:
+            answer["refusal"] = PaymentTypeNotAccepted(
+                affordability.payment_refusal).error_fields()
+        return Response(answer)
 
 
 class TokenBalanceView(APIView):

@@ -1,6 +1,8 @@
 """Estimates: a content priced by the one pipeline of registration (`content_price`), with what an
 account that has nothing needs to register it now. Without an account, and without a database
-query once warm: the funding horizon is read through Django's cache like pricing is."""
+query once warm (the funding horizon is read through Django's cache like pricing is), except the
+one query that sizes the files the content references (program code, runtime and data, immutable
+volumes) without `estimated_size_mib`: registration's own lookup of the STORE resources."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -22,7 +22,8 @@ from pricing.enums import MessageType, PaymentType
 from pricing.estimates import PricingUnavailable
 from pricing.fields import exact_sum
 from pricing.models import PricingVersion
-from pricing.selectors import pricing_in_force
+from pricing.rules import Refusal
+from pricing.selectors import payment_type_acceptance, pricing_in_force
 
 from ..addresses import InvalidAddress, normalize_address
 from ..errors import CannotPrice, ContentRefused
@@ -240,17 +241,36 @@ def content_owner_address(parsed) -> str:
                                       "type": "invalid_address"}]) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Affordability:
+    """What registration would decide: the payment type accepted by the version's payment rules
+    (else `payment_refusal` says which rule refuses it, since when) and the funding rule met."""
+
+    requirement: Requirement
+    payment_refusal: Refusal | None
+
+    @property
+    def affordable(self) -> bool:
+        return self.payment_refusal is None and self.requirement.affordable
+
+
 def account_affordability(*, address: str, message_type: str, content: Any,
-                          at: datetime | None = None) -> Requirement:
+                          at: datetime | None = None) -> Affordability:
     """Could the account of `address` register this content now? The content is an estimate
     body (`estimated_size_mib` allowed); its own address is not used: the account checked is
-    `address`. An unknown account has nothing (no credits, no tokens, no resources)."""
+    `address`. An unknown account has nothing (no credits, no tokens, no resources). A payment
+    type the version's payment rules refuse at `at` is not affordable, whatever the balance."""
     at = at or timezone.now()
     account = account_by_address(address=address)
     priced = content_price(message_type=message_type, content=content, item_hash=None,
                            estimate=True)
-    return requirement_for(account=account, breakdown=priced.breakdown,
-                           payment_chain=priced.payment_chain, at=at)
+    acceptance = payment_type_acceptance(version=priced.version,
+                                         product_type=priced.breakdown.product_type,
+                                         payment_type=priced.breakdown.payment_type, at=at)
+    return Affordability(
+        requirement=requirement_for(account=account, breakdown=priced.breakdown,
+                                    payment_chain=priced.payment_chain, at=at),
+        payment_refusal=acceptance.refusal)
 
 
 def resource_get(*, item_hash: str) -> Resource | None:

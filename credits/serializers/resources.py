@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pricing.enums import MessageType, PaymentType, ProductType
-from pricing.serializers import Amount, CostRowSerializer
+from pricing.serializers import Amount, CostRowSerializer, ErrorBodySerializer
 
 from ..addresses import InvalidAddress, normalize_address
 from ..models import RemovalReason, ResourceStatus
@@ -155,6 +155,12 @@ class AffordabilityResponseSerializer(serializers.Serializer):
     available = Amount(help_text="Credit: the account's credits now. Hold: its token balance on "
                                  "the chain. Stream: 0.")
     shortfall = Amount(help_text="max(0, required − available).")
+    refusal = ErrorBodySerializer(
+        required=False,
+        help_text="Only when a payment rule refuses the payment type for this product: what "
+                  "registration would answer (code `payment_type_not_accepted`, the message, "
+                  "and details `rule`, `product_type`, `payment_type`, `not_accepted_from`, "
+                  "`accepted_payment_types`). `affordable` is then false.")
 
 
 class TokenBalanceResponseSerializer(serializers.Serializer):

@@ -21,12 +21,14 @@ from django.utils import timezone
 
 from pricing.costs import MIB_BYTES, floor18, format_amount
 from pricing.enums import MessageType, PaymentType
+from pricing.selectors import payment_type_acceptance
 
 from ..errors import (
     InsufficientBalance,
     InsufficientCredit,
     InvalidInput,
     NotFound,
+    PaymentTypeNotAccepted,
     ResourceConflict,
 )
 from ..events import resource_registered, resource_transition
@@ -118,6 +120,15 @@ def _refuse(requirement: Requirement) -> None:
     )
 
 
+def _refuse_payment_type(priced: PricedContent, at: datetime) -> None:
+    """The pricing version's payment rules (the network's cut-offs) at the registration instant."""
+    acceptance = payment_type_acceptance(version=priced.version,
+                                         product_type=priced.breakdown.product_type,
+                                         payment_type=priced.breakdown.payment_type, at=at)
+    if not acceptance.accepted:
+        raise PaymentTypeNotAccepted(acceptance.refusal)
+
+
 def _replay_or_conflict(existing: Resource, *, owner_address: str, message_type: str,
                         content: dict) -> RegistrationResult:
     if (existing.owner.address == owner_address and existing.type == message_type
@@ -162,7 +173,8 @@ def resource_register(*, item_hash: str, message_type: str, content: dict, actor
                       at: datetime | None = None) -> RegistrationResult:
     """Register a resource, or answer an identical earlier registration (created=False).
 
-    Raises ContentRefused / CannotPrice (422), PricingUnavailable (503), ResourceConflict (409:
+    Raises ContentRefused / CannotPrice / PaymentTypeNotAccepted (422: a payment rule of the
+    version refuses the payment type at `at`), PricingUnavailable (503), ResourceConflict (409:
     the item hash is taken by another owner, type or content), InsufficientCredit or
     InsufficientBalance (402: nothing is stored).
     """
@@ -183,6 +195,7 @@ def resource_register(*, item_hash: str, message_type: str, content: dict, actor
                     return _replay_or_conflict(existing, owner_address=owner_address,
                                                message_type=message_type,
                                                content=stored_content)
+                _refuse_payment_type(priced, at)
                 _refuse(requirement_for(account=account, breakdown=priced.breakdown,
                                         payment_chain=priced.payment_chain, at=at))
                 resource = _insert(item_hash=item_hash, message_type=message_type,

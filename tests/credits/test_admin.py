@@ -118,7 +118,7 @@ def test_the_account_list_shows_balance_and_runway_without_a_query_per_account(
     assert rows[OTHER].balance_credits == 0
     page = response.content.decode()
     assert "720 credits" in page
-    assert "36.00 credits" in page
+    assert ">36 credits<" in page
     assert "20.0 h" in page  # 720 / 36
 
 

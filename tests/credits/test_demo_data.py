@@ -244,3 +244,17 @@ def _assert_the_dashboard_shows_activity_in_its_windows():
     assert summary.deletions_due_24h >= 3
     assert any(run.status == LifecycleRunStatus.FAILED for run in summary.recent_runs)
     assert sum(1 for bucket in summary.consumed_by_hour if bucket.credits) >= HISTORY_HOURS - 2
+
+
+def test_under_the_networks_payment_rules_the_hold_and_stream_stories_are_legacy_resources(
+        network_payment_rules, settings):
+    # given: the version in force refuses hold and stream (the network's cut-offs)
+    from pricing.rules import HOLD_AND_STREAM_CUTOFF
+
+    # when
+    _load("--force")
+
+    # then: they were registered the day before the cut-off, as such resources were
+    frank_vm = Resource.objects.get(item_hash=demo_item_hash("frank-vm"))
+    assert frank_vm.payment_type == "hold"
+    assert frank_vm.created_at < HOLD_AND_STREAM_CUTOFF

@@ -185,7 +185,7 @@ def now_published(draft_version, staff_user):
 
 def test_a_new_empty_draft_can_be_added(admin_client, default_version):
     data = {"name": "From scratch", "notes": ""}
-    for prefix in ("products", "tiers", "gpu_devices"):
+    for prefix in ("products", "tiers", "gpu_devices", "payment_rules"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
                      f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
 

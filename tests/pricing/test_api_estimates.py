@@ -51,6 +51,7 @@ def test_credit_estimate_of_example_e1_is_exact_to_18_decimals(client, default_v
         "cost": "3.958333333333333333",
         "cost_per_hour": "14249.999999999999998800",
         "credits_charged_per_hour": "14250",
+        "payment_type_accepted": True,
         "cost_per_day": "341999.999999999999971200",
         "required_balance": "341999.999999999999971200",
         "pricing_version": {"id": default_version.pk, "name": default_version.name,

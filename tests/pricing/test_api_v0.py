@@ -1,4 +1,5 @@
 """POST /api/v0/price/estimate: the network's own request and answer shapes."""
+import hashlib
 import json
 
 import pytest
@@ -35,9 +36,11 @@ def test_the_answer_has_the_network_fields_with_required_tokens_as_an_exact_numb
 
 def test_an_inline_item_content_string_is_accepted_like_the_network_does(client):
     content = instance(payment={"type": "hold", "chain": "ETH"})
-    message = {"type": "INSTANCE", "item_hash": HASH, "item_type": "inline",
-               "item_content": json.dumps(content), "sender": ADDRESS, "chain": "ETH",
-               "signature": "0x00", "time": 1.0, "channel": "TEST"}
+    item_content = json.dumps(content)
+    # The network checks that the item hash of an inline message is its content's SHA-256.
+    message = {"type": "INSTANCE", "item_hash": hashlib.sha256(item_content.encode()).hexdigest(),
+               "item_type": "inline", "item_content": item_content, "sender": ADDRESS,
+               "chain": "ETH", "signature": "0x00", "time": 1.0, "channel": "TEST"}
 
     body = network_estimate(client, message).json()
 
@@ -57,8 +60,22 @@ def test_a_store_row_refers_to_the_message_item_hash(client):
     assert body["detail"][0]["type"] == "STORAGE"
 
 
-def test_errors_use_the_shared_error_shape(client):
+def test_an_invalid_content_is_the_networks_own_422(client):
     response = network_estimate(client, {"type": "INSTANCE", "content": {"address": ADDRESS}})
 
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_content"
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.content == b"InvalidMessageFormat"
+
+
+def test_a_content_that_cannot_be_priced_is_a_422_in_the_shared_error_shape(client):
+    gpu = {"vendor": "NVIDIA", "device_name": "X", "device_class": "0300",
+           "device_id": "ffff:0001"}
+    content = instance(environment={"internet": True, "hypervisor": "qemu"},
+                       requirements={"node": {"node_hash": HASH}, "gpu": [gpu]})
+
+    response = network_estimate(client, {"type": "INSTANCE", "item_hash": HASH,
+                                         "content": content})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "unknown_gpu_device"

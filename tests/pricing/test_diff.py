@@ -80,3 +80,23 @@ def test_the_fingerprint_changes_with_a_price_and_only_then(default_version, dou
         price_cu_credit_per_hour=Decimal(28501))
 
     assert version_fingerprint(doubled_draft) != before
+
+
+def test_the_diff_names_a_payment_rule_whose_date_changed(network_payment_rules, staff_user):
+    # given: a copy of the version with the network's rules, the credit-only date moved
+    from datetime import UTC, datetime
+
+    draft = pricing_version_copy(version=network_payment_rules, user=staff_user)
+    draft.payment_rules.filter(name="credit_only").update(
+        not_accepted_from=datetime(2027, 6, 1, tzinfo=UTC))
+
+    # when
+    diff = version_diff(version=draft, base=network_payment_rules)
+
+    # then
+    [row] = diff.payment_rules
+    assert (row.key, row.action) == ("credit_only", "changed")
+    [change] = row.changes
+    assert (change.field, change.old, change.new) == (
+        "not_accepted_from", "2027-01-01 00:00 UTC", "2027-06-01 00:00 UTC")
+    assert diff.count == 1 and not diff.is_empty
