@@ -302,20 +302,25 @@ class AddressBalanceSerializer(serializers.Serializer):
     chain = serializers.ChoiceField(choices=NETWORK_CHAINS)
 
 
-class BalancesResponseSerializer(serializers.Serializer):
-    """The network's paged `balances` answer."""
+class NetworkPageSerializer(serializers.Serializer):
+    """The network's paging fields of a list answer: by page, or by cursor."""
 
-    balances = AddressBalanceSerializer(many=True)
     pagination_per_page = serializers.IntegerField(help_text="The page size used.")
     pagination_page = serializers.IntegerField(required=False,
                                                help_text="Without a cursor: the page.")
     pagination_total = serializers.IntegerField(
         required=False, help_text="Without a cursor: how many rows match in all.")
-    pagination_item = serializers.CharField(required=False,
-                                            help_text='Without a cursor: "balances".')
+    pagination_item = serializers.CharField(
+        required=False, help_text="Without a cursor: the name of the list (its key).")
     next_cursor = serializers.CharField(
         required=False, allow_null=True,
         help_text="With a cursor: pass it as `cursor` for the next page; null on the last.")
+
+
+class BalancesResponseSerializer(NetworkPageSerializer):
+    """The network's paged `balances` answer."""
+
+    balances = AddressBalanceSerializer(many=True)
 
 
 class AddressCreditBalanceSerializer(serializers.Serializer):
@@ -325,20 +330,10 @@ class AddressCreditBalanceSerializer(serializers.Serializer):
     credits = serializers.IntegerField(help_text="Credits spendable now.")
 
 
-class CreditBalancesResponseSerializer(serializers.Serializer):
+class CreditBalancesResponseSerializer(NetworkPageSerializer):
     """The network's paged `credit_balances` answer."""
 
     credit_balances = AddressCreditBalanceSerializer(many=True)
-    pagination_per_page = serializers.IntegerField(help_text="The page size used.")
-    pagination_page = serializers.IntegerField(required=False,
-                                               help_text="Without a cursor: the page.")
-    pagination_total = serializers.IntegerField(
-        required=False, help_text="Without a cursor: how many accounts match in all.")
-    pagination_item = serializers.CharField(required=False,
-                                            help_text='Without a cursor: "credit_balances".')
-    next_cursor = serializers.CharField(
-        required=False, allow_null=True,
-        help_text="With a cursor: pass it as `cursor` for the next page; null on the last.")
 
 
 class CreditHistoryItemSerializer(serializers.Serializer):
