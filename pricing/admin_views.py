@@ -22,14 +22,17 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from .aggregate import (
+    GPU_DUPLICATES_FIRST_WINS,
+    GPU_DUPLICATES_REFUSE,
     AggregateInvalid,
     aggregate_json_loads,
     version_problems,
     version_to_aggregate,
     version_to_compatible_gpus,
+    version_to_payment_rules,
 )
 from .diff import shown_value, version_diff, version_diff_base
-from .models import GpuDevice, PricingVersion, Product, Tier
+from .models import GpuDevice, PaymentRule, PricingVersion, Product, Tier
 from .selectors import pricing_version_in_force
 from .services import (
     PricingVersionError,
@@ -74,6 +77,17 @@ class ImportForm(forms.Form):
     settings_json = forms.CharField(
         label="… or settings aggregate JSON", required=False, strip=False,
         widget=forms.Textarea(attrs={"rows": 5, "cols": 100, "spellcheck": "false"}))
+    gpu_first_wins = forms.BooleanField(
+        label="Read a PCI device id listed twice as the network does", required=False,
+        help_text="The network's settings aggregate lists some device ids twice; its nodes take "
+                  "the first. Unticked, a repeated id is refused.")
+    payment_rules_file = forms.FileField(
+        label="Payment rules file (optional)", required=False,
+        help_text="This service's own document {\"payment_rules\": [...]} (Export payment rules "
+                  "JSON). Without it, the rules of the version in force are copied.")
+    payment_rules_json = forms.CharField(
+        label="… or payment rules JSON", required=False, strip=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 100, "spellcheck": "false"}))
 
     def _document(self, label: str, file_field: str, text_field: str, *, required: bool):
         upload = self.cleaned_data.get(file_field)
@@ -104,6 +118,8 @@ class ImportForm(forms.Form):
                                               required=True)
         cleaned["compatible_gpus"] = self._document("settings JSON", "settings_file",
                                                     "settings_json", required=False)
+        cleaned["payment_rules"] = self._document("payment rules JSON", "payment_rules_file",
+                                                  "payment_rules_json", required=False)
         return cleaned
 
 
@@ -279,14 +295,18 @@ def version_delete(model_admin, request, object_id, *, delete_draft: Callable[[]
 # --- export ------------------------------------------------------------------------------------
 
 def version_export(model_admin, request, object_id):
-    """The pricing aggregate (default), or with ?shape=settings the GPU catalogue in the
-    settings aggregate's shape; each downloads as a file that import takes back unchanged."""
+    """The pricing aggregate (default), with ?shape=settings the GPU catalogue in the settings
+    aggregate's shape, with ?shape=payment_rules the payment rules; each downloads as a file
+    that import takes back unchanged."""
     version = version_or_none(model_admin, request, object_id)
     if version is None:
         return missing_redirect(model_admin, request, object_id)
     if request.GET.get("shape") == "settings":
         document = {"compatible_gpus": version_to_compatible_gpus(version)}
         filename = f"pricing-version-{version.pk}-settings.json"
+    elif request.GET.get("shape") == "payment_rules":
+        document = version_to_payment_rules(version)
+        filename = f"pricing-version-{version.pk}-payment-rules.json"
     else:
         document = version_to_aggregate(version)
         filename = f"pricing-version-{version.pk}-pricing.json"
@@ -310,6 +330,10 @@ def version_import(model_admin, request):
                 version = pricing_version_import(
                     aggregate=form.cleaned_data["aggregate"],
                     compatible_gpus=form.cleaned_data["compatible_gpus"],
+                    payment_rules=form.cleaned_data["payment_rules"],
+                    gpu_duplicates=(GPU_DUPLICATES_FIRST_WINS
+                                    if form.cleaned_data["gpu_first_wins"]
+                                    else GPU_DUPLICATES_REFUSE),
                     name=form.cleaned_data["name"], notes=form.cleaned_data["notes"],
                     user=request.user)
             except AggregateInvalid as exc:
@@ -344,11 +368,14 @@ def _label(record) -> str:
         return f"product {record.product_type}"
     if model is Tier:
         return f"tier {record.product_type} {record.tier_id}"
+    if model is PaymentRule:
+        return f"payment rule {record.name}"
     return f"GPU {record.device_id}"
 
 
 def version_changes(model_admin, request, object_id, limit: int = 500):
-    """Who changed what and when, for the version and every product, tier and GPU device."""
+    """Who changed what and when, for the version and every product, tier, GPU device and
+    payment rule."""
     version = version_or_none(model_admin, request, object_id)
     if version is None:
         return missing_redirect(model_admin, request, object_id)
@@ -357,6 +384,8 @@ def version_changes(model_admin, request, object_id, limit: int = 500):
         Product.history.filter(version_id=version.pk).select_related("history_user")[:limit],
         Tier.history.filter(version_id=version.pk).select_related("history_user")[:limit],
         GpuDevice.history.filter(version_id=version.pk).select_related("history_user")[:limit],
+        PaymentRule.history.filter(version_id=version.pk)
+        .select_related("history_user")[:limit],
     ), key=lambda r: (r.history_date, r.history_id), reverse=True)[:limit]
     rows = []
     for record in records:

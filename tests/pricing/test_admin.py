@@ -455,7 +455,9 @@ def test_the_changes_page_shows_who_changed_what(admin_client, staff_user, draft
     assert (first["what"], first["action"], first["user"]) == ("product instance", "changed",
                                                                staff_user)
     assert first["changes"] == ["price_cu_hold: 1000 → 1200"]
-    assert len(response.context["rows"]) == 1 + 8 + 30 + 18 + 1
+    # the version, 8 products, 30 tiers, 18 GPU devices and 2 payment rules added; one change
+    assert len(response.context["rows"]) == 1 + 8 + 30 + 18 + 2 + 1
+    assert sum(row["what"].startswith("payment rule ") for row in response.context["rows"]) == 2
 
 
 @pytest.mark.parametrize("model", ["product", "tier", "gpudevice"])
@@ -503,3 +505,48 @@ def test_a_duplicate_or_malformed_row_in_a_draft_is_a_form_error_not_a_crash(
     assert response.status_code == 200
     assert response.context["errors"]
     assert _snapshot(draft_version) == before
+
+
+def test_payment_rules_export_and_import_back_through_the_admin_unchanged(
+        admin_client, network_payment_rules):
+    # given: the version in force with the network's two rules, one of them moved
+    from pricing.aggregate import version_to_payment_rules
+
+    network_payment_rules.payment_rules.filter(name="credit_only").update(
+        description="moved for the test")
+    url = _url("export", network_payment_rules.pk)
+    pricing = admin_client.get(url).content
+    rules = admin_client.get(url + "?shape=payment_rules")
+    assert rules.status_code == 200 and "payment-rules" in rules["Content-Disposition"]
+
+    # when: imported back with its rules
+    admin_client.post(_url("import"), {
+        "name": "With rules", "pricing_file": SimpleUploadedFile("p.json", pricing),
+        "payment_rules_file": SimpleUploadedFile("r.json", rules.content)})
+
+    # then
+    copy = PricingVersion.objects.get(name="With rules")
+    assert version_to_payment_rules(copy) == version_to_payment_rules(network_payment_rules)
+    assert json.loads(rules.content)["payment_rules"][1]["description"] == "moved for the test"
+
+
+def test_the_networks_repeated_gpu_ids_import_through_the_admin_when_asked(
+        admin_client, pricing_aggregate, compatible_gpus, default_version):
+    # given: the network's settings aggregate lists a device id twice (the first wins there)
+    repeated = {**compatible_gpus[0], "name": "Same id, second entry"}
+    settings = {"compatible_gpus": [*compatible_gpus, repeated]}
+
+    def post(**extra):
+        return admin_client.post(_url("import"), {
+            "pricing_file": _upload("p.json", pricing_aggregate),
+            "settings_file": _upload("s.json", settings), **extra})
+
+    # when: refused by default, read as the network reads it when asked
+    post(name="Refused")
+    post(name="First wins", gpu_first_wins="on")
+
+    # then
+    assert not PricingVersion.objects.filter(name="Refused").exists()
+    imported = PricingVersion.objects.get(name="First wins")
+    first = imported.gpu_devices.get(device_id=compatible_gpus[0]["device_id"])
+    assert first.name == compatible_gpus[0]["name"]
