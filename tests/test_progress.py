@@ -203,6 +203,16 @@ def test_run_lifecycle_draws_a_bar_of_accounts_on_a_terminal(five_accounts, time
     assert ": 5 accounts, 5 resources" in out.getvalue()  # the summary as without a bar
 
 
+def test_a_sharded_run_lifecycle_draws_one_bar_over_its_shards(five_accounts, time_machine):
+    time_machine.move_to(five_accounts, tick=False)
+    out, terminal = StringIO(), FakeTerminal()
+
+    call_command("run_lifecycle", "--shards", "2", stdout=out, stderr=terminal)
+
+    assert "5accounts" in terminal.getvalue().replace(" ", "")
+    assert ", 2 shards: 5 accounts, 5 resources" in out.getvalue()
+
+
 def test_run_lifecycle_with_verbosity_zero_draws_no_bar_on_a_terminal(five_accounts,
                                                                       time_machine):
     time_machine.move_to(five_accounts, tick=False)

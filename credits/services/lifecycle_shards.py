@@ -10,6 +10,7 @@ parent if that was its last shard; a parent whose shard task was lost before it 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -55,24 +56,26 @@ def lifecycle_run_sharded(*, shard_count: int, trigger: str) -> LifecycleRun:
 
 
 def lifecycle_run_sharded_here(*, shard_count: int, trigger: str, at: datetime | None = None,
-                               dry_run: bool = False, wait: bool = False,
-                               batch_size: int | None = None) -> LifecycleRun:
+                               wait: bool = False, batch_size: int | None = None,
+                               on_progress: Callable[[int], None] | None = None) -> LifecycleRun:
     """Run every shard in this process, one after another (`manage.py run_lifecycle --shards`).
 
     The same shard service as the Celery tasks; the parent gets `.counts`, the shards' counts
     added up (with the ids of the resources flagged, restored and removed). This process runs
     the parent too: should it die between shards, the next run closes the parent as failed.
+    A dry run is never sharded (it records nothing: `lifecycle_run(dry_run=True)`).
+    `on_progress` is called with the accounts of each batch done, as `lifecycle_run` calls it.
     """
     # Checked before a parent is recorded for nothing.
-    refuse_time_travel(at=at, dry_run=dry_run)
+    refuse_time_travel(at=at, dry_run=False)
     parent = lifecycle_run_parent_create(shard_count=shard_count, trigger=trigger, at=at,
-                                         dry_run=dry_run, run_here=True)
+                                         run_here=True)
     counts = RunCounts()
     try:
         for index in range(shard_count):
             shard = lifecycle_shard_run(parent_id=parent.pk, shard_index=index,
-                                        shard_count=shard_count, at=at, dry_run=dry_run,
-                                        wait=wait, batch_size=batch_size)
+                                        shard_count=shard_count, at=at, wait=wait,
+                                        batch_size=batch_size, on_progress=on_progress)
             counts.add(getattr(shard, "counts", RunCounts()))  # a skipped shard has none
     except BaseException as exc:  # the shards after this one will not run
         try:
@@ -89,19 +92,20 @@ def lifecycle_run_sharded_here(*, shard_count: int, trigger: str, at: datetime |
 
 
 def lifecycle_shard_run(*, parent_id: int, shard_index: int, shard_count: int,
-                        at: datetime | None = None, dry_run: bool = False, wait: bool = False,
-                        batch_size: int | None = None) -> LifecycleRun:
+                        at: datetime | None = None, wait: bool = False,
+                        batch_size: int | None = None,
+                        on_progress: Callable[[int], None] | None = None) -> LifecycleRun:
     """One shard of a sharded run, linked to its parent as it starts; once recorded, added up
     into the parent."""
-    run = lifecycle_run(at=at, dry_run=dry_run, trigger=LifecycleTrigger.SHARD,
+    run = lifecycle_run(at=at, trigger=LifecycleTrigger.SHARD,
                         shard=Shard(index=shard_index, count=shard_count, parent_id=parent_id),
-                        wait=wait, batch_size=batch_size)
+                        wait=wait, batch_size=batch_size, on_progress=on_progress)
     lifecycle_run_summarise(parent_id=parent_id)
     return run
 
 
 def lifecycle_run_parent_create(*, shard_count: int, trigger: str,
-                                at: datetime | None = None, dry_run: bool = False,
+                                at: datetime | None = None,
                                 run_here: bool = False) -> LifecycleRun:
     """The parent run of `shard_count` shard runs (`lifecycle_shard_run`), still running.
 
@@ -111,7 +115,7 @@ def lifecycle_run_parent_create(*, shard_count: int, trigger: str,
     now = timezone.now()
     if run_here:
         return lifecycle_run_claimed_create(started_at=now, as_of=at or now, trigger=trigger,
-                                            dry_run=dry_run, shard_count=shard_count)
+                                            shard_count=shard_count)
     return LifecycleRun.objects.create(started_at=now, as_of=at or now, trigger=trigger,
-                                       dry_run=dry_run, shard_count=shard_count,
+                                       shard_count=shard_count,
                                        status=LifecycleRunStatus.RUNNING)

@@ -45,17 +45,18 @@ class Command(BaseCommand):
         if shards < 1:
             raise CommandError("--shards must be at least 1.")
         try:
-            if shards == 1 or dry_run:  # a dry run previews the whole run: never sharded
-                # A bar on a terminal only (see credits_project.progress); -v 0 turns it off.
-                with progress(desc="lifecycle run", unit="accounts", file=self.stderr,
-                              enabled=options["verbosity"] >= 1) as bar:
+            # A bar on a terminal only (see credits_project.progress); -v 0 turns it off.
+            with progress(desc="lifecycle run", unit="accounts", file=self.stderr,
+                          enabled=options["verbosity"] >= 1) as bar:
+                if shards == 1 or dry_run:  # a dry run previews the whole run: never sharded
                     run = lifecycle_run(at=instant, dry_run=dry_run,
                                         trigger=LifecycleTrigger.COMMAND, wait=wait,
                                         on_progress=bar.update)
-            else:
-                run = lifecycle_run_sharded_here(shard_count=shards,
-                                                 trigger=LifecycleTrigger.COMMAND, at=instant,
-                                                 dry_run=dry_run, wait=wait)
+                else:
+                    run = lifecycle_run_sharded_here(shard_count=shards,
+                                                     trigger=LifecycleTrigger.COMMAND,
+                                                     at=instant, wait=wait,
+                                                     on_progress=bar.update)
         except LifecycleRefused as exc:
             raise CommandError(f"Refused: {exc}") from exc
 
