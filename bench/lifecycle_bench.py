@@ -141,6 +141,68 @@ def drop_database(pg: dict, name: str) -> None:
     psql(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# The hand-written limit of a run (issue 14): its statements that do the core of the work, by
+# the comment above each in the file; the rest builds its data. Its total is what a run is
+# compared with (target: at most twice the limit in one process).
+LIMIT_SQL = ROOT.parent / "shared" / "bench" / "lifecycle_limit.sql"
+LIMIT_CORE = ("floor", "fund-or-flag, one statement", "meter: charge every whole hour",
+              "drain per account aggregated")
+TARGET_LIMIT_RATIO = 2.0
+
+
+def limit_statements(text: str) -> list[tuple[str, str]]:
+    """The statements of the limit's SQL file, each with the comment line just above it ("" if
+    none); psql's meta-commands (\\timing) left out."""
+    statements, label, current = [], "", []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("\\") or (not current and not stripped):
+            continue
+        if not current and stripped.startswith("--"):
+            label = stripped[2:].strip()
+            continue
+        current.append(line)
+        if stripped.endswith(";"):
+            statements.append((label, "\n".join(current)))
+            label, current = "", []
+    return statements
+
+
+def limit_core(label: str) -> str | None:
+    """The part of the core work a statement's label names, or None for set-up."""
+    return next((core for core in LIMIT_CORE if label.startswith(core)), None)
+
+
+def measure_limit(pg: dict, db_name: str, sql_path: Path) -> dict | None:
+    """Run the hand-written limit in an empty database of the same server, each statement
+    timed; the core statements' total is the limit. None when the file is missing."""
+    if not sql_path.exists():
+        log(f"no {sql_path}: the hand-written limit is not measured")
+        return None
+    import psycopg2
+
+    drop_database(pg, db_name)
+    psql(pg, f'CREATE DATABASE "{db_name}"')
+    timed = []
+    try:
+        connection = psycopg2.connect(host=pg["host"], port=pg["port"], user="postgres",
+                                      dbname=db_name)
+        connection.autocommit = True  # VACUUM
+        with connection.cursor() as cursor:
+            for label, sql in limit_statements(sql_path.read_text()):
+                started = time.perf_counter()
+                cursor.execute(sql)
+                timed.append({"label": label, "core": limit_core(label),
+                              "seconds": time.perf_counter() - started})
+        connection.close()
+    finally:
+        drop_database(pg, db_name)
+    core = [entry for entry in timed if entry["core"]]
+    return {"file": str(sql_path), "statements": timed,
+            "core": {entry["core"]: round(entry["seconds"], 3) for entry in core},
+            "seconds": sum(entry["seconds"] for entry in core)}
+
+
 def child_env(pg: dict, db_name: str) -> dict:
     env = {key: value for key, value in os.environ.items()
            if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "LIFECYCLE_BATCH_ACCOUNTS")}
@@ -767,6 +829,18 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
 
 # --- report ----------------------------------------------------------------------------------
 
+def _limit_lines(limit: dict | None) -> list[str]:
+    """The hand-written limit's rows of the results table, with the run's ratio to it."""
+    if limit is None:
+        return []
+    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in limit["core"].items())
+    verdict = ("meets" if limit["ratio"] <= limit["target_ratio"] else "misses")
+    return [f"| hand-written limit (`lifecycle_limit.sql`, same server, same bench): {parts} | "
+            f"{limit['seconds']:.2f} s |",
+            f"| **run / limit** | **{limit['ratio']:.2f}×** ({verdict} the target "
+            f"≤ {limit['target_ratio']:.1f}×) |"]
+
+
 def markdown(report: dict) -> str:
     m, run, mem, agg = report["machine"], report["run"], report["memory"], report["aggregate"]
     c, s = run["counts"], run["seconds"]
@@ -812,6 +886,7 @@ def markdown(report: dict) -> str:
         f"{agg['server_execution_ms']:.0f} ms; {agg['rows']:,} rows) |",
         f"| `check_ledger` afterwards | {ledger['seconds']:.1f} s, "
         f"{'clean' if ledger['clean'] else 'DRIFTS'} |",
+        *_limit_lines(report.get("limit")),
         "",
         f"Peak memory of the run's process: {mem['ru_maxrss_mib']:.0f} MiB (ru_maxrss; sampled "
         f"RSS {mem['rss_before_run_mib']:.0f} MiB before the run, {mem['rss_sampled_max_mib']:.0f}"
@@ -878,6 +953,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20240601, help="random seed of the data")
     parser.add_argument("--save-seed", action="store_true",
                         help="keep a copy of the generated data as database <db>_seed")
+    parser.add_argument("--limit-sql", type=Path, default=LIMIT_SQL,
+                        help="the hand-written limit, run beside the lifecycle in the same bench "
+                             "(default: ../shared/bench/lifecycle_limit.sql)")
+    parser.add_argument("--no-limit", action="store_true",
+                        help="do not run the hand-written limit")
     parser.add_argument("--from-seed", action="store_true",
                         help="clone <db>_seed (made by --save-seed) instead of generating")
     args = parser.parse_args()
@@ -958,6 +1038,11 @@ def main() -> int:
         else:
             log(f"kept {args.db}")
 
+    limit = None
+    if not args.no_limit:
+        log("the hand-written limit (lifecycle_limit.sql) on the same server …")
+        limit = measure_limit(pg, f"{args.db}_limit", args.limit_sql)
+
     report = {
         "benchmark": "lifecycle",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -973,6 +1058,10 @@ def main() -> int:
                    "memory_mb": TARGET_MEMORY_MB},
     }
     total = report["run"]["seconds_total"]
+    if limit is not None:
+        limit["ratio"] = total / limit["seconds"]
+        limit["target_ratio"] = TARGET_LIMIT_RATIO
+    report["limit"] = limit
     report["meets_target"] = (total <= TARGET_SECONDS
                               and report["memory"]["ru_maxrss_mib"] < TARGET_MEMORY_MB)
     report["within_tolerance"] = total <= TOLERATED_SECONDS

@@ -1,6 +1,5 @@
 """Progress bars of the long commands: drawn on a terminal (a fake one here: an object whose
 isatty() is True), nothing at all in a pipe or a log; the services only call back with counts."""
-import importlib.util
 import json
 import sys
 from datetime import timedelta
@@ -15,6 +14,7 @@ from credits.selectors.ledger import LEDGER_CHECK_COUNT, ledger_drifts
 from credits.services.lifecycle import lifecycle_run
 from credits_project.progress import SilentBar, progress, progress_bar
 from pricing.defaults import DEFAULT_PRICE_AGGREGATE
+from tests.bench_module import lifecycle_bench
 from tests.credits.conftest import T0
 from tests.credits.test_lifecycle_tasks import E1_PER_DAY, address_of, grant, register
 
@@ -267,11 +267,7 @@ def test_pricing_import_draws_a_bar_of_its_steps_on_a_terminal(tmp_path, default
 # --- the bench's data generators -------------------------------------------------------------
 
 def bench_module():
-    spec = importlib.util.spec_from_file_location("lifecycle_bench",
-                                                  ROOT / "bench" / "lifecycle_bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return lifecycle_bench()
 
 
 @pytest.mark.parametrize("stream, drawn", [(StringIO, False), (FakeTerminal, True)])
