@@ -122,8 +122,8 @@ def test_an_unknown_gpu_device_is_a_422_naming_the_device(client, endpoint):
         requirements={"node": {"node_hash": HASH},
                       "gpu": [{"vendor": "NVIDIA", "device_name": "X", "device_class": "0300",
                                "device_id": "ffff:0001"}]})
-    error = assert_error(post_raw(client, endpoint, json.dumps(wrap(endpoint, "INSTANCE", content))),
-                         422, "unknown_gpu_device")
+    body = json.dumps(wrap(endpoint, "INSTANCE", content))
+    error = assert_error(post_raw(client, endpoint, body), 422, "unknown_gpu_device")
     assert "ffff:0001" in error["message"]
 
 
