@@ -13,7 +13,6 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -34,7 +33,12 @@ from ..models import (
     ResourceStatus,
     TokenBalance,
 )
-from ..selectors.ledger import account_balance, account_balance_by_expiry, account_runway_hours
+from ..selectors.ledger import (
+    account_balance,
+    account_balance_by_expiry,
+    account_balance_subquery,
+    account_runway_hours,
+)
 from ..selectors.resources import account_credit_cost_per_second
 from ..services.accounts import AccountExists, account_create
 from ..services.ledger import LedgerResult, adjustment_create, grant_create
@@ -113,16 +117,12 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [OpenLotInline, TokenBalanceInline]
 
     def get_queryset(self, request):
-        now = timezone.now()
-        spendable = (Lot.objects.spendable(now).filter(account=OuterRef("pk"))
-                     .order_by().values("account").annotate(total=Sum("remaining"))
-                     .values("total"))
         cost = (Resource.objects.filter(owner=OuterRef("pk"), payment_type=PaymentType.CREDIT,
                                         status__in=LIVE_STATUSES)
                 .order_by().values("owner").annotate(total=Sum("cost_credit_per_second"))
                 .values("total"))
         return super().get_queryset(request).annotate(
-            balance_credits=Coalesce(Subquery(spendable), 0),
+            balance_credits=account_balance_subquery(),
             credit_cost_per_second_total=Subquery(cost))
 
     def has_add_permission(self, request):

@@ -3,6 +3,7 @@ may read an account (anyone, or with CREDITS_PUBLIC_ACCOUNT_READS off, its owner
 operator key, or staff)."""
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions
 from rest_framework.views import APIView
@@ -93,3 +94,24 @@ class NetworkTextResponse(HttpResponse):
 
     def __init__(self, text: str, *, status: int):
         super().__init__(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+# --- documentation and plumbing shared by the views ---------------------------------------------
+
+def error_doc(description: str) -> OpenApiResponse:
+    """An error answer in the API's JSON error shape, for `extend_schema`'s responses."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+def text_doc(description: str) -> OpenApiResponse:
+    """A plain-text answer (the network's node's refusals on v0), for `extend_schema`."""
+    return OpenApiResponse(OpenApiTypes.STR, description=description)
+
+
+NETWORK_NOTE = ("The network's own answer, so its clients (aleph-sdk-python, its CLI and "
+                "explorer) work unchanged; its errors are its plain-text bodies.")
+
+
+def query_first_values(query_params) -> dict[str, str]:
+    """Each query parameter's first value, as the network's query models read its MultiDict."""
+    return {key: values[0] for key, values in query_params.lists() if values}

@@ -50,16 +50,16 @@ from ..serializers.estimates import (
     NetworkEstimateResponseSerializer,
     NetworkMessage,
 )
-from .common import NetworkTextResponse
+from .common import NetworkTextResponse, error_doc, text_doc
 
 _ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Malformed body (not JSON, wrong types)."),
-    413: OpenApiResponse(ErrorSerializer, description="Body too large."),
-    415: OpenApiResponse(ErrorSerializer, description="Body is not application/json."),
-    422: OpenApiResponse(ErrorSerializer, description="Content invalid or not priceable "
+    400: error_doc("Malformed body (not JSON, wrong types)."),
+    413: error_doc("Body too large."),
+    415: error_doc("Body is not application/json."),
+    422: error_doc("Content invalid or not priceable "
                                                       "(e.g. unknown GPU device)."),
-    429: OpenApiResponse(ErrorSerializer, description="Throttled."),
-    503: OpenApiResponse(ErrorSerializer, description="No pricing version in force."),
+    429: error_doc("Throttled."),
+    503: error_doc("No pricing version in force."),
 }
 _MESSAGE_TYPES = frozenset(MessageType.values)
 
@@ -281,10 +281,6 @@ def _network_answer(estimate: Estimate) -> dict:
     }
 
 
-def _text(description: str) -> OpenApiResponse:
-    return OpenApiResponse(OpenApiTypes.STR, description=description)
-
-
 _NETWORK_ERRORS = {
     (400, "application/json"): _ERRORS[400],
     (413, "application/json"): _ERRORS[413],
@@ -325,7 +321,7 @@ class NetworkEstimateView(APIView):
         request=NetworkEstimateRequestSerializer,
         responses={
             200: NetworkEstimateResponseSerializer,
-            (422, "text/plain"): _text(
+            (422, "text/plain"): text_doc(
                 "`InvalidMessageFormat`, the network's refusal of a message: a type that is "
                 "no message type, a missing or wrong `item_hash` (not the SHA-256 of "
                 "`item_content`), `item_content` with a storage or IPFS `item_type` or longer "
@@ -367,9 +363,9 @@ class NetworkInstanceEstimateView(APIView):
         request={"application/json": OpenApiTypes.OBJECT},
         responses={
             200: NetworkEstimateResponseSerializer,
-            (400, "text/plain"): _text("`400: Invalid JSON body`: the body is empty or not "
+            (400, "text/plain"): text_doc("`400: Invalid JSON body`: the body is empty or not "
                                        "JSON."),
-            (422, "text/plain"): _text("`<n> validation error(s) for "
+            (422, "text/plain"): text_doc("`<n> validation error(s) for "
                                        "CostEstimationInstanceContent` and each error: not a "
                                        "valid instance content."),
             (422, "application/json"): OpenApiResponse(

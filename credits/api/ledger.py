@@ -11,13 +11,12 @@ from urllib.parse import urlencode
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pricing.costs import format_amount
-from pricing.serializers import ErrorSerializer
 
 from ..addresses import address_input
 from ..auth import OwnerKey, ServiceKey, actor_of, api_key_of
@@ -57,27 +56,23 @@ from .common import (
     ADDRESS_PARAMETER,
     AccountReader,
     AccountReadView,
+    error_doc,
     iso_or_none,
     require_account_reader,
 )
 
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
 _BAD_BODY = {
-    400: _error("Malformed body: not JSON, not an object, wrong types (e.g. an amount that is "
+    400: error_doc("Malformed body: not JSON, not an object, wrong types (e.g. an amount that is "
                 "not a whole number of credits), missing fields."),
-    413: _error("Body too large."),
-    415: _error("Body is not application/json."),
+    413: error_doc("Body too large."),
+    415: error_doc("Body is not application/json."),
 }
 _AUTH_ERRORS = {
-    401: _error("No API key, or an unknown or revoked one."),
-    403: _error("The key's scope may not do this."),
+    401: error_doc("No API key, or an unknown or revoked one."),
+    403: error_doc("The key's scope may not do this."),
 }
-_REPLAY = _error("`idempotency_conflict`: this reference was used before with another body.")
-_NO_SUCH_PATH = _error("Nothing at this path: the address has characters an address never has.")
+_REPLAY = error_doc("`idempotency_conflict`: this reference was used before with another body.")
+_NO_SUCH_PATH = error_doc("Nothing at this path: the address has characters an address never has.")
 
 
 
@@ -99,7 +94,7 @@ class BalanceView(AccountReadView):
                     "runway in hours. An address with no account yet answers zeros.",
         parameters=[ADDRESS_PARAMETER],
         responses={200: BalanceResponseSerializer, 404: _NO_SUCH_PATH,
-                   422: _error("Not a valid address."), **ACCOUNT_READ_ERRORS},
+                   422: error_doc("Not a valid address."), **ACCOUNT_READ_ERRORS},
     )
     def get(self, request, address: str):
         address = address_input(address)
@@ -184,8 +179,8 @@ class CreditHistoryView(AccountReadView):
                                          f"{MAX_HISTORY_LIMIT}."),
         ],
         responses={200: CreditHistoryResponseSerializer,
-                   400: _error("Invalid filter, limit or cursor."), 404: _NO_SUCH_PATH,
-                   422: _error("Not a valid address."), **ACCOUNT_READ_ERRORS},
+                   400: error_doc("Invalid filter, limit or cursor."), 404: _NO_SUCH_PATH,
+                   422: error_doc("Not a valid address."), **ACCOUNT_READ_ERRORS},
     )
     def get(self, request, address: str):
         address = address_input(address)
@@ -264,7 +259,7 @@ class GrantView(APIView):
         request=GrantRequestSerializer,
         responses={201: GrantResponseSerializer, 200: GrantResponseSerializer,
                    409: _REPLAY,
-                   422: _error("Invalid address, expiry not in the future, unusable "
+                   422: error_doc("Invalid address, expiry not in the future, unusable "
                                "reference."),
                    **_BAD_BODY, **_AUTH_ERRORS},
     )
@@ -291,7 +286,7 @@ class ExpenseView(APIView):
         request=ExpenseRequestSerializer,
         responses={201: ExpenseResponseSerializer, 200: ExpenseResponseSerializer,
                    409: _REPLAY,
-                   422: _error("Invalid address, unknown resource or one of another account, "
+                   422: error_doc("Invalid address, unknown resource or one of another account, "
                                "unusable reference."),
                    **_BAD_BODY, **_AUTH_ERRORS},
     )
@@ -319,10 +314,10 @@ class TransferView(APIView):
                     "again from the same sender with the same body.",
         request=TransferRequestSerializer,
         responses={201: TransferResponseSerializer, 200: TransferResponseSerializer,
-                   402: _error("`insufficient_credit`: the sender's credits do not cover the "
+                   402: error_doc("`insufficient_credit`: the sender's credits do not cover the "
                                "amount."),
                    409: _REPLAY,
-                   422: _error("Invalid recipient, a transfer to oneself, expiry not in the "
+                   422: error_doc("Invalid recipient, a transfer to oneself, expiry not in the "
                                "future, unusable reference."),
                    **_BAD_BODY, **_AUTH_ERRORS},
     )

@@ -6,13 +6,12 @@ from urllib.parse import urlencode
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pricing.costs import format_amount_or_none
 from pricing.enums import PaymentType
-from pricing.serializers import ErrorSerializer
 
 from ..auth import OperatorKeyOrStaff
 from ..models import LifecycleRun, PendingDeletion, RemovalReason
@@ -32,16 +31,11 @@ from ..serializers.lifecycle import (
     PendingDeletionsQuerySerializer,
     PendingDeletionsResponseSerializer,
 )
-from .common import iso_or_none
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
+from .common import error_doc, iso_or_none
 
 _AUTH_ERRORS = {
-    401: _error("No API key, or an unknown, revoked or expired one."),
-    403: _error("Neither an operator key nor a staff session."),
+    401: error_doc("No API key, or an unknown, revoked or expired one."),
+    403: error_doc("Neither an operator key nor a staff session."),
 }
 _PAGE_PARAMETERS = [
     OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY,
@@ -123,7 +117,7 @@ class PendingDeletionsView(APIView):
             *_PAGE_PARAMETERS,
         ],
         responses={200: PendingDeletionsResponseSerializer,
-                   400: _error("Invalid filter, limit or cursor."), **_AUTH_ERRORS},
+                   400: error_doc("Invalid filter, limit or cursor."), **_AUTH_ERRORS},
     )
     def get(self, request):
         options = _query(PendingDeletionsQuerySerializer, request)
@@ -191,7 +185,7 @@ class LifecycleRunsView(APIView):
                     "`next_cursor` as `cursor` for the next, older page.",
         parameters=_PAGE_PARAMETERS,
         responses={200: LifecycleRunsResponseSerializer,
-                   400: _error("Invalid limit or cursor."), **_AUTH_ERRORS},
+                   400: error_doc("Invalid limit or cursor."), **_AUTH_ERRORS},
     )
     def get(self, request):
         options = _query(LifecycleRunsQuerySerializer, request)

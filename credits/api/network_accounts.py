@@ -13,20 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Context, Decimal, localcontext
 
 from django.db.models import QuerySet
 from django.urls import URLPattern, path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import ValidationError
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from pricing.serializers import ErrorSerializer
-
 from ..addresses import InvalidAddress, normalize_address
+from ..funding import exact_total
 from ..models import Account, LedgerEntry
 from ..selectors.accounts import account_by_address
 from ..selectors.ledger import (
@@ -78,17 +76,19 @@ from .common import (
     ACCOUNT_READ_ERRORS,
     ACCOUNT_READ_WHO,
     ADDRESS_PARAMETER,
+    NETWORK_NOTE,
     AccountReader,
     AccountReadView,
     NetworkTextResponse,
+    error_doc,
+    query_first_values,
     require_account_reader,
+    text_doc,
 )
 from .estimates import ExactJSONRenderer
 
 # The network's text for a credit history with no entry on the page asked.
 NO_CREDIT_HISTORY = "No credit history found for this address"
-# Sums of token amounts (38 digits each) stay exact.
-_EXACT = Context(prec=80)
 
 
 class _Refused(Exception):
@@ -127,7 +127,7 @@ def _address(value: str) -> str:
 def _query(model, request):
     """The query read by the network's model; its 422 with pydantic's errors otherwise. A
     repeated parameter counts once, with its first value, as on the network."""
-    values = {key: values[0] for key, values in request.query_params.lists() if values}
+    values = query_first_values(request.query_params)
     try:
         return model.model_validate(values)
     except ValidationError as exc:
@@ -158,11 +158,6 @@ def _require_all_accounts_reader(request) -> None:
             "not read; send a service or an operator API key.") from None
 
 
-def _exact_sum(amounts: Iterable[Decimal]) -> Decimal:
-    with localcontext(_EXACT):
-        return sum(amounts, Decimal(0))
-
-
 @dataclass(frozen=True)
 class _Page:
     rows: list
@@ -191,24 +186,14 @@ def _page(rows: QuerySet, paging: NetworkPaging, *, next_cursor: Callable[[objec
 
 # --- documentation -------------------------------------------------------------------------------
 
-def _text(description: str) -> OpenApiResponse:
-    return OpenApiResponse(OpenApiTypes.STR, description=description)
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
-_REFUSED = _text("The network's 422, as text: pydantic's errors as a JSON list for a refused "
+_REFUSED = text_doc("The network's 422, as text: pydantic's errors as a JSON list for a refused "
                  "query parameter; a sentence for an address that cannot be one or a cursor "
                  "this API did not give.")
-_NOT_STORABLE = _error("The path or query holds text that cannot be stored (a NUL).")
-_NO_SUCH_PATH = _error("Nothing at this path (an empty address, or a slash in it).")
+_NOT_STORABLE = error_doc("The path or query holds text that cannot be stored (a NUL).")
+_NO_SUCH_PATH = error_doc("Nothing at this path (an empty address, or a slash in it).")
 _ERRORS = {(422, "text/plain"): _REFUSED, (400, "application/json"): _NOT_STORABLE,
            **ACCOUNT_READ_ERRORS}
 _ADDRESS_ERRORS = {**_ERRORS, (404, "application/json"): _NO_SUCH_PATH}
-_NETWORK_NOTE = ("The network's own answer, so its clients (aleph-sdk-python, its CLI and "
-                 "explorer) work unchanged; its errors are its plain-text bodies.")
 ALL_ACCOUNTS_READ_WHO = (
     "**Who:** anyone, as on the network's nodes. With `CREDITS_PUBLIC_ACCOUNT_READS` off (a "
     "private deployment): a service or operator key, or a staff session allowed to view "
@@ -293,7 +278,7 @@ CREDIT_HISTORY_FILTERS = [
 class NetworkBalanceView(_NetworkAccountReadView):
     @extend_schema(
         summary="An address's tokens, locked tokens and credits (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
                     "`balance`: tokens the oracle reported, on `chain` or on every chain "
                     "together; `details`: per chain (empty with `chain`); `locked_amount`: "
                     "tokens held by the live hold-paid resources (every chain); "
@@ -337,10 +322,10 @@ class NetworkBalanceView(_NetworkAccountReadView):
             credits = account_balance(account=account, at=at)
         return Response({
             "address": address,
-            "balance": network_number(_exact_sum(token.balance for token in tokens)),
+            "balance": network_number(exact_total(token.balance for token in tokens)),
             "details": {} if chain is not None
             else {token.chain: network_number(token.balance) for token in tokens},
-            "locked_amount": network_number(_exact_sum(
+            "locked_amount": network_number(exact_total(
                 account_hold_locked_by_chain(account=account).values())),
             "credit_balance": credits,
             "credit_balance_details": credit_details,
@@ -350,7 +335,7 @@ class NetworkBalanceView(_NetworkAccountReadView):
 class NetworkBalancesView(_NetworkAccountReadView):
     @extend_schema(
         summary="Every address's tokens per chain (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ALL_ACCOUNTS_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ALL_ACCOUNTS_READ_WHO}\n\n"
                     "The token balances the oracle reported, one row per address and chain, by "
                     "address then chain; filters `chains` and `min_balance`. Paged by `page` "
                     "and `pagination` (default 100), or by `cursor`.",
@@ -384,7 +369,7 @@ class NetworkBalancesView(_NetworkAccountReadView):
 class NetworkCreditBalancesView(_NetworkAccountReadView):
     @extend_schema(
         summary="Every address's credits (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ALL_ACCOUNTS_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ALL_ACCOUNTS_READ_WHO}\n\n"
                     "The credits each address that ever received some can spend now (0 once "
                     "spent or expired), by address; filter `min_balance`. Paged by `page` and "
                     "`pagination` (default 100), or by `cursor`.",
@@ -452,7 +437,7 @@ class NetworkCreditHistoryView(_NetworkAccountReadView):
 
     @extend_schema(
         summary="An address's credit history (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
                     "The ledger's entries as the network's credit history records, newest "
                     "first unless `sort_by` and `sort_order` say otherwise (entries without "
                     "the sort field last, ties by entry id), with the network's filters. Paged "
@@ -472,7 +457,7 @@ class NetworkCreditHistoryView(_NetworkAccountReadView):
                              description="1: ascending; -1: descending."),
         ],
         responses={200: NetworkCreditHistoryResponseSerializer,
-                   (404, "text/plain"): _text(f"`{NO_CREDIT_HISTORY}`: no entry on this "
+                   (404, "text/plain"): text_doc(f"`{NO_CREDIT_HISTORY}`: no entry on this "
                                               "page."),
                    **_ADDRESS_ERRORS},
     )
@@ -508,7 +493,7 @@ class NetworkCreditHistorySummaryView(_NetworkAccountReadView):
 
     @extend_schema(
         summary="Totals of an address's credit history (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
                     "With the credit history's filters: how many entries match, and the sum of "
                     "their amounts, of the positive ones and of the negative ones (signed: "
                     "total_amount = total_incoming + total_outgoing). Zeros when none match or "

@@ -10,21 +10,20 @@ never registered here) is answered as the network answers an unknown one.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from aleph_message.exceptions import UnknownHashError
 from aleph_message.models.item_hash import ItemType
 from django.urls import URLPattern, path, re_path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pricing.costs import format_amount
 from pricing.enums import MessageType, PaymentType
-from pricing.serializers import ErrorSerializer, network_cost_row_payload
+from pricing.serializers import network_cost_row_payload
 
 from ..models import Resource, ResourceStatus
 from ..selectors.network_messages import (
@@ -35,6 +34,7 @@ from ..selectors.network_messages import (
 )
 from ..selectors.resources import resource_get
 from ..serializers.estimates import NetworkEstimateResponseSerializer
+from ..serializers.network_accounts import network_instant
 from ..serializers.network_messages import (
     COSTS_QUERY_PARAMETERS,
     ITEM_HASH_PATTERN,
@@ -46,10 +46,14 @@ from ..serializers.network_messages import (
 from .common import (
     ACCOUNT_READ_ERRORS,
     ACCOUNT_READ_WHO,
+    NETWORK_NOTE,
     AccountReader,
     AccountReadView,
     NetworkTextResponse,
+    error_doc,
+    query_first_values,
     require_account_reader,
+    text_doc,
 )
 from .estimates import ExactJSONRenderer
 
@@ -69,11 +73,6 @@ def _is_item_hash(value: str) -> bool:
 
 def _invalid_hash(item_hash: str) -> NetworkTextResponse:
     return NetworkTextResponse(f"Invalid message hash: {item_hash}", status=400)
-
-
-def _network_time(value: datetime) -> str:
-    """A time as the network's pydantic answers write it: ISO 8601 in UTC, with a Z."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _required_tokens(resource: Resource) -> Decimal:
@@ -98,14 +97,6 @@ def _cost_rows(resource: Resource, *, include_size: bool) -> list[dict]:
 
 # --- OpenAPI ------------------------------------------------------------------------------------
 
-def _text(description: str) -> OpenApiResponse:
-    return OpenApiResponse(OpenApiTypes.STR, description=description)
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
 _ITEM_HASH = OpenApiParameter(
     "item_hash", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=ITEM_HASH_PATTERN,
     description="The message's item hash: 64 lowercase hex digits, or an IPFS CID (Qm…, "
@@ -114,18 +105,16 @@ _ANY_ITEM_HASH = OpenApiParameter(
     "item_hash", OpenApiTypes.STR, OpenApiParameter.PATH,
     description="The message's item hash, taken as any text, as the network takes it.")
 _HASH_ERRORS = {
-    (400, "text/plain"): _text("`Invalid message hash: <item_hash>`: not an item hash."),
-    (400, "application/json"): _error("The path holds text that cannot be stored (a NUL)."),
-    (404, "application/json"): _error("Nothing at this path (an empty item hash, or a slash "
+    (400, "text/plain"): text_doc("`Invalid message hash: <item_hash>`: not an item hash."),
+    (400, "application/json"): error_doc("The path holds text that cannot be stored (a NUL)."),
+    (404, "application/json"): error_doc("Nothing at this path (an empty item hash, or a slash "
                                       "in it)."),
 }
 _PATH_ERRORS = {
-    (400, "application/json"): _error("The path holds text that cannot be stored (a NUL)."),
-    (404, "application/json"): _error("Nothing at this path (an empty item hash, or a slash "
+    (400, "application/json"): error_doc("The path holds text that cannot be stored (a NUL)."),
+    (404, "application/json"): error_doc("Nothing at this path (an empty item hash, or a slash "
                                       "in it)."),
 }
-_NETWORK_NOTE = ("The network's own answer, so its clients (aleph-sdk-python, its CLI and "
-                 "explorer) work unchanged; its errors are its plain-text bodies.")
 
 
 # --- views --------------------------------------------------------------------------------------
@@ -142,7 +131,7 @@ class _NetworkReadView(AccountReadView):
 class NetworkPriceView(_NetworkReadView):
     @extend_schema(
         summary="A registered message's price (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
                     "The costs stored at registration (never re-priced): `required_tokens` "
                     "(the total in the payment type's unit, a JSON number with all its digits), "
                     "`payment_type`, `cost` (the same total as a string with 18 decimals), "
@@ -156,9 +145,9 @@ class NetworkPriceView(_NetworkReadView):
             description="`true` (any case): the rows' `size_mib`; anything else: null.")],
         responses={
             200: NetworkEstimateResponseSerializer,
-            (404, "text/plain"): _text("`Message not found with hash: <item_hash>`: not "
+            (404, "text/plain"): text_doc("`Message not found with hash: <item_hash>`: not "
                                        "registered here."),
-            (410, "text/plain"): _text("`This message has been forgotten: <item_hash>` (or "
+            (410, "text/plain"): text_doc("`This message has been forgotten: <item_hash>` (or "
                                        "`removed`): an INSTANCE or PROGRAM that ended."),
             **_HASH_ERRORS, **ACCOUNT_READ_ERRORS},
     )
@@ -186,14 +175,14 @@ class NetworkPriceView(_NetworkReadView):
 class NetworkMessageStatusView(_NetworkReadView):
     @extend_schema(
         summary="A registered message's status (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
                     "`status`: processed, removing (flagged: its owner cannot fund it; it "
                     "still runs until its deadline), removed or forgotten; `reception_time`: "
                     "when it was registered here.",
         parameters=[_ITEM_HASH],
         responses={
             200: NetworkMessageStatusSerializer,
-            (404, "text/plain"): _text("`404: Not Found`: not registered here."),
+            (404, "text/plain"): text_doc("`404: Not Found`: not registered here."),
             **_HASH_ERRORS, **ACCOUNT_READ_ERRORS},
     )
     def get(self, request, item_hash: str):
@@ -206,14 +195,14 @@ class NetworkMessageStatusView(_NetworkReadView):
         return Response({
             "status": resource.status,
             "item_hash": resource.item_hash,
-            "reception_time": _network_time(resource.created_at),
+            "reception_time": network_instant(resource.created_at),
         })
 
 
 class NetworkConsumedCreditsView(_NetworkReadView):
     @extend_schema(
         summary="Credits a message consumed (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
+        description=f"{NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO}\n\n"
                     "Whole credits drained from the owner for this resource, whatever its "
                     "status: each metered hour's drained credits and the expenses posted "
                     "against it (a shortfall was not consumed). As on the network, any item "
@@ -238,12 +227,12 @@ class NetworkMessageView(APIView):
 
     @extend_schema(
         summary="A message (network v0): always unknown here",
-        description=f"{_NETWORK_NOTE}\n\nAnyone. This service keeps no message bodies (no "
+        description=f"{NETWORK_NOTE}\n\nAnyone. This service keeps no message bodies (no "
                     "sender, signature or confirmations): every item hash is answered as the "
                     "network answers an unknown one, 404 (400 for a malformed hash). Read a "
                     "registered resource with `GET /api/v1/resources/{item_hash}`.",
         parameters=[_ITEM_HASH],
-        responses={(404, "text/plain"): _text("`404: Not Found`."), **_HASH_ERRORS},
+        responses={(404, "text/plain"): text_doc("`404: Not Found`."), **_HASH_ERRORS},
     )
     def get(self, request, item_hash: str):
         if not _is_item_hash(item_hash):
@@ -251,15 +240,10 @@ class NetworkMessageView(APIView):
         return NetworkTextResponse(_UNKNOWN_MESSAGE, status=404)
 
 
-def _query_first_values(query_params) -> dict[str, str]:
-    """Each query parameter's first value, as the network's query model reads its MultiDict."""
-    return {key: values[0] for key, values in query_params.lists() if values}
-
-
 class NetworkCostsView(_NetworkReadView):
     @extend_schema(
         summary="Cost totals, and pages of resources with their costs (network v0)",
-        description=f"{_NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO} An owner key must then filter by "
+        description=f"{NETWORK_NOTE}\n\n{ACCOUNT_READ_WHO} An owner key must then filter by "
                     "its own `address`.\n\n"
                     "Over the resources in processed or removing that match the filters "
                     "(`payment_type` is credit unless told), each cost column is summed, "
@@ -275,16 +259,16 @@ class NetworkCostsView(_NetworkReadView):
         parameters=COSTS_QUERY_PARAMETERS,
         responses={
             200: NetworkCostsResponseSerializer,
-            (422, "text/plain"): _text("A parameter is refused (pydantic's errors as a JSON "
+            (422, "text/plain"): text_doc("A parameter is refused (pydantic's errors as a JSON "
                                        "list), or include_details=2 without address or "
                                        "item_hash."),
-            (400, "application/json"): _error("The query holds text that cannot be stored "
+            (400, "application/json"): error_doc("The query holds text that cannot be stored "
                                               "(a NUL)."),
             **ACCOUNT_READ_ERRORS},
     )
     def get(self, request):
         try:
-            query = NetworkCostsQuery.model_validate(_query_first_values(request.query_params))
+            query = NetworkCostsQuery.model_validate(query_first_values(request.query_params))
         except ValidationError as exc:
             return NetworkTextResponse(exc.json(), status=422)
         if query.include_details >= 2 and not (query.address or query.item_hash):

@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from credits_project.throttles import EstimateThrottle
 from pricing.costs import DAY_SECONDS, HOUR_SECONDS, amount_for_seconds, format_amount
 from pricing.serializers import (
-    ErrorSerializer,
     cost_row_payload,
     size_mib_text,
 )
@@ -40,31 +39,27 @@ from .common import (
     ADDRESS_PARAMETER,
     AccountReader,
     AccountReadView,
+    error_doc,
     iso_or_none,
     require_account_reader,
 )
 
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
 _BAD_BODY = {
-    400: _error("Malformed body (not JSON, wrong types, missing fields)."),
-    413: _error("Body too large."),
-    415: _error("Body is not application/json."),
+    400: error_doc("Malformed body (not JSON, wrong types, missing fields)."),
+    413: error_doc("Body too large."),
+    415: error_doc("Body is not application/json."),
 }
 _PRICING_ERRORS = {
-    422: _error("Content invalid or not priceable (e.g. unknown_volume_size, "
+    422: error_doc("Content invalid or not priceable (e.g. unknown_volume_size, "
                 "unknown_gpu_device)."),
-    503: _error("No pricing version in force."),
+    503: error_doc("No pricing version in force."),
 }
 _PATH_ERRORS = {
-    404: _error("Nothing at this path: a path parameter does not match its pattern."),
+    404: error_doc("Nothing at this path: a path parameter does not match its pattern."),
 }
 _AUTH_ERRORS = {
-    401: _error("No API key, or an unknown or revoked one."),
-    403: _error("The key's scope or account may not do this."),
+    401: error_doc("No API key, or an unknown or revoked one."),
+    403: error_doc("The key's scope or account may not do this."),
 }
 ITEM_HASH_PARAMETER = OpenApiParameter(
     "item_hash", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^[0-9A-Za-z]{1,128}$",
@@ -139,11 +134,11 @@ class ResourceCreateView(APIView):
         request=ResourceRegisterRequestSerializer,
         responses={201: ResourceSerializer,
                    200: OpenApiResponse(ResourceSerializer, description="Identical replay."),
-                   402: _error("The account cannot fund the resource; nothing stored."),
-                   409: _error("The item hash is registered with another owner, type or "
+                   402: error_doc("The account cannot fund the resource; nothing stored."),
+                   409: error_doc("The item hash is registered with another owner, type or "
                                "content."),
                    **_BAD_BODY, **_AUTH_ERRORS, **_PRICING_ERRORS,
-                   422: _error("Content invalid or not priceable (e.g. unknown_volume_size, "
+                   422: error_doc("Content invalid or not priceable (e.g. unknown_volume_size, "
                                "unknown_gpu_device), or `payment_type_not_accepted`: a payment "
                                "rule refuses the payment type for this product (`rule`, "
                                "`product_type`, `payment_type`, `not_accepted_from`, "
@@ -181,7 +176,7 @@ class ResourceDetailView(AccountReadView):
                     "tokens, stream in tokens per second, credit in credits per second, per "
                     "hour and per day) and the cost rows computed at registration.",
         parameters=[ITEM_HASH_PARAMETER],
-        responses={200: ResourceSerializer, 404: _error("No such resource."),
+        responses={200: ResourceSerializer, 404: error_doc("No such resource."),
                    **ACCOUNT_READ_ERRORS},
     )
     def get(self, request, item_hash: str):
@@ -195,8 +190,8 @@ class ResourceDetailView(AccountReadView):
                     "no longer billed or counted by the one-day rule. Forgetting a forgotten "
                     "resource answers the same; a removed one is a 409.",
         parameters=[ITEM_HASH_PARAMETER],
-        responses={200: ResourceSerializer, 404: _error("No such resource."),
-                   409: _error("The resource is removed."), **_AUTH_ERRORS},
+        responses={200: ResourceSerializer, 404: error_doc("No such resource."),
+                   409: error_doc("The resource is removed."), **_AUTH_ERRORS},
     )
     def delete(self, request, item_hash: str):
         resource = _resource_or_404(item_hash)
@@ -224,7 +219,7 @@ class AffordabilityView(AccountReadView):
                     "the balance: `refusal` then says which rule refuses it and since when.",
         parameters=[ADDRESS_PARAMETER],
         request=AffordabilityRequestSerializer,
-        responses={200: AffordabilityResponseSerializer, 429: _error("Throttled."),
+        responses={200: AffordabilityResponseSerializer, 429: error_doc("Throttled."),
                    **_BAD_BODY, **_PRICING_ERRORS, **_PATH_ERRORS, **ACCOUNT_READ_ERRORS},
     )
     def post(self, request, address: str):
@@ -262,8 +257,8 @@ class TokenBalanceView(APIView):
         parameters=[ADDRESS_PARAMETER, CHAIN_PARAMETER],
         request=TokenBalanceRequestSerializer,
         responses={201: TokenBalanceResponseSerializer, 200: TokenBalanceResponseSerializer,
-                   409: _error("A balance at a newer (or the same) height is recorded."),
-                   422: _error("Invalid address or unknown chain."),
+                   409: error_doc("A balance at a newer (or the same) height is recorded."),
+                   422: error_doc("Invalid address or unknown chain."),
                    **_BAD_BODY, **_AUTH_ERRORS, **_PATH_ERRORS},
     )
     def put(self, request, address: str, chain: str):
@@ -295,7 +290,7 @@ class CostsView(AccountReadView):
                     "in tokens per second, `credit` in credits per second.",
         parameters=[CostsQuerySerializer],
         responses={200: CostsResponseSerializer,
-                   400: _error("Invalid filter (address, item hash or payment type)."),
+                   400: error_doc("Invalid filter (address, item hash or payment type)."),
                    **ACCOUNT_READ_ERRORS},
     )
     def get(self, request):

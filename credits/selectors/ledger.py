@@ -61,6 +61,12 @@ def account_balance(*, account: Account, at: datetime | None = None) -> int:
     return int(total or 0)
 
 
+def account_balance_subquery(*, at: datetime | None = None):
+    """`account_balance` as an annotation of an Account queryset, one subquery for all its rows:
+    `Account.objects.annotate(credits=account_balance_subquery(at=at))`."""
+    return _sum_by_account(Lot.objects.spendable(_at(at)), "remaining")
+
+
 def account_balance_by_expiry(*, account: Account, at: datetime | None = None) -> list[dict]:
     """The balance split by expiry instant, soonest first, never-expiring (None) last:
     `[{"expires_at": datetime | None, "amount": int}]`."""
@@ -217,8 +223,7 @@ def ledger_drifts(*, at: datetime | None = None,
 def _account_drifts(at: datetime) -> list[Drift]:
     accounts = (Account.objects
                 .annotate(ledger=_sum_by_account(LedgerEntry.objects, "amount"),
-                          balance=_sum_by_account(Lot.objects.spendable(at),
-                                                  "remaining"),
+                          balance=account_balance_subquery(at=at),
                           pending_expiry=_sum_by_account(
                               Lot.objects.filter(expires_at__lte=at), "remaining"))
                 .exclude(balance=F("ledger") - F("pending_expiry"))

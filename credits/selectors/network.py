@@ -21,15 +21,14 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
 )
 from django.db.models.functions import Coalesce, NullIf
-from django.utils import timezone
 
 from ..models import Account, EntryKind, LedgerEntry, Lot, TokenBalance
+from .ledger import account_balance_subquery
 
 # The network's own payment methods of its credit history, and this service's for the movements
 # the network has no record of (an expiry, a staff adjustment). None: not known here (a grant
@@ -96,11 +95,8 @@ def credit_balances(*, min_balance: int = 0, at: datetime | None = None,
     """Accounts that ever received credits (a lot), by address, annotated with `credits`: what
     they can spend at `at`; only those with at least `min_balance`, and after `after_address`
     (a previous page's last) when given."""
-    at = timezone.now() if at is None else at
-    spendable = (Lot.objects.spendable(at).filter(account=OuterRef("pk")).order_by()
-                 .values("account").annotate(total=Sum("remaining")).values("total"))
     accounts = (Account.objects.filter(Exists(Lot.objects.filter(account=OuterRef("pk"))))
-                .annotate(credits=Coalesce(Subquery(spendable), _ZERO))
+                .annotate(credits=account_balance_subquery(at=at))
                 .filter(credits__gte=min_balance).order_by("address"))
     if after_address is not None:
         accounts = accounts.filter(address__gt=after_address)

@@ -8,10 +8,8 @@ no database can use). The DRF serializers document the JSON answers: token amoun
 numbers (here with all their digits), credits as JSON integers."""
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as dt
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum, IntEnum
@@ -24,6 +22,7 @@ from drf_spectacular.utils import extend_schema_field
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from rest_framework import serializers
 
+from ..cursors import opaque_decode, opaque_encode
 from ..selectors.network import NETWORK_SORT_COLUMNS
 
 # `pagination` (page size): 0 is the network's "no limit", read here as the largest page served.
@@ -197,8 +196,7 @@ def network_paging(*, pagination: int, page: int, cursor: str | None) -> Network
 def network_cursor_encode(values: dict) -> str:
     """An opaque cursor: unpadded URL-safe base64 of a JSON object (as the network writes its
     own)."""
-    raw = json.dumps(values, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return opaque_encode(values)
 
 
 def network_cursor_decode(cursor: str) -> dict:
@@ -206,7 +204,7 @@ def network_cursor_decode(cursor: str) -> dict:
     if len(cursor) > V0_MAX_CURSOR_LENGTH:
         raise NetworkQueryRefused("Invalid cursor: too long")
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        values = opaque_decode(cursor)
     except (ValueError, binascii.Error, UnicodeError, RecursionError) as exc:
         raise NetworkQueryRefused(f"Invalid cursor: {exc}") from None
     if not isinstance(values, dict):
