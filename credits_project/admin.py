@@ -162,6 +162,7 @@ class CreditsAdminSite(admin.AdminSite):
         from credits.auth import staff_may_view
         from credits.models import Account, LedgerEntry, LifecycleRun, Resource
         from credits.selectors.dashboard import dashboard_summary
+        from pricing.aggregate import format_price
 
         # The dashboard sums what these admin pages show: only for staff who may see them all.
         if not all(staff_may_view(request.user, model)
@@ -176,7 +177,7 @@ class CreditsAdminSite(admin.AdminSite):
             "dashboard_resource_totals": totals,
             "dashboard_chart": consumption_chart(summary.consumed_by_hour),
             # The tooltip's exact figure, in plain digits (never an exponent).
-            "dashboard_burn_exact": format(summary.credit_burn_per_hour.normalize(), "f"),
+            "dashboard_burn_exact": format_price(summary.credit_burn_per_hour),
             **(extra_context or {}),
         }
         return super().index(request, context)

@@ -13,6 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
+from pricing.aggregate import format_price
 from pricing.costs import HOUR_SECONDS, amount_for_seconds
 
 from ..funding import hourly_charge
@@ -45,8 +46,14 @@ def signed_credits_text(value: int) -> str:
 
 
 def exact_text(value: Decimal) -> str:
-    """An exact decimal in plain digits, without trailing zeros (never an exponent)."""
-    return format(value.normalize(), "f") if value else "0"
+    """An exact decimal in plain digits, without trailing zeros (never an exponent, never
+    rounded: `Decimal.normalize` would round to 28 digits)."""
+    return format_price(value)
+
+
+def _grouped(value: Decimal) -> str:
+    """`exact_text` with thousands separators."""
+    return f"{Decimal(format_price(value)):,f}"
 
 
 def decimal_html(value: Decimal | None, *, unit: str = "") -> str:
@@ -55,7 +62,7 @@ def decimal_html(value: Decimal | None, *, unit: str = "") -> str:
     if value is None:
         return "-"
     shown = value.quantize(Decimal(1).scaleb(-DECIMALS_SHOWN), rounding=ROUND_DOWN)
-    text = f"{shown.normalize():,f}" if shown else ("0" if not value else "0.000000")
+    text = _grouped(shown) if shown else ("0" if not value else "0.000000")
     if shown != value:
         text += "…"
     suffix = f" {unit}" if unit else ""
@@ -121,7 +128,7 @@ def countdown_html(delete_after, now):
 def decimal_text(value) -> str:
     """An exact decimal in full, grouped, without trailing zeros (sentences; tables use
     `decimal_html`)."""
-    return f"{value.normalize():,f}" if value else "0"
+    return _grouped(value) if value else "0"
 
 
 def shortfall_text(shortfall: Shortfall | None) -> str:

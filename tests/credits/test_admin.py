@@ -412,3 +412,18 @@ def test_a_resource_page_shows_the_whole_credits_an_hour_is_charged_beside_the_e
     html = hourly_charge_html(Decimal("4.166666666666666666"))
     assert ">15,000<" in html and 'title="exact rate: 14999.9999999999999976 credits' in html
     assert hourly_charge_html(Decimal(0)) == "-"
+
+
+def test_the_admin_writes_an_exact_decimal_with_all_its_38_digits():
+    from decimal import Decimal
+
+    from credits.admin.display import decimal_html, decimal_text, exact_text
+
+    value = Decimal("12345678901234567890.123456789012345678")  # numeric(38, 18) in full
+
+    assert exact_text(value) == "12345678901234567890.123456789012345678"
+    assert decimal_text(value) == "12,345,678,901,234,567,890.123456789012345678"
+    html = decimal_html(value)
+    assert 'title="12345678901234567890.123456789012345678"' in html
+    assert ">12,345,678,901,234,567,890.123456…<" in html
+    assert exact_text(Decimal("1000.000000000000000000")) == "1000"
