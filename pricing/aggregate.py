@@ -622,6 +622,11 @@ def format_price(value: Decimal) -> str:
     return format(_strip_zeros(value), "f")
 
 
+def format_price_grouped(value: Decimal) -> str:
+    """`format_price` with thousands separators, for people ("1,234,567.5"), exact as well."""
+    return f"{_strip_zeros(value):,f}"
+
+
 def _price_section(product, field_names: dict[str, str]) -> dict:
     section = {}
     for key, field_name in field_names.items():

@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.utils import formats, timezone
 from django.utils.html import format_html
 
-from pricing.aggregate import format_price
+from pricing.aggregate import format_price, format_price_grouped
 from pricing.costs import HOUR_SECONDS, amount_for_seconds
 
 from ..funding import hourly_charge
@@ -51,18 +51,13 @@ def exact_text(value: Decimal) -> str:
     return format_price(value)
 
 
-def _grouped(value: Decimal) -> str:
-    """`exact_text` with thousands separators."""
-    return f"{Decimal(format_price(value)):,f}"
-
-
 def decimal_html(value: Decimal | None, *, unit: str = "") -> str:
     """An exact decimal grouped and cut to `DECIMALS_SHOWN` places (`3.958333…`), the exact value
     on hover; `unit` follows the number."""
     if value is None:
         return "-"
     shown = value.quantize(Decimal(1).scaleb(-DECIMALS_SHOWN), rounding=ROUND_DOWN)
-    text = _grouped(shown) if shown else ("0" if not value else "0.000000")
+    text = format_price_grouped(shown) if shown else ("0" if not value else "0.000000")
     if shown != value:
         text += "…"
     suffix = f" {unit}" if unit else ""
@@ -128,7 +123,7 @@ def countdown_html(delete_after, now):
 def decimal_text(value) -> str:
     """An exact decimal in full, grouped, without trailing zeros (sentences; tables use
     `decimal_html`)."""
-    return _grouped(value) if value else "0"
+    return format_price_grouped(value) if value else "0"
 
 
 def shortfall_text(shortfall: Shortfall | None) -> str:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from credits_project.errors import DomainError
+from pricing.aggregate import format_price, format_price_grouped
 
 from ..errors import InvalidInput, NotFound
 from ..events import resource_transition
@@ -43,12 +44,12 @@ class NotFunded(DomainError):
 
 def _amount_text(value: Decimal) -> str:
     """An exact amount without trailing zeros, with thousands separators."""
-    return f"{value.normalize():,f}" if value else "0"
+    return format_price_grouped(value)
 
 
 def _plain(value: Decimal) -> str:
     """An exact amount as a plain string without trailing zeros (details of an error)."""
-    return f"{value.normalize():f}"
+    return format_price(value)
 
 
 def _not_funded(resource: Resource, shortfall: Shortfall) -> NotFunded:

@@ -427,3 +427,13 @@ def test_the_admin_writes_an_exact_decimal_with_all_its_38_digits():
     assert 'title="12345678901234567890.123456789012345678"' in html
     assert ">12,345,678,901,234,567,890.123456…<" in html
     assert exact_text(Decimal("1000.000000000000000000")) == "1000"
+
+
+def test_the_operators_refusal_names_a_38_digit_shortfall_in_full():
+    from decimal import Decimal
+
+    from credits.services.operator import _amount_text, _plain
+
+    value = Decimal("12345678901234567890.123456789012345678")
+    assert _plain(value) == "12345678901234567890.123456789012345678"
+    assert _amount_text(value) == "12,345,678,901,234,567,890.123456789012345678"
