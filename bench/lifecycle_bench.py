@@ -324,9 +324,11 @@ def copy_rows(cursor, table: str, columns: list[str], rows) -> None:
     cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
 
 
-def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int) -> dict:
+def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
+             history_hours: int = 1) -> dict:
     from django.db import connection
 
+    from credits.partitions import charge_partitions_ensure, month_after, month_start
     from credits.selectors.lifecycle import lifecycle_settings_get
 
     timings = {}
@@ -548,35 +550,75 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int) -> di
             progress.update(high)
         timings["ledger_and_lots"] = progress.finish()
 
-        # -- the previous hour's charges ---------------------------------------------------
-        progress = Progress("previous-hour charges", resources)
+        # -- the previous hours' charges -----------------------------------------------------
+        # Metered up to the previous run, at T - 1 h: the accounts' watermark says it (no meter
+        # rows). The last hour's charges belong to the previous hour's expense (entry 4a);
+        # `history_hours` - 1 hours before it, to one history expense per account (entry
+        # 4A + a, drained whole from a spent history lot 3A + a of grant 5A + a).
+        cursor.execute("UPDATE credits_account SET metered_until = %(at)s - interval '1 hour'",
+                       params)
+        charged = ("FLOOR(EXTRACT(EPOCH FROM (%(at)s - interval '1 hour' - r.created_at))"
+                   " / 3600)::bigint")
+        first_month = month_start(at - dt.timedelta(hours=history_hours + 1))
+        months = [first_month]
+        while months[-1] < month_start(at):
+            months.append(month_after(months[-1]))
+        charge_partitions_ensure(months)
+        progress = Progress(f"charges of the previous {history_hours} h", resources)
         for low, high in chunks(1, resources, chunk_count):
-            # charged up to the previous run, at T - 1 h
-            cursor.execute("""
-                INSERT INTO credits_resourcemeter (resource_id, charged_hours)
-                SELECT r.id, FLOOR(EXTRACT(EPOCH FROM (%(at)s - interval '1 hour'
-                                                       - r.created_at)) / 3600)::bigint
-                FROM credits_resource r
-                WHERE r.id BETWEEN %(low)s AND %(high)s
-                ORDER BY r.id""", {"low": low, "high": high, "at": at})
-            cursor.execute("""
-                INSERT INTO credits_charge (resource_id, hour_index, amount_requested,
+            cursor.execute(f"""
+                INSERT INTO credits_charge (hour, resource_id, hour_index, amount_requested,
                     amount_drained, entry_id, run_id, pricing_version_id)
-                SELECT r.id, m.charged_hours - 1, ROUND(r.cost_credit_per_second * 3600),
-                       ROUND(r.cost_credit_per_second * 3600), 4 * r.owner_id, NULL,
-                       r.pricing_version_id
+                SELECT date_trunc('hour', r.created_at, 'UTC') + g.k * interval '1 hour',
+                       r.id, g.k, ROUND(r.cost_credit_per_second * 3600),
+                       ROUND(r.cost_credit_per_second * 3600),
+                       CASE WHEN g.k = {charged} - 1 THEN 4 * r.owner_id
+                            ELSE 4 * %(accounts)s + r.owner_id END,
+                       NULL, r.pricing_version_id
                 FROM credits_resource r
-                JOIN credits_resourcemeter m ON m.resource_id = r.id
-                WHERE r.id BETWEEN %(low)s AND %(high)s AND m.charged_hours > 0
-                ORDER BY r.id""", {"low": low, "high": high})
+                CROSS JOIN LATERAL generate_series(GREATEST(0, {charged} - %(history)s),
+                                                   {charged} - 1) AS g(k)
+                WHERE r.id BETWEEN %(low)s AND %(high)s
+                ORDER BY 1, 2""", {**params, "low": low, "high": high, "accounts": accounts,
+                                   "history": history_hours})
             progress.update(high)
+        if history_hours > 1:
+            cursor.execute("""
+                CREATE UNLOGGED TABLE bench_history AS
+                SELECT entry_id - 4 * %(accounts)s AS account_id, SUM(amount_drained) AS amount
+                FROM credits_charge WHERE entry_id > 4 * %(accounts)s GROUP BY entry_id""",
+                           {"accounts": accounts})
+            cursor.execute("""
+                INSERT INTO credits_ledgerentry (id, account_id, kind, amount, amount_requested,
+                    shortfall, expires_at, idempotency_key, request_hash, reference, reason,
+                    effective_at, created_by)
+                SELECT 5 * %(accounts)s + account_id, account_id, 'grant', amount, NULL, 0, NULL,
+                       'bench:history-grant:' || account_id, '', 'bench', '',
+                       %(at)s - interval '100 days', 'bench'
+                FROM bench_history
+                UNION ALL
+                SELECT 4 * %(accounts)s + account_id, account_id, 'expense', -amount, amount, 0,
+                       NULL, 'meter:history:account:' || account_id, '', 'lifecycle-run:0',
+                       'metering', %(at)s - interval '2 hours', 'lifecycle-run:0'
+                FROM bench_history ORDER BY 1""", {**params, "accounts": accounts})
+            cursor.execute("""
+                INSERT INTO credits_lot (id, account_id, entry_id, amount, remaining, expires_at,
+                                         created_at)
+                SELECT 3 * %(accounts)s + account_id, account_id, 5 * %(accounts)s + account_id,
+                       amount, 0, NULL, %(at)s - interval '100 days'
+                FROM bench_history ORDER BY 1""", {**params, "accounts": accounts})
+            cursor.execute("""
+                INSERT INTO credits_lotdrain (id, entry_id, lot_id, amount)
+                SELECT %(accounts)s + account_id, 4 * %(accounts)s + account_id,
+                       3 * %(accounts)s + account_id, amount
+                FROM bench_history ORDER BY 1""", {"accounts": accounts})
+            cursor.execute("DROP TABLE bench_history")
         timings["charges"] = progress.finish()
 
         cursor.execute("DROP TABLE bench_res, bench_template, bench_template_row, bench_plan, "
                        "bench_acct, bench_lot")
         for table in ("credits_account", "credits_resource", "credits_ledgerentry", "credits_lot",
-                      "credits_lotdrain", "credits_charge", "credits_costrow",
-                      "credits_resourcestatuschange"):
+                      "credits_lotdrain", "credits_costrow", "credits_resourcestatuschange"):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                            f"(SELECT MAX(id) FROM {table}))")
         cursor.execute("CREATE TABLE bench_meta (at timestamptz, accounts int, resources int, "
@@ -605,8 +647,12 @@ def data_summary(at: dt.datetime) -> dict:
     """What the data holds before the run, and what the run should therefore do."""
     from django.db import connection
 
+    from credits.services.lifecycle.sql import charged_hours_sql
+
+    charged = charged_hours_sql(meter="m.charged_hours", metered_until="a.metered_until",
+                                created_at="r.created_at")
     with connection.cursor() as cursor:
-        cursor.execute("""
+        cursor.execute(f"""
             SELECT COUNT(*),
                    COUNT(*) FILTER (WHERE status = 'removing'),
                    COUNT(*) FILTER (WHERE status = 'removing' AND delete_after <= %(at)s),
@@ -614,12 +660,12 @@ def data_summary(at: dt.datetime) -> dict:
                        FLOOR(EXTRACT(EPOCH FROM (CASE WHEN status = 'removing'
                                                        AND delete_after < %(at)s
                                                       THEN delete_after ELSE %(at)s END
-                                                 - created_at)) / 3600)::bigint
-                       - COALESCE(m.charged_hours, 0)), 0),
-                   MIN(COALESCE(m.charged_hours, 0)), MAX(COALESCE(m.charged_hours, 0)),
-                   COUNT(DISTINCT owner_id)
-            FROM credits_resource
-            LEFT JOIN credits_resourcemeter m ON m.resource_id = credits_resource.id
+                                                 - r.created_at)) / 3600)::bigint
+                       - {charged}), 0),
+                   MIN({charged}), MAX({charged}), COUNT(DISTINCT owner_id)
+            FROM credits_resource r
+            JOIN credits_account a ON a.id = r.owner_id
+            LEFT JOIN credits_resourcemeter m ON m.resource_id = r.id
             WHERE payment_type = 'credit' AND status IN ('processed', 'removing')""",
                        {"at": at})
         (live, removing, removing_past_deadline, due_hours, min_hours, max_hours,
@@ -631,8 +677,12 @@ def data_summary(at: dt.datetime) -> dict:
         for table in ("credits_account", "credits_resource", "credits_costrow",
                       "credits_ledgerentry", "credits_lot", "credits_lotdrain", "credits_charge",
                       "credits_resourcestatuschange"):
-            cursor.execute("SELECT reltuples::bigint, pg_total_relation_size(oid) FROM pg_class "
-                           "WHERE relname = %s", [table])
+            # A partitioned table (the charges) is the sum of its partitions.
+            cursor.execute("""
+                SELECT SUM(GREATEST(c.reltuples, 0))::bigint, SUM(pg_total_relation_size(c.oid))
+                FROM pg_class c WHERE c.relname = %(t)s OR c.oid IN (
+                    SELECT i.inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+                    WHERE p.relname = %(t)s)""", {"t": table})
             rows, size = cursor.fetchone()
             sizes[table] = {"rows": rows, "mib": round(size / 2 ** 20)}
         cursor.execute("SELECT pg_database_size(current_database())")
@@ -864,7 +914,10 @@ def markdown(report: dict) -> str:
         f"{data['live_credit_resources']:,} live credit resources "
         f"({data['removing']:,} removing, {data['removing_past_deadline']:,} past their "
         f"deadline), {data['resource_hours_due']:,} resource-hours due, "
-        f"{data['lots_past_expiry']:,} lots past expiry; database {data['database_mib']:,} MiB; "
+        f"{data['lots_past_expiry']:,} lots past expiry, "
+        f"{data['tables']['credits_charge']['rows']:,} charges already made "
+        f"({data['tables']['credits_charge']['mib']:,} MiB); database "
+        f"{data['database_mib']:,} MiB; "
         + (f"generated in {report['generation']['seconds']['total']:.0f} s."
            if report.get("generation") else "cloned from the seed."),
         "",
@@ -958,6 +1011,9 @@ def main() -> int:
                              "(default: ../shared/bench/lifecycle_limit.sql)")
     parser.add_argument("--no-limit", action="store_true",
                         help="do not run the hand-written limit")
+    parser.add_argument("--history-hours", type=int, default=1,
+                        help="charges already made for the last N hours of each resource "
+                             "(default 1: the previous hour only)")
     parser.add_argument("--from-seed", action="store_true",
                         help="clone <db>_seed (made by --save-seed) instead of generating")
     args = parser.parse_args()
@@ -994,7 +1050,7 @@ def main() -> int:
             log(f"generating {args.accounts:,} accounts and {args.resources:,} resources "
                 f"anchored at T = {at.isoformat()}")
             generation = generate(at=at, accounts=args.accounts, resources=args.resources,
-                                  seed=args.seed)
+                                  seed=args.seed, history_hours=args.history_hours)
             log(f"generated in {generation['seconds']['total']:.0f} s")
         from django.db import connection
 

@@ -14,9 +14,21 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .models import Resource, ResourceStatusChange, StatusChangeReason
-from .temp_tables import drop_temps, temp
+from django.db import connection
 
+from pricing.enums import PaymentType
+
+from .models import (
+    LIVE_STATUSES,
+    Account,
+    Resource,
+    ResourceMeter,
+    ResourceStatusChange,
+    StatusChangeReason,
+)
+
+_ACCOUNT = Account._meta.db_table
+_METER = ResourceMeter._meta.db_table
 _RESOURCE = Resource._meta.db_table
 _STATUS_CHANGE = ResourceStatusChange._meta.db_table
 _REASON_MAX_CHARS = ResourceStatusChange._meta.get_field("reason").max_length
@@ -41,44 +53,57 @@ def resource_transition(*, resource: Resource, from_status: str, to_status: str,
                .update(status=to_status, **(changes or {})))
     if updated != 1:
         return False
+    if from_status in LIVE_STATUSES and to_status not in LIVE_STATUSES:
+        with connection.cursor() as cursor:
+            _meters_freeze(cursor, [resource.pk])
     ResourceStatusChange.objects.create(resource=resource, from_status=from_status,
                                         to_status=to_status, reason=reason[:_REASON_MAX_CHARS],
                                         actor=actor, at=at)
     return True
 
 
+def _meters_freeze(cursor, resource_ids: list[int]) -> None:
+    """Credit-paid resources leaving the live ones keep their charged hours in meter rows: their
+    account's watermark no longer speaks for them (`funding.charged_hours`)."""
+    from .services.lifecycle.sql import charged_hours_sql  # the lifecycle imports this module
+
+    if not resource_ids:
+        return
+    cursor.execute(f"""
+        INSERT INTO {_METER} (resource_id, charged_hours)
+        SELECT r.id, {charged_hours_sql(meter='m.charged_hours', metered_until='a.metered_until',
+                                        created_at='r.created_at')}
+        FROM {_RESOURCE} r JOIN {_ACCOUNT} a ON a.id = r.owner_id
+        LEFT JOIN {_METER} m ON m.resource_id = r.id
+        WHERE r.id = ANY(%(ids)s) AND r.payment_type = %(credit)s
+        ON CONFLICT (resource_id) DO NOTHING""",
+                   {"ids": list(resource_ids), "credit": PaymentType.CREDIT.value})
+
+
 def resources_transition(cursor, *, candidates_sql: str, params: dict, from_status: str,
                          to_status: str, reason: str, actor: str, at: datetime,
                          run_id: int | None, set_sql: str) -> list[int]:
     """Move the resources selected by `candidates_sql` (ids, with `params`) that are in
-    `from_status` to `to_status`, setting `set_sql` (`column = …, …` with `params`) too: their
-    audit rows, then one `UPDATE … WHERE status = from_status`. Returns the ids moved.
-
-    The caller holds the locks of the resources' accounts, so the set cannot change between the
-    statements; should it change anyway, the transition is refused (RuntimeError) rather than
-    audited wrongly. The parameter names `from_status`, `to_status`, `audit_reason`,
-    `audit_actor`, `audit_at` and `audit_run` are this function's.
+    `from_status` to `to_status`, setting `set_sql` (`column = …, …` with `params`) too, with
+    their audit rows: one statement, the guarded `UPDATE … WHERE status = from_status` feeding
+    the audit's INSERT, so a resource someone else moved meanwhile is neither moved nor audited.
+    Returns the ids moved, in id order. The caller holds the locks of the resources' accounts.
+    The parameter names `from_status`, `to_status`, `audit_reason`, `audit_actor`, `audit_at`
+    and `audit_run` are this function's.
     """
     params = {**params, "from_status": from_status, "to_status": to_status,
               "audit_reason": reason, "audit_actor": actor, "audit_at": at, "audit_run": run_id}
-    temp(cursor, "lc_move", f"""
-        SELECT r.id FROM {_RESOURCE} r
-        WHERE r.id IN ({candidates_sql}) AND r.status = %(from_status)s""", params)
-    cursor.execute("SELECT id FROM lc_move ORDER BY id")
-    ids = [row[0] for row in cursor.fetchall()]
-    # Both statements run even for an empty set: a batch costs the same queries whatever
-    # its data, which keeps a run's query count flat.
     cursor.execute(f"""
+        WITH moved AS (
+            UPDATE {_RESOURCE} SET status = %(to_status)s, {set_sql}
+            WHERE id IN ({candidates_sql}) AND status = %(from_status)s
+            RETURNING id)
         INSERT INTO {_STATUS_CHANGE} (resource_id, from_status, to_status,
                                       reason, actor, at, run_id)
         SELECT id, %(from_status)s, %(to_status)s, %(audit_reason)s, %(audit_actor)s,
                %(audit_at)s, %(audit_run)s
-        FROM lc_move""", params)
-    cursor.execute(f"""
-        UPDATE {_RESOURCE} SET status = %(to_status)s, {set_sql}
-        WHERE id IN (SELECT id FROM lc_move) AND status = %(from_status)s""", params)
-    if cursor.rowcount != len(ids):  # the guard: someone else moved one meanwhile
-        raise RuntimeError(f"{from_status}→{to_status}: expected {len(ids)} rows, "
-                           f"updated {cursor.rowcount}")
-    drop_temps(cursor, "lc_move")
+        FROM moved RETURNING resource_id""", params)
+    ids = sorted(row[0] for row in cursor.fetchall())
+    if from_status in LIVE_STATUSES and to_status not in LIVE_STATUSES:
+        _meters_freeze(cursor, ids)
     return ids

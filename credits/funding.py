@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal
 from typing import TypeVar
 
@@ -73,6 +73,25 @@ def whole_hours(later: datetime, earlier: datetime) -> int:
     delta = later - earlier
     microseconds = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return microseconds // (HOUR_SECONDS * 1_000_000)
+
+
+def charged_hours(*, meter: int | None, metered_until: datetime | None,
+                  created_at: datetime) -> int:
+    """Billing hours a live credit-paid resource has been charged: its `ResourceMeter` row
+    where it has one (`meter`), else every whole hour ended by its account's watermark
+    `metered_until` (none: never metered). `lifecycle.sql.charged_hours_sql` is its SQL form."""
+    if meter is not None:
+        return meter
+    if metered_until is None:
+        return 0
+    return max(0, whole_hours(metered_until, created_at))
+
+
+def hour_of_charge(created_at: datetime, hour_index: int) -> datetime:
+    """The clock hour (UTC) in which billing hour `hour_index` of a resource created at
+    `created_at` starts: a charge's `hour` (`lifecycle.sql.charge_hour_sql` is its SQL form)."""
+    start = created_at.astimezone(UTC) + timedelta(hours=hour_index)
+    return start.replace(minute=0, second=0, microsecond=0)
 
 
 def charges_allot(per_hour: Sequence[int], drained: int) -> list[int]:

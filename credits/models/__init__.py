@@ -4,7 +4,7 @@
 - `ledger`: LedgerEntry, Lot, LotDrain and the entry kinds
 - `resources`: Resource, ResourceMeter, PendingDeletion (a proxy), CostRow,
   ResourceStatusChange and the status vocabularies
-- `lifecycle`: LifecycleSettings, LifecycleRun, Charge and the run vocabularies
+- `lifecycle`: LifecycleSettings, LifecycleRun, Charge, ResourceUsage and the run vocabularies
 - `repricing`: Recalculation, RecalculationLine
 """
 from .accounts import (  # noqa: F401
@@ -29,6 +29,7 @@ from .lifecycle import (  # noqa: F401
     LifecycleRunStatus,
     LifecycleSettings,
     LifecycleTrigger,
+    ResourceUsage,
 )
 from .repricing import (  # noqa: F401
     Recalculation,

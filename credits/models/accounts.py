@@ -12,6 +12,11 @@ class Account(models.Model):
 
     address = models.CharField(max_length=128, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    metered_until = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="The lifecycle metered this account up to here: each live credit-paid "
+                  "resource of it is charged every whole hour ended by then (unless its "
+                  "`ResourceMeter` row says otherwise). Empty: never metered.")
 
     class Meta:
         ordering = ["address"]

@@ -99,19 +99,28 @@ class LifecycleRun(models.Model):
 
 
 class Charge(models.Model):
-    """One metered hour of one credit-paid resource: charged exactly once (unique).
+    """One metered hour of one credit-paid resource: charged exactly once (the primary key).
 
-    The hourly run writes one row per running resource, a million an hour at scale, so the
-    links carry no database foreign keys (checking four keys per row at commit was the largest
-    cost of a run). They stay sound without them: the run inserts charges only for resources
-    and entries it has just read or written under the accounts' locks; ledger entries and
-    charges are append-only (triggers, migrations 0002 and 0007) and a resource with charges
-    cannot be deleted (trigger, 0007); runs and published pricing versions are never deleted;
-    and `check_ledger` verifies every link (`ledger_drifts`).
+    The hourly run writes one row per running resource, a million an hour at scale. So that
+    the cost of a run does not grow with the history, the table is partitioned by month of
+    `hour` (`credits.partitions`), and its one index, the primary key, leads with `hour`: a
+    run appends at the end of the current month's index instead of inserting all over one
+    ever-growing index. `hour` is the clock hour (UTC) in which the billing hour starts; a
+    resource's billing hours start in successive clock hours, so (`hour`, resource) is unique
+    exactly when (resource, `hour_index`) is. Old months are rolled up into `ResourceUsage`
+    and dropped (`charges_retire`).
+
+    The links carry no database foreign keys (checking four keys per row at commit was the
+    largest cost of a run). They stay sound without them: the run inserts charges only for
+    resources and entries it has just read or written under the accounts' locks; ledger entries
+    and charges are append-only (triggers) and a resource with charges cannot be deleted
+    (trigger); runs and published pricing versions are never deleted; and `check_ledger`
+    verifies every link (`ledger_drifts`).
     """
 
-    # The unique (resource, hour_index) index serves lookups by resource; no other index, so
-    # that a charge costs two index entries (and the primary key's).
+    pk = models.CompositePrimaryKey("hour", "resource_id")
+    hour = models.DateTimeField(
+        help_text="The clock hour (UTC) in which the billing hour starts.")
     resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="charges",
                                  db_index=False, db_constraint=False)
     hour_index = models.BigIntegerField(help_text="Hour k: [created_at + k h, + (k+1) h).")
@@ -126,8 +135,6 @@ class Charge(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["resource", "hour_index"],
-                                    name="charge_once_per_resource_hour"),
             models.CheckConstraint(name="charge_drained_within_requested",
                                    condition=Q(amount_drained__gte=0,
                                                amount_drained__lte=F("amount_requested"))),
@@ -136,3 +143,22 @@ class Charge(models.Model):
     @property
     def hour_start(self):
         return self.resource.created_at + timedelta(hours=self.hour_index)
+
+
+class ResourceUsage(models.Model):
+    """A resource's charges of one month, rolled up when that month's charges were retired
+    (`charges_retire`): what an owner still sees of a month whose hourly rows are gone."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="usage")
+    month = models.DateField(help_text="The first day of the month (UTC) of the charges' hours.")
+    hours = models.PositiveIntegerField(help_text="Billing hours charged.")
+    amount_requested = models.BigIntegerField()
+    amount_drained = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["resource", "month"]
+        constraints = [models.UniqueConstraint(fields=["resource", "month"],
+                                               name="usage_once_per_resource_month")]
+
+    def __str__(self) -> str:
+        return f"resource {self.resource_id} {self.month:%Y-%m}: {self.hours} h"

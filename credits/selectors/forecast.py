@@ -18,7 +18,13 @@ from django.utils import timezone
 from pricing.costs import HOUR_SECONDS
 from pricing.fields import exact_sum
 
-from ..funding import REMOVAL_REASON_BY_PAYMENT, LotState, ResourceState, account_run
+from ..funding import (
+    REMOVAL_REASON_BY_PAYMENT,
+    LotState,
+    ResourceState,
+    account_run,
+    charged_hours,
+)
 from ..models import (
     LIVE_STATUSES,
     Lot,
@@ -172,16 +178,17 @@ def _batch_states(account_ids: list[int], *, at: datetime):
     `at` and token balances, by account id."""
     resources = defaultdict(list)
     for (resource_id, owner_id, status, payment_type, payment_chain, created_at, delete_after,
-         credit_per_second, hold, charged_hours) in (
+         credit_per_second, hold, meter, metered_until) in (
             Resource.objects.filter(owner_id__in=account_ids, status__in=LIVE_STATUSES)
             .values_list("id", "owner_id", "status", "payment_type", "payment_chain",
                          "created_at", "delete_after", "cost_credit_per_second", "cost_hold",
-                         "meter__charged_hours")):
+                         "meter__charged_hours", "owner__metered_until")):
         resources[owner_id].append(ResourceState(
             id=resource_id, status=status, payment_type=payment_type,
             payment_chain=payment_chain, created_at=created_at, delete_after=delete_after,
             cost_credit_per_second=credit_per_second, cost_hold=hold,
-            charged_hours=charged_hours or 0))
+            charged_hours=charged_hours(meter=meter, metered_until=metered_until,
+                                        created_at=created_at)))
     lots = defaultdict(list)
     for lot_id, account_id, remaining, expires_at, created_at in (
             Lot.objects.spendable(at).filter(account_id__in=account_ids)

@@ -242,7 +242,7 @@ def _account_drifts(at: datetime) -> list[Drift]:
 
 
 _CHARGE_LINKS_BROKEN = """
-    SELECT c.id, c.resource_id, c.entry_id, r.id IS NULL, e.id IS NULL,
+    SELECT c.hour_index, c.resource_id, c.entry_id, r.id IS NULL, e.id IS NULL,
            c.run_id IS NOT NULL AND n.id IS NULL, v.id IS NULL, r.owner_id, e.account_id
     FROM credits_charge c
     LEFT JOIN credits_resource r ON r.id = c.resource_id
@@ -251,7 +251,7 @@ _CHARGE_LINKS_BROKEN = """
     LEFT JOIN pricing_pricingversion v ON v.id = c.pricing_version_id
     WHERE r.id IS NULL OR e.id IS NULL OR (c.run_id IS NOT NULL AND n.id IS NULL)
        OR v.id IS NULL OR r.owner_id <> e.account_id
-    ORDER BY c.id LIMIT 1000"""
+    ORDER BY c.hour, c.resource_id LIMIT 1000"""
 
 
 def _charge_drifts() -> list[Drift]:
@@ -259,15 +259,16 @@ def _charge_drifts() -> list[Drift]:
     drifts = []
     with connection.cursor() as cursor:
         cursor.execute(_CHARGE_LINKS_BROKEN)
-        for (charge, resource, entry, no_resource, no_entry, no_run, no_version, owner,
+        for (hour_index, resource, entry, no_resource, no_entry, no_run, no_version, owner,
              account) in cursor.fetchall():
+            charge = f"of resource {resource} hour {hour_index}"
             missing = [name for name, gone in (("resource", no_resource), ("entry", no_entry),
                                                ("run", no_run), ("pricing version", no_version))
                        if gone]
             drifts.append(Drift(
                 account=None,
                 what=(f"charge {charge}: its {', '.join(missing)} does not exist" if missing
-                      else f"charge {charge}: resource {resource} is account {owner}'s, its "
+                      else f"charge {charge}: the resource is account {owner}'s, its "
                            f"entry {entry} is account {account}'s"),
                 expected=0, found=1))
     metering = (LedgerEntry.objects.filter(kind=EntryKind.EXPENSE, reason=METERING_REASON)

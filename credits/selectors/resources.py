@@ -8,6 +8,7 @@ from decimal import Context, Decimal
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
+from django.db.models import Max
 from django.utils import timezone
 
 from pricing.content import ContentInvalid, parse_content
@@ -27,8 +28,8 @@ from pricing.selectors import payment_type_acceptance, pricing_in_force
 
 from ..addresses import InvalidAddress, normalize_address
 from ..errors import CannotPrice, ContentRefused
-from ..funding import credits_required, exact_total, shortfall
-from ..models import LIVE_STATUSES, Account, Resource, TokenBalance
+from ..funding import charged_hours, credits_required, exact_total, shortfall
+from ..models import LIVE_STATUSES, Account, Charge, Resource, TokenBalance
 from .accounts import account_by_address
 
 _ZERO = Decimal(0)
@@ -107,6 +108,32 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def resources_charged_hours(resource_ids: Iterable[int]) -> dict[int, int]:
+    """Billing hours charged so far of each resource, by id: `funding.charged_hours` while it
+    is live and credit-paid; once it is not, its meter row, else one past its last charge (the
+    lifecycle charges a resource's hours in order, from its meter's position)."""
+    hours = {}
+    stopped = []
+    for resource_id, status, payment_type, created_at, meter, metered_until in (
+            Resource.objects.filter(pk__in=list(resource_ids))
+            .values_list("pk", "status", "payment_type", "created_at", "meter__charged_hours",
+                         "owner__metered_until")):
+        if status in LIVE_STATUSES and payment_type == PaymentType.CREDIT:
+            hours[resource_id] = charged_hours(meter=meter, metered_until=metered_until,
+                                               created_at=created_at)
+        elif meter is not None:
+            hours[resource_id] = meter
+        else:
+            hours[resource_id] = 0
+            stopped.append(resource_id)
+    if stopped:
+        last = (Charge.objects.filter(resource_id__in=stopped).order_by()
+                .values("resource_id").annotate(last=Max("hour_index"))
+                .values_list("resource_id", "last"))
+        hours.update((resource_id, last + 1) for resource_id, last in last)
+    return hours
 
 
 def live_owner_ids() -> Iterator[int]:

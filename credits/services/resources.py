@@ -32,12 +32,14 @@ from ..errors import (
     ResourceConflict,
 )
 from ..events import resource_registered, resource_transition
+from ..funding import charged_hours
 from ..locks import account_lock, resource_lock
 from ..models import (
     LIVE_STATUSES,
     Account,
     CostRow,
     Resource,
+    ResourceMeter,
     ResourceStatus,
     StatusChangeReason,
 )
@@ -165,6 +167,11 @@ def _insert(*, item_hash: str, message_type: str, content: dict, priced: PricedC
                 pricing_version=priced.version)
         for position, row in enumerate(breakdown.rows)
     ])
+    if (breakdown.payment_type == PaymentType.CREDIT
+            and charged_hours(meter=None, metered_until=account.metered_until, created_at=at)):
+        # Registered as of an instant its account was already metered past: the watermark
+        # would say hours were charged that never were.
+        ResourceMeter.objects.create(resource=resource, charged_hours=0)
     resource_registered(resource=resource, actor=actor, at=at)
     return resource
 

@@ -8,8 +8,10 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
+from credits.funding import hour_of_charge
 from credits.models import Charge, Resource, ResourceMeter
 from credits.selectors.ledger import ledger_drifts
+from credits.selectors.resources import resources_charged_hours
 from tests.credits.conftest import ADDRESS, T0
 from tests.credits.test_lifecycle import (
     E1_PER_DAY,
@@ -29,7 +31,8 @@ def charged(settings, default_version):
     vm = register(T0)
     run(T0 + 3 * HOUR)
     assert Charge.objects.filter(resource=vm).count() == 3
-    assert ResourceMeter.objects.get(resource=vm).charged_hours == 3
+    assert resources_charged_hours([vm.pk]) == {vm.pk: 3}
+    assert not ResourceMeter.objects.exists()  # the account's watermark says it
     assert ledger_drifts(at=T0 + 3 * HOUR) == []
     return vm
 
@@ -75,21 +78,22 @@ def _insert_charge(**values):
 
 def test_check_ledger_finds_a_charge_whose_links_are_broken(charged):
     good = Charge.objects.filter(resource=charged).order_by("hour_index").first()
-    _insert_charge(resource_id=charged.pk + 1000, hour_index=0, amount_requested=0,
-                   amount_drained=0, entry_id=good.entry_id, run_id=None,
+    _insert_charge(hour=good.hour, resource_id=charged.pk + 1000, hour_index=0,
+                   amount_requested=0, amount_drained=0, entry_id=good.entry_id, run_id=None,
                    pricing_version_id=good.pricing_version_id)
 
     drifts = ledger_drifts(at=T0 + 3 * HOUR)
 
     assert [drift.what for drift in drifts] == [
-        f"charge {Charge.objects.latest('pk').pk}: its resource does not exist"]
+        f"charge of resource {charged.pk + 1000} hour 0: its resource does not exist"]
     with pytest.raises(CommandError, match="1 ledger drift"):
         call_command("check_ledger", at=(T0 + 3 * HOUR).isoformat())
 
 
 def test_check_ledger_finds_charges_that_do_not_add_up_to_their_entry(charged):
     good = Charge.objects.filter(resource=charged).order_by("hour_index").first()
-    _insert_charge(resource_id=charged.pk, hour_index=99, amount_requested=E1_PER_HOUR,
+    _insert_charge(hour=hour_of_charge(charged.created_at, 99), resource_id=charged.pk,
+                   hour_index=99, amount_requested=E1_PER_HOUR,
                    amount_drained=E1_PER_HOUR, entry_id=good.entry_id, run_id=good.run_id,
                    pricing_version_id=good.pricing_version_id)
 
@@ -100,9 +104,10 @@ def test_check_ledger_finds_charges_that_do_not_add_up_to_their_entry(charged):
     assert drift.found == (4 * E1_PER_HOUR, 4 * E1_PER_HOUR)
 
 
-def test_metering_continues_from_the_meter(charged):
-    # the meter is the only memory of what was charged: a run two hours later charges two more
+def test_metering_continues_from_the_watermark(charged):
+    # the account's watermark is the only memory of what was charged: a run two hours later
+    # charges two more
     run(T0 + 5 * HOUR + timedelta(minutes=1))
-    assert ResourceMeter.objects.get(resource=charged).charged_hours == 5
+    assert resources_charged_hours([charged.pk]) == {charged.pk: 5}
     assert sorted(Charge.objects.filter(resource=charged).values_list("hour_index", flat=True)) \
         == [0, 1, 2, 3, 4]

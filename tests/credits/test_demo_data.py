@@ -37,6 +37,7 @@ from credits.models import (
 )
 from credits.selectors.dashboard import dashboard_summary
 from credits.selectors.ledger import account_balance, ledger_drifts
+from credits.selectors.resources import resources_charged_hours
 from pricing.enums import MessageType, PaymentType, ProductType
 
 pytestmark = pytest.mark.django_db
@@ -142,13 +143,13 @@ def _assert_the_week_metered_exactly():
     resources = {key: Resource.objects.get(item_hash=demo_item_hash(key)) for key in PER_HOUR}
     for key, resource in resources.items():
         charges = Charge.objects.filter(resource=resource)
-        assert resource.meter.charged_hours == HOURS_METERED[key], key
+        assert resources_charged_hours([resource.pk])[resource.pk] == HOURS_METERED[key], key
         assert sorted(charges.values_list("hour_index", flat=True)) == list(
             range(HOURS_METERED[key])), key
         assert set(charges.values_list("amount_requested", flat=True)) == {PER_HOUR[key]}, key
     requested = sum(HOURS_METERED[key] * PER_HOUR[key] for key in PER_HOUR)
     assert requested == 51_945_864
-    totals = Charge.objects.aggregate(count=Count("id"), requested=Sum("amount_requested"),
+    totals = Charge.objects.aggregate(count=Count("hour"), requested=Sum("amount_requested"),
                                       drained=Sum("amount_drained"))
     assert totals == {"count": sum(HOURS_METERED.values()), "requested": requested,
                       "drained": requested - sum(CREDITS_SHORT.values())}

@@ -22,6 +22,7 @@ from credits.funding import (
     whole_hours,
 )
 from credits.models import (
+    LIVE_STATUSES,
     Account,
     Charge,
     LedgerEntry,
@@ -33,6 +34,7 @@ from credits.models import (
     TokenBalance,
 )
 from credits.selectors.lifecycle import lifecycle_settings_get
+from credits.selectors.resources import resources_charged_hours
 from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
 from pricing.enums import MessageType, PaymentType, ProductType
@@ -117,6 +119,7 @@ resource_specs = st.fixed_dictionaries({
     "status": st.sampled_from([ResourceStatus.PROCESSED] * 3 + [ResourceStatus.REMOVING]),
     "deadline_minutes": st.integers(-48 * 60, 48 * 60),
     "charged_fraction": st.integers(0, 4),
+    "meter_row": st.booleans(),  # under a watermark: a meter row overrides it
 })
 lot_specs = st.fixed_dictionaries({
     "amount": st.integers(1, 20_000),
@@ -126,6 +129,9 @@ lot_specs = st.fixed_dictionaries({
 account_specs = st.fixed_dictionaries({
     "lots": st.lists(lot_specs, max_size=3),
     "resources": st.lists(resource_specs, min_size=1, max_size=5),
+    # The account's metering watermark: none, or an earlier run's instant (even a later one:
+    # a clock moved back).
+    "watermark_minutes": st.one_of(st.none(), st.integers(-72 * 60, 90)),
     "tokens": st.fixed_dictionaries({chain: st.integers(0, 200).map(Decimal)
                                      for chain in CHAINS}),
 })
@@ -139,7 +145,9 @@ def _build(accounts: list[dict], version) -> list[Account]:
     built = []
     for number, spec in enumerate(accounts, start=1):
         address = _address(number)
-        account = Account.objects.create(address=address)
+        watermark = None if spec["watermark_minutes"] is None \
+            else T + timedelta(minutes=spec["watermark_minutes"])
+        account = Account.objects.create(address=address, metered_until=watermark)
         for index, lot in enumerate(spec["lots"]):
             granted = T + timedelta(minutes=lot["granted_minutes"])
             expires = None if lot["expires_minutes"] is None \
@@ -168,7 +176,7 @@ def _build(accounts: list[dict], version) -> list[Account]:
                 cost_credit_per_second=item["rate"] if item["payment"] == PaymentType.CREDIT
                 else 0)
             charged = max(0, whole_hours(T, created)) * item["charged_fraction"] // 4
-            if charged:
+            if charged if watermark is None else item["meter_row"]:
                 ResourceMeter.objects.create(resource=resource, charged_hours=charged)
         built.append(account)
     return built
@@ -177,8 +185,8 @@ def _build(accounts: list[dict], version) -> list[Account]:
 def _states(account: Account) -> tuple[list[LotState], list[ResourceState], dict]:
     lots = [LotState(id=lot.pk, remaining=lot.remaining, expires_at=lot.expires_at,
                      created_at=lot.created_at) for lot in Lot.objects.filter(account=account)]
-    meters = dict(ResourceMeter.objects.filter(resource__owner=account)
-                  .values_list("resource_id", "charged_hours"))
+    meters = resources_charged_hours(Resource.objects.filter(owner=account)
+                                     .values_list("pk", flat=True))
     resources = [ResourceState(
         id=r.pk, status=r.status, payment_type=r.payment_type, payment_chain=r.payment_chain,
         created_at=r.created_at, delete_after=r.delete_after,
@@ -209,8 +217,10 @@ def rule_settings(settings, default_version):
                     "resources": [{"payment": PaymentType.CREDIT, "chain": "ETH",
                                    "rate": Decimal("0.025"), "hold": Decimal(0),
                                    "created_minutes": 0, "status": ResourceStatus.PROCESSED,
-                                   "deadline_minutes": 0, "charged_fraction": 0}] * 2,
-                    "tokens": {"ETH": Decimal(0), "AVAX": Decimal(0)}}],
+                                   "deadline_minutes": 0, "charged_fraction": 0,
+                                   "meter_row": False}] * 2,
+                    "tokens": {"ETH": Decimal(0), "AVAX": Decimal(0)},
+                    "watermark_minutes": None}],
          grace_hours=24, horizon_hours=24, metering=True)  # exactly one day funded
 def test_the_lifecycle_sql_does_what_the_funding_rule_says(rule_settings, accounts,
                                                            grace_hours, horizon_hours,
@@ -224,8 +234,11 @@ def test_the_lifecycle_sql_does_what_the_funding_rule_says(rule_settings, accoun
             assert lifecycle_settings_get().funding_horizon_hours == horizon_hours
             built = _build(accounts, rule_settings)
             expected = {}
+            hours_before = {}
             for account in built:
                 lots, resources, tokens = _states(account)
+                hours_before.update((r.id, r.charged_hours) for r in resources
+                                    if r.payment_type == PaymentType.CREDIT)
                 expected[account.pk] = (lots, account_run(
                     lots=lots, resources=resources, tokens_available=tokens, at=T,
                     grace=timedelta(hours=grace_hours),
@@ -255,10 +268,14 @@ def test_the_lifecycle_sql_does_what_the_funding_rule_says(rule_settings, accoun
                     account=account, reference=f"lifecycle-run:{run.pk}")
                     .values_list("shortfall", flat=True))
                 assert short == outcome.credits_short
-                meters = dict(ResourceMeter.objects.filter(resource__owner=account)
-                              .values_list("resource_id", "charged_hours"))
-                for resource_id, hours in outcome.meters.items():
-                    assert meters[resource_id] == hours
+            # Every credit resource's charged hours: moved as the rule says, the others' where
+            # they were (watermark or meter row alike), while they live.
+            moved = {i: hours for o in outcomes for i, hours in o.meters.items()}
+            live = set(Resource.objects.filter(pk__in=hours_before, status__in=LIVE_STATUSES)
+                       .values_list("pk", flat=True)) | set(moved)
+            got = resources_charged_hours(live)
+            assert got == {
+                i: moved.get(i, hours_before[i]) for i in live}
             assert run.credits_charged == sum(o.drained for o in outcomes)
             raise _Rollback
     except _Rollback:

@@ -11,11 +11,11 @@ from credits.models import (
     LifecycleRun,
     LifecycleRunStatus,
     Resource,
-    ResourceMeter,
     ResourceStatus,
     ResourceStatusChange,
 )
 from credits.selectors.ledger import account_balance, ledger_drifts
+from credits.selectors.resources import resources_charged_hours
 from credits.services.ledger import expense_create, grant_create
 from credits.services.lifecycle import LifecycleRefused, lifecycle_run
 from credits.services.resources import resource_forget, resource_register
@@ -154,7 +154,7 @@ def test_each_resource_hour_is_charged_once_when_the_run_is_late_early_or_repeat
     assert {c.amount_requested for c in charges} == {E1_PER_HOUR}
     assert {c.amount_drained for c in charges} == {E1_PER_HOUR}
     assert account_balance(account=vm.owner, at=T0 + 6 * HOUR) == balance0 - 5 * E1_PER_HOUR
-    assert ResourceMeter.objects.get(resource=vm).charged_hours == 5
+    assert resources_charged_hours([vm.pk]) == {vm.pk: 5}
     assert ledger_drifts() == []
 
 
@@ -208,16 +208,17 @@ def test_a_second_run_right_after_changes_nothing(db):
     register(T0)
     register(T0, address=OTHER_ADDRESS)
     run(T0 + 3 * HOUR)
-    snapshot = (list(Resource.objects.values_list("id", "status", "meter__charged_hours",
-                                                  "delete_after").order_by("id")),
+    snapshot = (list(Resource.objects.values_list("id", "status", "delete_after").order_by("id")),
+                resources_charged_hours(Resource.objects.values_list("pk", flat=True)),
                 LedgerEntry.objects.count(), Charge.objects.count(),
                 ResourceStatusChange.objects.count())
 
     second = run(T0 + 3 * HOUR + timedelta(seconds=1))
 
     assert (second.charges, second.flagged, second.restored, second.removed) == (0, 0, 0, 0)
-    assert snapshot == (list(Resource.objects.values_list("id", "status", "meter__charged_hours",
-                                                          "delete_after").order_by("id")),
+    assert snapshot == (list(Resource.objects.values_list("id", "status", "delete_after")
+                             .order_by("id")),
+                        resources_charged_hours(Resource.objects.values_list("pk", flat=True)),
                         LedgerEntry.objects.count(), Charge.objects.count(),
                         ResourceStatusChange.objects.count())
 

@@ -34,6 +34,7 @@ from credits.models import (
     ResourceStatus,
 )
 from credits.selectors.ledger import ledger_drifts
+from credits.selectors.resources import resources_charged_hours
 from credits.services.lifecycle import lifecycle_run
 from credits.services.lifecycle_shards import lifecycle_run_sharded_here
 from tests.credits.conftest import T0
@@ -360,8 +361,9 @@ def test_a_run_killed_mid_way_leaves_whole_batches_and_the_next_run_fails_it_and
     killed = LifecycleRun.objects.get(trigger=LifecycleTrigger.COMMAND)
     assert killed.finished_at is None and killed.status == LifecycleRunStatus.RUNNING
     charged_per_owner = {}
-    for owner_id, hours in Resource.objects.values_list("owner_id", "meter__charged_hours"):
-        charged_per_owner.setdefault(owner_id, []).append(hours)
+    hours_of = resources_charged_hours(Resource.objects.values_list("pk", flat=True))
+    for resource_id, owner_id in Resource.objects.values_list("pk", "owner_id"):
+        charged_per_owner.setdefault(owner_id, []).append(hours_of[resource_id])
     charged = [owner for owner, hours in sorted(charged_per_owner.items()) if any(hours)]
     assert 0 < len(charged) < len(charged_per_owner), "the kill did not land mid-run"
     assert all(set(charged_per_owner[owner]) == {3} for owner in charged)

@@ -7,8 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from credits.models import Account, Charge, LedgerEntry, Lot, Resource, ResourceStatus
-from credits.services.ledger import grant_create
+from credits.partitions import charge_partitions_around, charge_partitions_ensure
 from credits.selectors.lifecycle import lifecycle_settings_get
+from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
 from tests.credits.conftest import T0
 from tests.credits.test_lifecycle import E1_PER_DAY, register
@@ -51,7 +52,9 @@ def populate(template: Resource, accounts: int, *, first: int) -> None:
 
 
 def queries_of_one_run(at) -> list[str]:
-    """The statements of one run, without their parameters."""
+    """The statements of one run, without their parameters (its charges' monthly partitions
+    made before: a run makes them once a month)."""
+    charge_partitions_ensure(charge_partitions_around(at))
     with CaptureQueriesContext(connection) as captured:
         lifecycle_run(at=at)
     return [" ".join(query["sql"].split())[:100] for query in captured.captured_queries]

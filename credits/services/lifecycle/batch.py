@@ -18,8 +18,10 @@ class Batch:
 
     @property
     def params(self) -> dict:
-        """The SQL parameters every step uses; `batch_lo`/`batch_hi` bound `sql.in_batch`."""
+        """The SQL parameters every step uses; `accounts`, `batch_lo` and `batch_hi` are
+        `sql.in_batch`'s."""
         return {"now": self.now, "run": self.run_id, "actor": self.actor,
+                "accounts": list(self.account_ids),
                 "batch_lo": min(self.account_ids), "batch_hi": max(self.account_ids)}
 
 

@@ -35,10 +35,12 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
     """Flag the unfunded, restore the funded; returns how many of each, and their ids."""
     counts = RunCounts()
     params = {**batch.params, "delete_after": batch.now + grace, "horizon": horizon_seconds,
-              "credit": PaymentType.CREDIT.value, "hold": PaymentType.HOLD.value}
+              "credit": PaymentType.CREDIT.value, "hold": PaymentType.HOLD.value,
+              "processed": ResourceStatus.PROCESSED.value,
+              "removing": ResourceStatus.REMOVING.value}
     # Credit: the balance now against the running total of one horizon of cost, oldest first.
     temp(cursor, "lc_fund", f"""
-        SELECT r.id, r.status, r.delete_after,
+        SELECT r.id, r.status, r.delete_after, r.payment_type,
                CASE WHEN SUM(r.cost_credit_per_second) OVER (
                         PARTITION BY r.owner_id ORDER BY r.created_at, r.id
                         ROWS UNBOUNDED PRECEDING) * %(horizon)s <= COALESCE(b.balance, 0)
@@ -50,7 +52,7 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
                    GROUP BY account_id) b ON b.account_id = r.owner_id
         WHERE r.payment_type = %(credit)s
         UNION ALL
-        SELECT r.id, r.status, r.delete_after,
+        SELECT r.id, r.status, r.delete_after, r.payment_type,
                CASE WHEN SUM(r.cost_hold) OVER (
                         PARTITION BY r.owner_id, r.payment_chain ORDER BY r.created_at, r.id
                         ROWS UNBOUNDED PRECEDING) <= COALESCE(t.balance, 0)
@@ -64,8 +66,8 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
         ids = resources_transition(
             cursor,
             params={**params, "removal_reason": reason.value, "payment": payment_type.value},
-            candidates_sql=f"SELECT f.id FROM lc_fund f JOIN {_RESOURCE} x ON x.id = f.id "
-                           f"WHERE f.funded = 0 AND x.payment_type = %(payment)s",
+            candidates_sql="SELECT id FROM lc_fund WHERE funded = 0 AND status = %(processed)s "
+                           "AND payment_type = %(payment)s",
             from_status=ResourceStatus.PROCESSED, to_status=ResourceStatus.REMOVING,
             reason=reason.value, **audit,
             set_sql="removing_since = %(now)s, delete_after = %(delete_after)s, "
@@ -75,7 +77,8 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
     # Funded again before the deadline: back to processed. Past the deadline it is removed.
     ids = resources_transition(
         cursor, params=params,
-        candidates_sql="SELECT id FROM lc_fund WHERE funded = 1 AND delete_after > %(now)s",
+        candidates_sql="SELECT id FROM lc_fund WHERE funded = 1 AND status = %(removing)s "
+                       "AND delete_after > %(now)s",
         from_status=ResourceStatus.REMOVING, to_status=ResourceStatus.PROCESSED,
         reason=StatusChangeReason.FUNDED, **audit,
         set_sql="removing_since = NULL, delete_after = NULL, removal_reason = ''")

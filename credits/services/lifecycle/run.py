@@ -32,8 +32,10 @@ from ...models import (
     LifecycleRunStatus,
     LifecycleTrigger,
     Resource,
+    ResourceMeter,
     ResourceStatus,
 )
+from ...partitions import charge_partitions_around, charge_partitions_ensure
 from ...selectors.lifecycle import lifecycle_settings_get
 from ...selectors.resources import batched, live_owner_ids
 from ...temp_tables import drop_temps, temp
@@ -43,13 +45,17 @@ from .finalise import finalise
 from .fund_or_flag import fund_or_flag
 from .janitor import dead_runs_fail_quietly
 from .meter import meter
-from .sql import in_batch
+from .sql import charged_hours_sql, hourly_charge, in_batch, whole_hours_between
 
 # The package's name: one logger for the whole run, whichever module logs.
 logger = logging.getLogger(__package__)
 
 _ACCOUNT = Account._meta.db_table
+_METER = ResourceMeter._meta.db_table
 _RESOURCE = Resource._meta.db_table
+# Metering stops at a pending deletion's deadline, if that came before the run's instant.
+_METERING_END = ("CASE WHEN r.status = %(removing)s AND r.delete_after < %(now)s "
+                 "THEN r.delete_after ELSE %(now)s END")
 _HASH_SPACE = 2 ** 32
 
 
@@ -141,6 +147,9 @@ def lifecycle_run(*, at: datetime | None = None, dry_run: bool = False,
         try:
             if not dry_run:
                 dead_runs_fail_quietly(found_by=run)
+                # Before any batch, in transactions of their own (a dry run writes its
+                # charges into the default partition, and rolls them back).
+                charge_partitions_ensure(charge_partitions_around(run.as_of))
             _run_batches(run=run, shard=shard, step_settings=step_settings,
                          batch_size=batch_size, counts=counts, error_messages=error_messages,
                          on_progress=on_progress)
@@ -222,31 +231,33 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
     run's row (`counts_before`: the run's counts before it; `error_messages`: the run's)."""
     counts = RunCounts(accounts=len(batch.account_ids))
     with transaction.atomic(), connection.cursor() as cursor:
-        # Per-batch statements are short: compiling them (JIT) costs more than it saves.
-        cursor.execute("SET LOCAL jit = off")
-        # A batch touches a few percent of the resources: look them up by primary key
-        # rather than scan the table (the default cost model assumes spinning disks).
-        cursor.execute("SET LOCAL random_page_cost = 1.1")
+        # Per-batch statements are short: compiling them (JIT) costs more than it saves. A
+        # batch touches a few percent of the rows: look them up by index rather than scan
+        # the tables (the default cost model assumes spinning disks).
+        cursor.execute("SET LOCAL jit = off; SET LOCAL random_page_cost = 1.1")
         accounts_lock_ids(batch.account_ids)
-        temp(cursor, "lc_batch", f"SELECT id AS account_id FROM {_ACCOUNT} WHERE id IN "
-             f"({', '.join(['%s'] * len(batch.account_ids))})", list(batch.account_ids))
-        # The batch's live resources, read once into a narrow table: metering and fund-or-flag
-        # read this instead of the wide resource rows (content JSON and all) again and again.
-        temp(cursor, "lc_res", f"""
+        # The batch's live resources, read once into a narrow table from the covering index
+        # `resource_lifecycle` (no wide resource row), with where each one's metering stands:
+        # the steps read this instead of the resources again and again.
+        counts.resources = temp(cursor, "lc_res", f"""
             SELECT r.id, r.owner_id, r.status, r.payment_type, r.payment_chain, r.created_at,
-                   r.delete_after, r.cost_credit_per_second, r.cost_hold, r.pricing_version_id
-            FROM {_RESOURCE} r
+                   r.delete_after, r.cost_credit_per_second, r.cost_hold, r.pricing_version_id,
+                   a.metered_until, m.resource_id IS NOT NULL AS overridden,
+                   {charged_hours_sql(meter='m.charged_hours', metered_until='a.metered_until',
+                                      created_at='r.created_at')} AS from_hour,
+                   {whole_hours_between(_METERING_END, 'r.created_at')} AS to_hour,
+                   {hourly_charge('r.cost_credit_per_second')} AS per_hour
+            FROM {_RESOURCE} r JOIN {_ACCOUNT} a ON a.id = r.owner_id
+            LEFT JOIN {_METER} m ON m.resource_id = r.id
             WHERE {in_batch('r.owner_id')} AND r.status IN (%(processed)s, %(removing)s)""",
              {**batch.params, "processed": ResourceStatus.PROCESSED.value,
               "removing": ResourceStatus.REMOVING.value})
-        cursor.execute("SELECT COUNT(*) FROM lc_res")
-        counts.resources = cursor.fetchone()[0]
         if step_settings.metering_enabled:
             _timed(counts, "seconds_meter", meter, cursor, batch)
         _timed(counts, "seconds_fund_or_flag", fund_or_flag, cursor, batch,
                grace=step_settings.grace, horizon_seconds=step_settings.horizon_seconds)
         _timed(counts, "seconds_finalise", finalise, cursor, batch)
-        drop_temps(cursor, "lc_batch", "lc_res")
+        drop_temps(cursor, "lc_res")
         # In the batch's transaction: the row of a run killed later counts exactly the work it
         # committed (the charges that name it, a dead shard's share of its parent).
         if batch.run_id is not None:  # a dry run has no row

@@ -1,4 +1,5 @@
-"""SQL shared by the steps of the run: the batch predicate, whole hours, the hourly charge.
+"""SQL shared by the steps of the run: the batch predicate, whole hours, the hourly charge, the
+charged hours of a resource and the clock hour of a charge.
 
 PostgreSQL only: `numeric` sums of the 18-decimal rates, whole hours from exact epoch
 differences. Table names come from the models (`_meta.db_table`), statuses and kinds from
@@ -10,17 +11,17 @@ from pricing.costs import HOUR_SECONDS
 
 
 def in_batch(column: str) -> str:
-    """`column` is one of the batch's accounts (`lc_batch`; `batch_lo`/`batch_hi` parameters,
-    `Batch.params`). The range bounds let the planner start an index scan at the batch's first
-    account: without them it merges over the index from the first account of all, and the later
-    batches of a run read most of the table."""
-    return (f"{column} IN (SELECT account_id FROM lc_batch) "
+    """`column` is one of the batch's accounts (`accounts`, `batch_lo` and `batch_hi`
+    parameters, `Batch.params`). The range bounds let the planner start an index scan at the
+    batch's first account: without them it merges over the index from the first account of all,
+    and the later batches of a run read most of the table."""
+    return (f"{column} = ANY(%(accounts)s) "
             f"AND {column} BETWEEN %(batch_lo)s AND %(batch_hi)s")
 
 
 def whole_hours_between(later: str, earlier: str) -> str:
     """Whole hours from `earlier` to `later`: the epoch difference is an exact `numeric`
-    (microseconds), so an exact hour is never a hair short of one."""
+    (microseconds), so an exact hour is never a hair short of one (`funding.whole_hours`)."""
     return (f"CAST(FLOOR((EXTRACT(EPOCH FROM {later}) - EXTRACT(EPOCH FROM {earlier}))"
             f" / {HOUR_SECONDS}) AS BIGINT)")
 
@@ -28,3 +29,15 @@ def whole_hours_between(later: str, earlier: str) -> str:
 def hourly_charge(rate_column: str) -> str:
     """Credits per hour, rounded half-up to whole credits (rates are never negative)."""
     return f"CAST(ROUND({rate_column} * {HOUR_SECONDS}) AS BIGINT)"
+
+
+def charged_hours_sql(*, meter: str, metered_until: str, created_at: str) -> str:
+    """`funding.charged_hours` in SQL: the meter row's hours, else the whole hours ended by the
+    account's watermark (GREATEST ignores a NULL watermark: 0)."""
+    return (f"COALESCE({meter}, GREATEST(0, "
+            f"{whole_hours_between(metered_until, created_at)}))")
+
+
+def charge_hour_sql(*, created_at: str, hour_index: str) -> str:
+    """`funding.hour_of_charge` in SQL: the clock hour (UTC) in which the billing hour starts."""
+    return f"(date_trunc('hour', {created_at}, 'UTC') + {hour_index} * interval '1 hour')"
