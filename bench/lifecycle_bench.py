@@ -330,6 +330,7 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
 
     from credits.partitions import charge_partitions_ensure, month_after, month_start
     from credits.selectors.lifecycle import lifecycle_settings_get
+    from credits.services.lifecycle.sql import charge_hour_sql, whole_hours_between
 
     timings = {}
     started_all = time.perf_counter()
@@ -557,8 +558,7 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
         # 4A + a, drained whole from a spent history lot 3A + a of grant 5A + a).
         cursor.execute("UPDATE credits_account SET metered_until = %(at)s - interval '1 hour'",
                        params)
-        charged = ("FLOOR(EXTRACT(EPOCH FROM (%(at)s - interval '1 hour' - r.created_at))"
-                   " / 3600)::bigint")
+        charged = whole_hours_between("%(at)s - interval '1 hour'", "r.created_at")
         first_month = month_start(at - dt.timedelta(hours=history_hours + 1))
         months = [first_month]
         while months[-1] < month_start(at):
@@ -569,7 +569,7 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
             cursor.execute(f"""
                 INSERT INTO credits_charge (hour, resource_id, hour_index, amount_requested,
                     amount_drained, entry_id, run_id, pricing_version_id)
-                SELECT date_trunc('hour', r.created_at, 'UTC') + g.k * interval '1 hour',
+                SELECT {charge_hour_sql(created_at='r.created_at', hour_index='g.k')},
                        r.id, g.k, ROUND(r.cost_credit_per_second * 3600),
                        ROUND(r.cost_credit_per_second * 3600),
                        CASE WHEN g.k = {charged} - 1 THEN 4 * r.owner_id
@@ -592,7 +592,8 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
                 INSERT INTO credits_ledgerentry (id, account_id, kind, amount, amount_requested,
                     shortfall, expires_at, idempotency_key, request_hash, reference, reason,
                     effective_at, created_by)
-                SELECT 5 * %(accounts)s + account_id, account_id, 'grant', amount, NULL, 0, NULL,
+                SELECT 5 * %(accounts)s + account_id, account_id, 'grant', amount, NULL::bigint,
+                       0, NULL::timestamptz,
                        'bench:history-grant:' || account_id, '', 'bench', '',
                        %(at)s - interval '100 days', 'bench'
                 FROM bench_history
@@ -680,9 +681,9 @@ def data_summary(at: dt.datetime) -> dict:
             # A partitioned table (the charges) is the sum of its partitions.
             cursor.execute("""
                 SELECT SUM(GREATEST(c.reltuples, 0))::bigint, SUM(pg_total_relation_size(c.oid))
-                FROM pg_class c WHERE c.relname = %(t)s OR c.oid IN (
+                FROM pg_class c WHERE c.relkind <> 'p' AND (c.relname = %(t)s OR c.oid IN (
                     SELECT i.inhrelid FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
-                    WHERE p.relname = %(t)s)""", {"t": table})
+                    WHERE p.relname = %(t)s))""", {"t": table})
             rows, size = cursor.fetchone()
             sizes[table] = {"rows": rows, "mib": round(size / 2 ** 20)}
         cursor.execute("SELECT pg_database_size(current_database())")
