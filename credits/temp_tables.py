@@ -1,5 +1,5 @@
-"""Temporary tables for set-based statements (the lifecycle's steps, the set-based status
-transitions of `credits.events`): made again each time, and analysed."""
+"""Temporary tables for set-based statements (the lifecycle's steps): made again each time, and
+analysed."""
 from __future__ import annotations
 
 

@@ -3,8 +3,9 @@
 Set-based: each batch of accounts is a handful of SQL statements (window functions, bulk
 inserts and guarded updates), whatever the number of accounts, run in one transaction while the
 batch's account rows are locked. A failed batch is rolled back whole and counted as an error;
-the next run completes its work, because everything a run does is derived from the rows
-(`ResourceMeter.charged_hours`, statuses, deadlines), never from what an earlier run remembered.
+the next run completes its work, because everything a run does is derived from the rows (the
+accounts' `metered_until` and the `ResourceMeter` exceptions, statuses, deadlines), never from
+what an earlier run remembered.
 A run whose process dies (killed, out of memory) leaves its committed batches, counted on its
 row, and is marked failed by the next run (`lifecycle_runs_fail_dead`).
 

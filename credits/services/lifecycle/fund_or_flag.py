@@ -17,7 +17,6 @@ from ...events import resources_transition
 from ...funding import REMOVAL_REASON_BY_PAYMENT
 from ...models import (
     Lot,
-    Resource,
     ResourceStatus,
     StatusChangeReason,
     TokenBalance,
@@ -27,7 +26,6 @@ from .batch import Batch, RunCounts
 from .sql import in_batch
 
 _LOT = Lot._meta.db_table
-_RESOURCE = Resource._meta.db_table
 _TOKEN_BALANCE = TokenBalance._meta.db_table
 
 
