@@ -11,6 +11,8 @@ urlpatterns = [
     path("resources", resources.ResourceCreateView.as_view(), name="resources"),
     re_path(r"^resources/(?P<item_hash>[0-9A-Za-z]{1,128})$",
             resources.ResourceDetailView.as_view(), name="resource-detail"),
+    re_path(r"^resources/(?P<item_hash>[0-9A-Za-z]{1,128})/usage$",
+            resources.ResourceUsageView.as_view(), name="resource-usage"),
     re_path(rf"^accounts/{ADDRESS}/balance$", ledger.BalanceView.as_view(),
             name="account-balance"),
     re_path(rf"^accounts/{ADDRESS}/credit-history$", ledger.CreditHistoryView.as_view(),

@@ -278,3 +278,9 @@ LIFECYCLE_FUNDING_HORIZON_HOURS = env_int("LIFECYCLE_FUNDING_HORIZON_HOURS", 24)
 # Accounts per batch (one transaction each) and shards (Celery tasks in parallel) of a run.
 LIFECYCLE_BATCH_ACCOUNTS = env_int("LIFECYCLE_BATCH_ACCOUNTS", 5000)
 LIFECYCLE_SHARDS = env_int("LIFECYCLE_SHARDS", 1)
+# Months of hourly charges `manage.py retire_charges` keeps by default, besides the current one
+# (older months are rolled up per resource and their partitions dropped); at least 1.
+CREDITS_CHARGE_RETENTION_MONTHS = env_int("CREDITS_CHARGE_RETENTION_MONTHS", 3)
+if CREDITS_CHARGE_RETENTION_MONTHS < 1:
+    raise ImproperlyConfigured("CREDITS_CHARGE_RETENTION_MONTHS must be 1 or more (runs still "
+                               f"write the previous month), got {CREDITS_CHARGE_RETENTION_MONTHS}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,7 +20,13 @@ from ..addresses import address_input
 from ..auth import OwnerKey, ServiceKey, actor_of, require_owner
 from ..errors import ContentRefused, NotFound, PaymentTypeNotAccepted
 from ..models import Account, Resource
-from ..selectors.resources import account_affordability, costs_totals, resource_get
+from ..selectors.resources import (
+    account_affordability,
+    costs_totals,
+    resource_get,
+    resource_monthly_usage,
+)
+from ..serializers.ledger import Credits
 from ..serializers.resources import (
     AffordabilityRequestSerializer,
     AffordabilityResponseSerializer,
@@ -198,6 +204,51 @@ class ResourceDetailView(AccountReadView):
         require_owner(request, resource.owner.address)
         resource_forget(item_hash=item_hash, actor=actor_of(request))
         return Response(resource_payload(_resource_or_404(item_hash)))
+
+
+class MonthUsageSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="The month (UTC) of the charges' hours, YYYY-MM.")
+    hours = serializers.IntegerField(help_text="Billing hours charged.")
+    amount_requested = Credits(help_text="Credits the hours cost.")
+    amount_drained = Credits(help_text="Credits taken from the account (less when it ran "
+                                       "short).")
+    retired = serializers.BooleanField(
+        help_text="The month's hourly charges were rolled up (retention): these are the "
+                  "rolled-up sums.")
+
+
+class ResourceUsageSerializer(serializers.Serializer):
+    item_hash = serializers.CharField()
+    months = MonthUsageSerializer(many=True, help_text="Months with charges, oldest first.")
+
+
+class ResourceUsageView(AccountReadView):
+    permission_classes = [AccountReader]
+    staff_model = Resource
+
+    @extend_schema(
+        summary="A resource's usage per month",
+        description=f"{ACCOUNT_READ_WHO}\n\nThe credit metering of the resource per month "
+                    "(UTC), oldest first: billing hours charged, credits requested and "
+                    "drained. Months whose hourly charges were retired (`manage.py "
+                    "retire_charges`) come from their rolled-up sums and say `retired`; the "
+                    "others are summed from the charges. A resource never metered has no "
+                    "month.",
+        parameters=[ITEM_HASH_PARAMETER],
+        responses={200: ResourceUsageSerializer, 404: error_doc("No such resource."),
+                   **ACCOUNT_READ_ERRORS},
+    )
+    def get(self, request, item_hash: str):
+        resource = _resource_or_404(item_hash)
+        require_account_reader(request, resource.owner.address)
+        return Response({
+            "item_hash": resource.item_hash,
+            "months": [{"month": f"{usage.month:%Y-%m}", "hours": usage.hours,
+                        "amount_requested": str(usage.amount_requested),
+                        "amount_drained": str(usage.amount_drained),
+                        "retired": usage.retired}
+                       for usage in resource_monthly_usage(resource)],
+        })
 
 
 class AffordabilityView(AccountReadView):

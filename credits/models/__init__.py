@@ -4,7 +4,8 @@
 - `ledger`: LedgerEntry, Lot, LotDrain and the entry kinds
 - `resources`: Resource, ResourceMeter, PendingDeletion (a proxy), CostRow,
   ResourceStatusChange and the status vocabularies
-- `lifecycle`: LifecycleSettings, LifecycleRun, Charge, ResourceUsage and the run vocabularies
+- `lifecycle`: LifecycleSettings, LifecycleRun, Charge, ResourceUsage, ChargeRollup and the run
+  vocabularies
 - `repricing`: Recalculation, RecalculationLine
 """
 from .accounts import (  # noqa: F401
@@ -25,6 +26,7 @@ from .ledger import (  # noqa: F401
 )
 from .lifecycle import (  # noqa: F401
     Charge,
+    ChargeRollup,
     LifecycleRun,
     LifecycleRunStatus,
     LifecycleSettings,

@@ -162,3 +162,32 @@ class ResourceUsage(models.Model):
 
     def __str__(self) -> str:
         return f"resource {self.resource_id} {self.month:%Y-%m}: {self.hours} h"
+
+
+class ChargeRollup(models.Model):
+    """One month of charges rolled up into `ResourceUsage` and taken out of `credits_charge`
+    (`charges_retire`): what the month held, so the retirement can be checked and reported."""
+
+    month = models.DateField(primary_key=True,
+                             help_text="The first day of the month (UTC) of the charges' hours.")
+    retired_at = models.DateTimeField(default=timezone.now)
+    charges = models.BigIntegerField(help_text="Hourly charges the month held.")
+    resources = models.PositiveIntegerField(help_text="Resources charged in the month (one "
+                                                      "`ResourceUsage` row each).")
+    amount_requested = models.BigIntegerField()
+    amount_drained = models.BigIntegerField()
+    entries_until = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the latest ledger entry of the month's charges took effect: metering "
+                  "lags the hours, so a month's last hours are charged by entries of the next "
+                  "(`charges_retired_until`). Empty: the month held no charge.")
+    kept_table = models.CharField(
+        max_length=63, blank=True,
+        help_text="The detached partition kept for archive (`--keep-table`); empty: dropped.")
+
+    class Meta:
+        ordering = ["month"]
+
+    def __str__(self) -> str:
+        return (f"charges of {self.month:%Y-%m} retired: {self.charges} in "
+                f"{self.resources} resources")

@@ -3,12 +3,13 @@ registered STORE files, token balances, and whether an account can afford a new 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Context, Decimal
 from itertools import islice
 from typing import Any, Iterable, Iterator
 
-from django.db.models import Max
+from django.db.models import Count, Max, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from pricing.content import ContentInvalid, parse_content
@@ -29,7 +30,7 @@ from pricing.selectors import payment_type_acceptance, pricing_in_force
 from ..addresses import InvalidAddress, normalize_address
 from ..errors import CannotPrice, ContentRefused
 from ..funding import charged_hours, credits_required, exact_total, shortfall
-from ..models import LIVE_STATUSES, Account, Charge, Resource, TokenBalance
+from ..models import LIVE_STATUSES, Account, Charge, Resource, ResourceUsage, TokenBalance
 from .accounts import account_by_address
 
 _ZERO = Decimal(0)
@@ -335,3 +336,40 @@ def costs_totals(*, address: str | None = None, item_hash: str | None = None,
         credit_per_second=exact_sum(resources.filter(payment_type=PaymentType.CREDIT),
                                     "cost_credit_per_second"),
         resource_count=resources.count())
+
+
+@dataclass(frozen=True, slots=True)
+class MonthUsage:
+    """A resource's charges of one month (UTC): billing hours and whole credits."""
+
+    month: date
+    hours: int
+    amount_requested: int
+    amount_drained: int
+    retired: bool  # the month's hourly charges were rolled up (`charges_retire`)
+
+
+def resource_monthly_usage(resource: Resource) -> list[MonthUsage]:
+    """The resource's charges per month, oldest first: retired months from their
+    `ResourceUsage` rows, kept months summed from the charges (a charge of a retired month that
+    came later, in the default partition, is added to its month's row)."""
+    months: dict[date, list[int]] = {}
+    retired = set()
+    for month, hours, requested, drained in (
+            ResourceUsage.objects.filter(resource=resource)
+            .values_list("month", "hours", "amount_requested", "amount_drained")):
+        months[month] = [hours, requested, drained]
+        retired.add(month)
+    kept = (Charge.objects.filter(resource=resource).order_by()
+            .annotate(month=TruncMonth("hour", tzinfo=UTC)).values("month")
+            .annotate(hours=Count("*"), requested=Sum("amount_requested"),
+                      drained=Sum("amount_drained"))
+            .values_list("month", "hours", "requested", "drained"))
+    for month_start, hours, requested, drained in kept:
+        totals = months.setdefault(month_start.astimezone(UTC).date(), [0, 0, 0])
+        totals[0] += hours
+        totals[1] += requested
+        totals[2] += drained
+    return [MonthUsage(month=month, hours=hours, amount_requested=requested,
+                       amount_drained=drained, retired=month in retired)
+            for month, (hours, requested, drained) in sorted(months.items())]
