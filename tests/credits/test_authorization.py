@@ -102,6 +102,8 @@ ENDPOINTS: list[Endpoint] = [
              PUBLIC, body=_estimate_body(), private_allowed=READER_OF_ACCOUNT),
     Endpoint("resource-detail", "get", f"/api/v1/resources/{RESOURCE_HASH}", PUBLIC,
              private_allowed=READER_OF_ACCOUNT),
+    Endpoint("resource-usage", "get", f"/api/v1/resources/{RESOURCE_HASH}/usage", PUBLIC,
+             private_allowed=READER_OF_ACCOUNT),
     Endpoint("account-balance", "get", f"/api/v1/accounts/{ADDRESS}/balance", PUBLIC,
              private_allowed=READER_OF_ACCOUNT),
     Endpoint("account-credit-history", "get", f"/api/v1/accounts/{ADDRESS}/credit-history",
