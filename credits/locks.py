@@ -116,3 +116,13 @@ def lifecycle_run_unclaimed_sql(run_id_column: str) -> str:
           AND held.database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND held.classid::bigint = {_LIFECYCLE_RUN_LOCK_SPACE}
           AND held.objid::bigint = {run_id_column})"""
+
+
+def ledger_check_lock_try() -> bool:
+    """Take the ledger check's lock for the current transaction if nobody holds it: two checks
+    must not both add to the totals they keep. Call it before the check's first read, so its
+    snapshot never predates another check's commit."""
+    key = zlib.crc32(b"ledger check") - 2**31
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])
+        return cursor.fetchone()[0]

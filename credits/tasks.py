@@ -1,13 +1,15 @@
 """Celery tasks of the credits app: one-line wrappers around the lifecycle and repricing
 services.
 
-`lifecycle_run_task` is the periodic task "credit lifecycle" (created by a data migration,
-scheduled by django-celery-beat). Each lifecycle task returns the id of the run it recorded (the
+`lifecycle_run_task` is the periodic task "credit lifecycle", `ledger_check_task` the periodic
+tasks "ledger check" and "ledger audit" (created by data migrations, scheduled by
+django-celery-beat). Each lifecycle task returns the id of the run it recorded (the
 parent run of a sharded one).
 """
 from celery import shared_task
 
-from .models import LifecycleTrigger
+from .models import LedgerCheckMode, LifecycleTrigger
+from .services.ledger_check import ledger_check
 from .services.lifecycle_shards import lifecycle_run_start, lifecycle_shard_run
 from .services.repricing import recalculation_run
 
@@ -29,6 +31,14 @@ def lifecycle_shard_task(shard_index: int, shard_count: int, parent_id: int) -> 
     """One shard (a range of account hashes) of a sharded run."""
     return lifecycle_shard_run(parent_id=parent_id, shard_index=shard_index,
                                shard_count=shard_count).pk
+
+
+@shared_task(name="credits.tasks.ledger_check_task")
+def ledger_check_task(mode: str = LedgerCheckMode.INCREMENTAL) -> int:
+    """The periodic ledger checks ("ledger check", incremental, hourly; "ledger audit", full,
+    weekly): returns the number of drifts found (each is logged and kept in the checkpoint)."""
+    _checkpoint, drifts = ledger_check(mode=mode)
+    return len(drifts)
 
 
 # Its name is from when it lived in the pricing app: queued messages name it so.

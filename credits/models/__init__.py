@@ -7,12 +7,19 @@
 - `lifecycle`: LifecycleSettings, LifecycleRun, Charge, ResourceUsage, ChargeRollup and the run
   vocabularies
 - `repricing`: Recalculation, RecalculationLine
+- `checks`: LedgerCheckpoint and the totals the ledger check keeps between runs
 """
 from .accounts import (  # noqa: F401
     Account,
     ApiKey,
     ApiKeyScope,
     TokenBalance,
+)
+from .checks import (  # noqa: F401
+    LedgerCheckAccount,
+    LedgerCheckLot,
+    LedgerCheckMode,
+    LedgerCheckpoint,
 )
 from .ledger import (  # noqa: F401
     CREDIT_KINDS,

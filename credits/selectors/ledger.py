@@ -6,12 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal
-from functools import partial
 
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
-    Count,
     F,
     OuterRef,
     Q,
@@ -20,7 +18,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Concat, Left, Length
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from pricing.costs import HOUR_SECONDS, amount_for_seconds
@@ -35,7 +33,6 @@ from ..models import (
     EntryKind,
     LedgerEntry,
     Lot,
-    LotDrain,
     Resource,
     TokenBalance,
 )
@@ -105,6 +102,12 @@ def account_runway_hours(*, account: Account, at: datetime | None = None) -> Dec
             seconds_covered += window
     return _RUNWAY_CONTEXT.divide(seconds_covered, HOUR_SECONDS).quantize(
         RUNWAY_QUANTUM, rounding=ROUND_FLOOR)
+
+
+def _sum_by_account(queryset: QuerySet, field: str) -> Subquery:
+    return Coalesce(Subquery(queryset.filter(account=OuterRef("pk")).order_by()
+                             .values("account").annotate(total=Sum(field)).values("total")),
+                    _ZERO)
 
 
 def _seconds(delta) -> Decimal:
@@ -178,178 +181,263 @@ class Drift:
                 f"found {self.found}")
 
 
-_OPENING = Q(kind__in=(EntryKind.GRANT, EntryKind.TRANSFER_IN)) \
-    | Q(kind=EntryKind.ADJUSTMENT, amount__gt=0)
-_DRAINING = Q(kind__in=(EntryKind.EXPENSE, EntryKind.TRANSFER_OUT, EntryKind.EXPIRY)) \
-    | Q(kind=EntryKind.ADJUSTMENT, amount__lte=0)
+@dataclass(frozen=True)
+class CheckBase:
+    """What a check may take as already verified: the rows with ids up to `entry_id`,
+    `drain_id` and `lot_id` were checked, and their totals are the transfer sums here and, when
+    `totals` is set, the rows of `LedgerCheckAccount` (entries per account) and `LedgerCheckLot`
+    (drains per lot). The default, nothing, is the full audit."""
+
+    entry_id: int = 0
+    drain_id: int = 0
+    lot_id: int = 0
+    transfers_sent: int = 0
+    transfers_received: int = 0
+    transfers_out: int = 0
+    transfers_in: int = 0
+    totals: bool = False
 
 
-def _sum_by_account(queryset: QuerySet, field: str) -> Subquery:
-    return Coalesce(Subquery(queryset.filter(account=OuterRef("pk")).order_by()
-                             .values("account").annotate(total=Sum(field)).values("total")),
-                    _ZERO)
-
+FULL_AUDIT = CheckBase()
 
 # The checks `ledger_drifts` makes, one `on_progress(1)` after each.
 LEDGER_CHECK_COUNT = 5
 
+# Entries that open lots, and entries that drain them (SQL over `credits_ledgerentry e`).
+_OPENING_SQL = (f"(e.kind IN ('{EntryKind.GRANT}', '{EntryKind.TRANSFER_IN}') "
+                f"OR (e.kind = '{EntryKind.ADJUSTMENT}' AND e.amount > 0))")
+_DRAINING_SQL = (f"(e.kind IN ('{EntryKind.EXPENSE}', '{EntryKind.TRANSFER_OUT}', "
+                 f"'{EntryKind.EXPIRY}') OR (e.kind = '{EntryKind.ADJUSTMENT}' "
+                 f"AND e.amount <= 0))")
 
-def ledger_drifts(*, at: datetime | None = None,
+
+def ledger_drifts(*, at: datetime | None = None, base: CheckBase = FULL_AUDIT,
                   on_progress: Callable[[int], None] | None = None) -> list[Drift]:
     """Everything in which the ledger, the lots and the drains disagree, found set-based.
 
     Per account: grants + transfers in + positive adjustments − transfers out − drained expenses
     − negative adjustments − expired − credits of lots past expiry not yet written off
     (`lots_expire`) = the balance at `at`. Per lot: never negative, and amount − remaining = its
-    drains (an expiry is a drain). Per entry: credits in = the lots it opened, debits = the
-    pieces drained, on the entry's own account. Per transfer: out = in. Per metering entry: its
-    charges add up to it. Per charge: its resource, entry, run and pricing version exist, and
-    the resource is the entry's account's.
+    drains (an expiry is a drain), on its entry's account. Per entry: credits in = the lots it
+    opened, debits = the pieces drained, on the entry's own account. Per transfer: out = in.
+    Per metering entry: its charges add up to it. Per charge: its resource, entry, run and
+    pricing version exist, and the resource is the entry's account's.
+
+    With a `base` (an incremental check), the rows up to it are taken as checked: their sums
+    come from the base's totals, and only what was appended after it is read, with every
+    account and lot (current state, which does not grow with history). The drifts are the same
+    as the full audit's as long as nothing up to the base was changed behind the append-only
+    triggers' back, which only the full audit (the default) finds.
 
     `on_progress(1)` is called after each of the `LEDGER_CHECK_COUNT` checks, e.g. to move a
     progress bar.
     """
-    at = _at(at)
-    checks = (partial(_account_drifts, at), _lot_drifts, _entry_drifts, _transfer_drifts,
-              _charge_drifts)
+    params = {"at": _at(at), "entry": base.entry_id, "drain": base.drain_id,
+              "lot": base.lot_id}
+    checks = (_account_drifts, _lot_drifts, _entry_drifts, _transfer_drifts, _charge_drifts)
     drifts = []
-    for check in checks:
-        drifts += check()
-        if on_progress is not None:
-            on_progress(1)
+    with connection.cursor() as cursor:
+        for check in checks:
+            drifts += check(cursor, params, base)
+            if on_progress is not None:
+                on_progress(1)
     return drifts
 
 
-def _account_drifts(at: datetime) -> list[Drift]:
-    accounts = (Account.objects
-                .annotate(ledger=_sum_by_account(LedgerEntry.objects, "amount"),
-                          balance=account_balance_subquery(at=at),
-                          pending_expiry=_sum_by_account(
-                              Lot.objects.filter(expires_at__lte=at), "remaining"))
-                .exclude(balance=F("ledger") - F("pending_expiry"))
-                .order_by("pk"))
+def _rows(cursor, sql: str, params: dict) -> list[tuple]:
+    cursor.execute(sql, params)
+    return cursor.fetchall()
+
+
+def _account_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
+    checked = ("LEFT JOIN credits_ledgercheckaccount s ON s.account_id = a.id" if base.totals
+               else "LEFT JOIN (SELECT NULL::bigint AS total) s ON false")
+    rows = _rows(cursor, f"""
+        SELECT a.id, a.address, COALESCE(s.total, 0) + COALESCE(n.total, 0),
+               COALESCE(l.balance, 0), COALESCE(l.pending, 0)
+        FROM credits_account a
+        {checked}
+        LEFT JOIN (SELECT account_id, sum(amount) AS total FROM credits_ledgerentry
+                   WHERE id > %(entry)s GROUP BY account_id) n ON n.account_id = a.id
+        LEFT JOIN (SELECT account_id,
+                          sum(remaining) FILTER (WHERE remaining > 0 AND (expires_at IS NULL
+                                                 OR expires_at > %(at)s)) AS balance,
+                          sum(remaining) FILTER (WHERE expires_at <= %(at)s) AS pending
+                   FROM credits_lot GROUP BY account_id) l ON l.account_id = a.id
+        WHERE COALESCE(l.balance, 0)
+              <> COALESCE(s.total, 0) + COALESCE(n.total, 0) - COALESCE(l.pending, 0)
+        ORDER BY a.id""", params)
     drifts = []
-    for account in accounts:
-        parts = dict(LedgerEntry.objects.filter(account=account).order_by()
+    for account_id, address, ledger, balance, pending in rows:
+        parts = dict(LedgerEntry.objects.filter(account_id=account_id).order_by()
                      .values("kind").annotate(total=Sum("amount")).values_list("kind", "total"))
         summary = ", ".join(f"{kind} {total:+d}" for kind, total in sorted(parts.items()))
         drifts.append(Drift(
-            account=account.address,
-            what=f"balance at {at.isoformat()} (ledger: {summary or 'empty'}; "
-                 f"past expiry, not yet expired: {account.pending_expiry})",
-            expected=account.ledger - account.pending_expiry, found=account.balance))
+            account=address,
+            what=f"balance at {params['at'].isoformat()} (ledger: {summary or 'empty'}; "
+                 f"past expiry, not yet expired: {pending})",
+            expected=ledger - pending, found=balance))
     return drifts
 
 
-_CHARGE_LINKS_BROKEN = """
-    SELECT c.hour_index, c.resource_id, c.entry_id, r.id IS NULL, e.id IS NULL,
-           c.run_id IS NOT NULL AND n.id IS NULL, v.id IS NULL, r.owner_id, e.account_id
-    FROM credits_charge c
-    LEFT JOIN credits_resource r ON r.id = c.resource_id
-    LEFT JOIN credits_ledgerentry e ON e.id = c.entry_id
-    LEFT JOIN credits_lifecyclerun n ON n.id = c.run_id
-    LEFT JOIN pricing_pricingversion v ON v.id = c.pricing_version_id
-    WHERE r.id IS NULL OR e.id IS NULL OR (c.run_id IS NOT NULL AND n.id IS NULL)
-       OR v.id IS NULL OR r.owner_id <> e.account_id
-    ORDER BY c.hour, c.resource_id LIMIT 1000"""
-
-
-def _charge_drifts() -> list[Drift]:
-    # Charges have no database foreign keys (see `Charge`): their links are checked here.
-    drifts = []
-    with connection.cursor() as cursor:
-        cursor.execute(_CHARGE_LINKS_BROKEN)
-        for (hour_index, resource, entry, no_resource, no_entry, no_run, no_version, owner,
-             account) in cursor.fetchall():
-            charge = f"of resource {resource} hour {hour_index}"
-            missing = [name for name, gone in (("resource", no_resource), ("entry", no_entry),
-                                               ("run", no_run), ("pricing version", no_version))
-                       if gone]
-            drifts.append(Drift(
-                account=None,
-                what=(f"charge {charge}: its {', '.join(missing)} does not exist" if missing
-                      else f"charge {charge}: the resource is account {owner}'s, its "
-                           f"entry {entry} is account {account}'s"),
-                expected=0, found=1))
-    metering = (LedgerEntry.objects.filter(kind=EntryKind.EXPENSE, reason=METERING_REASON)
-                .annotate(drained=Coalesce(Sum("charges__amount_drained"), _ZERO),
-                          requested=Coalesce(Sum("charges__amount_requested"), _ZERO))
-                .exclude(drained=-F("amount"), requested=F("amount_requested"))
-                .select_related("account").order_by("pk"))
-    drifts += [Drift(account=entry.account.address,
-                     what=f"metering entry {entry.pk}: its charges (drained, requested) vs "
-                          f"(−amount, amount requested)",
-                     expected=(-entry.amount, entry.amount_requested),
-                     found=(entry.drained, entry.requested))
-               for entry in metering]
+def _lot_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
+    drifts = [Drift(account=address, what=f"lot {lot} is negative", expected=0, found=remaining)
+              for lot, address, remaining in _rows(cursor, """
+                  SELECT l.id, a.address, l.remaining FROM credits_lot l
+                  JOIN credits_account a ON a.id = l.account_id
+                  WHERE l.remaining < 0 ORDER BY l.id""", params)]
+    checked = ("LEFT JOIN credits_ledgerchecklot s ON s.lot_id = l.id" if base.totals
+               else "LEFT JOIN (SELECT NULL::bigint AS drained) s ON false")
+    drifts += [Drift(account=address,
+                     what=f"lot {lot}: drained (drains and expiry) vs amount − remaining",
+                     expected=expected, found=drained)
+               for lot, address, expected, drained in _rows(cursor, f"""
+                   SELECT l.id, a.address, l.amount - l.remaining,
+                          COALESCE(s.drained, 0) + COALESCE(d.total, 0)
+                   FROM credits_lot l
+                   JOIN credits_account a ON a.id = l.account_id
+                   {checked}
+                   LEFT JOIN (SELECT lot_id, sum(amount) AS total FROM credits_lotdrain
+                              WHERE id > %(drain)s GROUP BY lot_id) d ON d.lot_id = l.id
+                   WHERE COALESCE(s.drained, 0) + COALESCE(d.total, 0) <> l.amount - l.remaining
+                   ORDER BY l.id""", params)]
+    drifts += [Drift(account=address, what=f"lot {lot} belongs to another account than its entry",
+                     expected=entry_account, found=lot_account)
+               for lot, address, entry_account, lot_account in _rows(cursor, """
+                   SELECT l.id, a.address, e.account_id, l.account_id FROM credits_lot l
+                   JOIN credits_ledgerentry e ON e.id = l.entry_id
+                   JOIN credits_account a ON a.id = l.account_id
+                   WHERE l.id > %(lot)s AND l.account_id <> e.account_id
+                   ORDER BY l.id""", params)]
     return drifts
 
 
-def _lot_drifts() -> list[Drift]:
-    drifts = [Drift(account=lot.account.address, what=f"lot {lot.pk} is negative",
-                    expected=0, found=lot.remaining)
-              for lot in Lot.objects.filter(remaining__lt=0).select_related("account")]
-    lots = (Lot.objects.annotate(drained=Coalesce(Sum("drains__amount"), _ZERO))
-            .exclude(drained=F("amount") - F("remaining"))
-            .select_related("account").order_by("pk"))
-    drifts += [Drift(account=lot.account.address,
-                     what=f"lot {lot.pk}: drained (drains and expiry) vs amount − remaining",
-                     expected=lot.amount - lot.remaining, found=lot.drained) for lot in lots]
-    crossed = (Lot.objects.exclude(account_id=F("entry__account_id"))
-               .select_related("account", "entry"))
-    drifts += [Drift(account=lot.account.address,
-                     what=f"lot {lot.pk} belongs to another account than its entry",
-                     expected=lot.entry.account_id, found=lot.account_id) for lot in crossed]
-    return drifts
-
-
-def _entry_drifts() -> list[Drift]:
+def _entry_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
     # Joins grouped by entry (hash aggregates), not one subquery per entry.
-    opened = Coalesce(Sum("lots__amount"), _ZERO)
-    drained = Coalesce(Sum("drains__amount"), _ZERO)
-    drifts = [Drift(account=entry.account.address,
-                    what=f"{entry.kind} entry {entry.pk}: lots opened vs amount",
-                    expected=entry.amount, found=entry.opened)
-              for entry in (LedgerEntry.objects.filter(_OPENING).annotate(opened=opened)
-                            .exclude(opened=F("amount")).select_related("account")
-                            .order_by("pk"))]
-    drifts += [Drift(account=entry.account.address,
-                     what=f"{entry.kind} entry {entry.pk}: pieces drained vs amount",
-                     expected=-entry.amount, found=entry.drained)
-               for entry in (LedgerEntry.objects.filter(_DRAINING).annotate(drained=drained)
-                             .exclude(drained=-F("amount")).select_related("account")
-                             .order_by("pk"))]
-    crossed = (LotDrain.objects.exclude(lot__account_id=F("entry__account_id"))
-               .select_related("entry__account"))
-    drifts += [Drift(account=drain.entry.account.address,
-                     what=f"drain {drain.pk} of entry {drain.entry_id} takes from another "
-                          f"account's lot {drain.lot_id}", expected=0, found=drain.amount)
-               for drain in crossed]
+    drifts = [Drift(account=address, what=f"{kind} entry {entry}: lots opened vs amount",
+                    expected=amount, found=opened)
+              for entry, kind, address, amount, opened in _rows(cursor, f"""
+                  SELECT e.id, e.kind, a.address, e.amount, COALESCE(sum(l.amount), 0)
+                  FROM credits_ledgerentry e
+                  JOIN credits_account a ON a.id = e.account_id
+                  LEFT JOIN credits_lot l ON l.entry_id = e.id
+                  WHERE e.id > %(entry)s AND {_OPENING_SQL}
+                  GROUP BY e.id, a.address HAVING COALESCE(sum(l.amount), 0) <> e.amount
+                  ORDER BY e.id""", params)]
+    drifts += [Drift(account=address, what=f"{kind} entry {entry}: pieces drained vs amount",
+                     expected=-amount, found=drained)
+               for entry, kind, address, amount, drained in _rows(cursor, f"""
+                   SELECT e.id, e.kind, a.address, e.amount, COALESCE(sum(d.amount), 0)
+                   FROM credits_ledgerentry e
+                   JOIN credits_account a ON a.id = e.account_id
+                   LEFT JOIN credits_lotdrain d ON d.entry_id = e.id
+                   WHERE e.id > %(entry)s AND {_DRAINING_SQL}
+                   GROUP BY e.id, a.address HAVING COALESCE(sum(d.amount), 0) <> -e.amount
+                   ORDER BY e.id""", params)]
+    drifts += [Drift(account=address,
+                     what=f"drain {drain} of entry {entry} takes from another account's lot "
+                          f"{lot}", expected=0, found=amount)
+               for drain, entry, lot, amount, address in _rows(cursor, """
+                   SELECT d.id, d.entry_id, d.lot_id, d.amount, a.address
+                   FROM credits_lotdrain d
+                   JOIN credits_lot l ON l.id = d.lot_id
+                   JOIN credits_ledgerentry e ON e.id = d.entry_id
+                   JOIN credits_account a ON a.id = e.account_id
+                   WHERE d.id > %(drain)s AND l.account_id <> e.account_id
+                   ORDER BY d.id""", params)]
     return drifts
 
 
-def _transfer_drifts() -> list[Drift]:
+def _transfer_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
     # Both sides share a key but for the suffix: `transfer:<sender id>:<reference>:out|in`.
-    in_key = Concat(Left(OuterRef("idempotency_key"), Length(OuterRef("idempotency_key")) - 4),
-                    Value(":in"))
-    received = Subquery(LedgerEntry.objects.filter(kind=EntryKind.TRANSFER_IN,
-                                                   idempotency_key=in_key)
-                        .values("amount")[:1])
-    outs = (LedgerEntry.objects.filter(kind=EntryKind.TRANSFER_OUT)
-            .annotate(received=Coalesce(received, _ZERO))
-            .exclude(received=-F("amount")).select_related("account").order_by("pk"))
-    drifts = [Drift(account=entry.account.address,
-                    what=f"transfer {entry.reference!r}: credited to the recipient vs sent",
-                    expected=-entry.amount, found=entry.received) for entry in outs]
-    totals = LedgerEntry.objects.aggregate(
-        sent=Coalesce(Sum("amount", filter=Q(kind=EntryKind.TRANSFER_OUT)), _ZERO),
-        received=Coalesce(Sum("amount", filter=Q(kind=EntryKind.TRANSFER_IN)), _ZERO),
-        ins=Count("id", filter=Q(kind=EntryKind.TRANSFER_IN)),
-        outs=Count("id", filter=Q(kind=EntryKind.TRANSFER_OUT)))
-    if totals["received"] != -totals["sent"]:
+    drifts = [Drift(account=address,
+                    what=f"transfer {reference!r}: credited to the recipient vs sent",
+                    expected=-amount, found=received)
+              for address, reference, amount, received in _rows(cursor, f"""
+                  SELECT a.address, e.reference, e.amount, COALESCE(r.amount, 0)
+                  FROM credits_ledgerentry e
+                  JOIN credits_account a ON a.id = e.account_id
+                  LEFT JOIN credits_ledgerentry r ON r.kind = '{EntryKind.TRANSFER_IN}'
+                       AND r.idempotency_key = left(e.idempotency_key,
+                                                    length(e.idempotency_key) - 4) || ':in'
+                  WHERE e.kind = '{EntryKind.TRANSFER_OUT}' AND e.id > %(entry)s
+                    AND COALESCE(r.amount, 0) <> -e.amount
+                  ORDER BY e.id""", params)]
+    sent, received, outs, ins = (
+        int(value) + int(start) for value, start in zip(transfer_totals(cursor, params["entry"]),
+                                                        (base.transfers_sent,
+                                                         base.transfers_received,
+                                                         base.transfers_out, base.transfers_in),
+                                                        strict=True))
+    if received != -sent:
         drifts.append(Drift(account=None, what="all transfers: received vs sent",
-                            expected=-totals["sent"], found=totals["received"]))
-    if totals["ins"] != totals["outs"]:
+                            expected=-sent, found=received))
+    if ins != outs:
         drifts.append(Drift(account=None, what="transfer entries: ins vs outs",
-                            expected=totals["outs"], found=totals["ins"]))
+                            expected=outs, found=ins))
+    return drifts
+
+
+def transfer_totals(cursor, after_entry: int,
+                    up_to_entry: int | None = None) -> tuple[int, int, int, int]:
+    """(credits sent (negative), credits received, transfer-out entries, transfer-in entries)
+    of the entries with ids in (`after_entry`, `up_to_entry`]."""
+    cursor.execute(f"""
+        SELECT COALESCE(sum(amount) FILTER (WHERE kind = '{EntryKind.TRANSFER_OUT}'), 0),
+               COALESCE(sum(amount) FILTER (WHERE kind = '{EntryKind.TRANSFER_IN}'), 0),
+               count(*) FILTER (WHERE kind = '{EntryKind.TRANSFER_OUT}'),
+               count(*) FILTER (WHERE kind = '{EntryKind.TRANSFER_IN}')
+        FROM credits_ledgerentry
+        WHERE kind IN ('{EntryKind.TRANSFER_OUT}', '{EntryKind.TRANSFER_IN}') AND id > %s
+          AND (%s::bigint IS NULL OR id <= %s::bigint)""",
+                   [after_entry, up_to_entry, up_to_entry])
+    return tuple(int(value) for value in cursor.fetchone())
+
+
+def _charge_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
+    # Charges have no database foreign keys (see `Charge`): their links are checked here. The
+    # charges of the entries appended since the base are found by the block-range index.
+    drifts = []
+    for (hour_index, resource, entry, no_resource, no_entry, no_run, no_version, owner,
+         account) in _rows(cursor, """
+            SELECT c.hour_index, c.resource_id, c.entry_id, r.id IS NULL, e.id IS NULL,
+                   c.run_id IS NOT NULL AND n.id IS NULL, v.id IS NULL, r.owner_id,
+                   e.account_id
+            FROM credits_charge c
+            LEFT JOIN credits_resource r ON r.id = c.resource_id
+            LEFT JOIN credits_ledgerentry e ON e.id = c.entry_id
+            LEFT JOIN credits_lifecyclerun n ON n.id = c.run_id
+            LEFT JOIN pricing_pricingversion v ON v.id = c.pricing_version_id
+            WHERE c.entry_id > %(entry)s
+              AND (r.id IS NULL OR e.id IS NULL OR (c.run_id IS NOT NULL AND n.id IS NULL)
+                   OR v.id IS NULL OR r.owner_id <> e.account_id)
+            ORDER BY c.hour, c.resource_id LIMIT 1000""", params):
+        charge = f"of resource {resource} hour {hour_index}"
+        missing = [name for name, gone in (("resource", no_resource), ("entry", no_entry),
+                                           ("run", no_run), ("pricing version", no_version))
+                   if gone]
+        drifts.append(Drift(
+            account=None,
+            what=(f"charge {charge}: its {', '.join(missing)} does not exist" if missing
+                  else f"charge {charge}: the resource is account {owner}'s, its "
+                       f"entry {entry} is account {account}'s"),
+            expected=0, found=1))
+    drifts += [Drift(account=address,
+                     what=f"metering entry {entry}: its charges (drained, requested) vs "
+                          f"(−amount, amount requested)",
+                     expected=(-amount, requested), found=(charged_drained, charged_requested))
+               for entry, address, amount, requested, charged_drained, charged_requested
+               in _rows(cursor, """
+                   SELECT e.id, a.address, e.amount, e.amount_requested,
+                          COALESCE(sum(c.amount_drained), 0),
+                          COALESCE(sum(c.amount_requested), 0)
+                   FROM credits_ledgerentry e
+                   JOIN credits_account a ON a.id = e.account_id
+                   LEFT JOIN credits_charge c ON c.entry_id = e.id AND c.entry_id > %(entry)s
+                   WHERE e.kind = 'expense' AND e.reason = %(metering)s AND e.id > %(entry)s
+                   GROUP BY e.id, a.address
+                   HAVING COALESCE(sum(c.amount_drained), 0) <> -e.amount
+                       OR COALESCE(sum(c.amount_requested), 0)
+                          IS DISTINCT FROM e.amount_requested
+                   ORDER BY e.id""", {**params, "metering": METERING_REASON})]
     return drifts
