@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
                 ('transfers_received', models.BigIntegerField(default=0, help_text='Up to entry_id.')),
                 ('transfers_out', models.BigIntegerField(default=0, help_text='Entries, up to entry_id.')),
                 ('transfers_in', models.BigIntegerField(default=0, help_text='Entries, up to entry_id.')),
-                ('transaction_id', models.BigIntegerField(blank=True, help_text="PostgreSQL's id of the check's own transaction: once no older one runs, the rows up to the seen ids can no longer appear.", null=True)),
+                ('snapshot_at', models.DateTimeField(help_text="When the check's snapshot was taken: once no transaction that began before it runs, the rows up to the seen ids can no longer appear.")),
                 ('entries_read', models.BigIntegerField(default=0, help_text='Entries appended since the base checkpoint, read.')),
                 ('drift_count', models.PositiveIntegerField(default=0)),
                 ('drifts', models.TextField(blank=True, help_text='One drift per line.')),

@@ -19,7 +19,7 @@ class LedgerCheckpoint(models.Model):
     `LedgerCheckLot` and the transfer sums here cover the rows with ids up to `entry_id`,
     `drain_id` and `lot_id` ("final": no transaction still running can add a row at or below
     them). The `seen_*` ids are the highest each check saw: they become final at the next check
-    once no transaction older than this check's own (`transaction_id`) is running.
+    once no transaction that began before this check's snapshot (`snapshot_at`) is running.
     """
 
     mode = models.CharField(max_length=16, choices=LedgerCheckMode.choices)
@@ -36,10 +36,9 @@ class LedgerCheckpoint(models.Model):
     transfers_received = models.BigIntegerField(default=0, help_text="Up to entry_id.")
     transfers_out = models.BigIntegerField(default=0, help_text="Entries, up to entry_id.")
     transfers_in = models.BigIntegerField(default=0, help_text="Entries, up to entry_id.")
-    transaction_id = models.BigIntegerField(
-        null=True, blank=True,
-        help_text="PostgreSQL's id of the check's own transaction: once no older one runs, the "
-                  "rows up to the seen ids can no longer appear.")
+    snapshot_at = models.DateTimeField(
+        help_text="When the check's snapshot was taken: once no transaction that began before "
+                  "it runs, the rows up to the seen ids can no longer appear.")
     entries_read = models.BigIntegerField(default=0, help_text="Entries appended since the "
                                                                "base checkpoint, read.")
     drift_count = models.PositiveIntegerField(default=0)

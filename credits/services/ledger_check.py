@@ -7,10 +7,11 @@ and the transfer sums of the checkpoint).
 
 Rows are numbered by ids drawn from sequences, and a transaction may commit a row after another
 committed a higher id, so "the highest id seen" does not bound what is still to come. A check
-therefore adds to its totals only the rows up to the ids the previous check saw, once every
-transaction that was running when that check ended has finished (PostgreSQL's oldest running
-transaction id, `xmin`, is past the previous check's own transaction id): those rows can no
-longer change or appear. What was appended after them is read by every check until then.
+therefore adds to its totals only the rows up to the ids the previous check saw, once no
+transaction of this database that began before that check took its snapshot is still running
+(`pg_stat_activity`): every row up to those ids is then committed or never will be. What was
+appended after them is read by every check until then. (The service's database user sees its
+own sessions there; a superuser or `pg_read_all_stats` sees all.)
 """
 from __future__ import annotations
 
@@ -58,19 +59,17 @@ def ledger_check(*, mode: str = LedgerCheckMode.INCREMENTAL, at: datetime | None
                                       "has finished.")
             previous = LedgerCheckpoint.objects.order_by("-id").first()
             cursor.execute("""
-                SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+                SELECT clock_timestamp(),
                        (SELECT COALESCE(max(id), 0) FROM credits_ledgerentry),
                        (SELECT COALESCE(max(id), 0) FROM credits_lotdrain),
                        (SELECT COALESCE(max(id), 0) FROM credits_lot)""")
-            xmin, *seen = cursor.fetchone()
+            snapshot_at, *seen = cursor.fetchone()
             base = (_base(previous) if mode == LedgerCheckMode.INCREMENTAL and previous
                     else FULL_AUDIT)
             drifts = ledger_drifts(at=at, base=base, on_progress=on_progress)
-            final = _final(previous, xmin)
+            final = _final(cursor, previous)
             _totals_keep(cursor, base, final)
             sent, received, outs, ins = transfer_totals(cursor, base.entry_id, final[0])
-            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-            xid = cursor.fetchone()[0]
             checkpoint = LedgerCheckpoint.objects.create(
                 mode=mode, at=at, started_at=started_at, finished_at=timezone.now(),
                 entry_id=final[0], drain_id=final[1], lot_id=final[2],
@@ -78,7 +77,7 @@ def ledger_check(*, mode: str = LedgerCheckMode.INCREMENTAL, at: datetime | None
                 transfers_sent=base.transfers_sent + sent,
                 transfers_received=base.transfers_received + received,
                 transfers_out=base.transfers_out + outs, transfers_in=base.transfers_in + ins,
-                transaction_id=xid, entries_read=max(seen[0] - base.entry_id, 0),
+                snapshot_at=snapshot_at, entries_read=max(seen[0] - base.entry_id, 0),
                 drift_count=len(drifts),
                 drifts="\n".join(str(drift) for drift in drifts[:REPORT_LIMIT]))
     if drifts:
@@ -95,13 +94,18 @@ def _base(previous: LedgerCheckpoint) -> CheckBase:
                      totals=True)
 
 
-def _final(previous: LedgerCheckpoint | None, xmin: int) -> tuple[int, int, int]:
+def _final(cursor, previous: LedgerCheckpoint | None) -> tuple[int, int, int]:
     """The ids up to which rows can no longer appear (see the module's docstring)."""
     if previous is None:
         return 0, 0, 0
-    if previous.transaction_id is not None and xmin > previous.transaction_id:
-        return previous.seen_entry_id, previous.seen_drain_id, previous.seen_lot_id
-    return previous.entry_id, previous.drain_id, previous.lot_id
+    cursor.execute("""
+        SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                       WHERE datname = current_database() AND pid <> pg_backend_pid()
+                         AND backend_type = 'client backend' AND xact_start <= %s)""",
+                   [previous.snapshot_at])
+    if cursor.fetchone()[0]:
+        return previous.entry_id, previous.drain_id, previous.lot_id
+    return previous.seen_entry_id, previous.seen_drain_id, previous.seen_lot_id
 
 
 def _totals_keep(cursor, base: CheckBase, final: tuple[int, int, int]) -> None:
