@@ -1,5 +1,6 @@
 """Lifecycle runs in the admin: what each run (or shard of a sharded run) did, newest first, with
-the status changes it made; failures stand out. Read-only: runs write them."""
+the status changes it made; failures stand out. The ledger checks likewise. Read-only: runs and
+checks write them."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +9,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from ..models import LifecycleRun, LifecycleRunStatus, ResourceStatusChange
+from ..models import LedgerCheckpoint, LifecycleRun, LifecycleRunStatus, ResourceStatusChange
 from .display import number_text, short_html, status_reason_text
 from .resources import changes_made_by_run
 from .shared import ReadOnlyAdminMixin, change_url, changelist_url
@@ -160,3 +161,45 @@ class LifecycleRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "</thead><tbody>{}</tbody></table><p><a href='{}'>All {} status changes of this "
             "run</a>{}</p>", rows, changelist_url(ResourceStatusChange, run=obj.pk), total,
             more)
+
+
+@admin.register(LedgerCheckpoint)
+class LedgerCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The ledger checks (`check_ledger`, the periodic "ledger check" and "ledger audit"),
+    newest first; a check that found drifts stands out, with its drifts on its page."""
+
+    list_display = ("started_at", "mode", "drifts_shown", "entries_read_shown", "duration",
+                    "at")
+    list_display_links = ("started_at",)
+    list_filter = ("mode",)
+    date_hierarchy = "started_at"
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ("-id",)
+    fields = ("mode", "at", "started_at", "finished_at", "duration", "drifts_shown",
+              "entries_read_shown", "entry_id", "drain_id", "lot_id", "seen_entry_id",
+              "seen_drain_id", "seen_lot_id", "drifts_listed")
+    readonly_fields = fields
+
+    @admin.display(description="drifts", ordering="drift_count")
+    def drifts_shown(self, obj):
+        if obj.drift_count:
+            return format_html('<strong style="color:#ba2121">✖ {}</strong>', obj.drift_count)
+        return mark_safe('<span style="color:#2a7d2a">✔ none</span>')
+
+    @admin.display(description="entries read", ordering="entries_read")
+    def entries_read_shown(self, obj):
+        return number_text(obj.entries_read)
+
+    @admin.display(description="duration")
+    def duration(self, obj):
+        return run_duration_text(obj.started_at, obj.finished_at)
+
+    @admin.display(description="drifts found")
+    def drifts_listed(self, obj):
+        if not obj.drifts:
+            return "-"
+        more = obj.drift_count - obj.drifts.count("\n") - 1
+        return format_html("<pre>{}</pre>{}", obj.drifts,
+                           f"… and {more:,} more (run check_ledger to see them all)"
+                           if more > 0 else "")

@@ -11,6 +11,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
+from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
 from credits.models import (
@@ -392,3 +393,21 @@ def test_a_check_at_an_instant_counts_credits_past_expiry_as_pending():
     checkpoints()
     later = T0 + 31 * 24 * HOUR + timedelta(minutes=1)  # OTHER's grant expired, not written off
     assert same_drifts(later) == []
+
+
+def test_the_admin_lists_the_checks_and_shows_a_checks_drifts(admin_client):
+    history(T0, 1)
+    clean, _ = ledger_check(mode=FULL, at=T0 + HOUR)
+    expected = plant_lot_larger_than_its_grant()
+    drifted, drifts = ledger_check(mode=INCREMENTAL, at=T0 + HOUR)
+
+    listing = admin_client.get(reverse("admin:credits_ledgercheckpoint_changelist"))
+    page = admin_client.get(reverse("admin:credits_ledgercheckpoint_change",
+                                    args=[drifted.pk]))
+
+    assert listing.status_code == page.status_code == 200
+    listed = listing.content.decode()
+    assert "✔ none" in listed and f"✖ {len(drifts)}" in listed
+    assert expected[0] in page.content.decode()
+    assert admin_client.post(reverse("admin:credits_ledgercheckpoint_delete",
+                                     args=[clean.pk])).status_code == 403
