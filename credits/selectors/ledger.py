@@ -400,18 +400,23 @@ def _charge_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
     drifts = []
     for (hour_index, resource, entry, no_resource, no_entry, no_run, no_version, owner,
          account) in _rows(cursor, """
-            SELECT c.hour_index, c.resource_id, c.entry_id, r.id IS NULL, e.id IS NULL,
-                   c.run_id IS NOT NULL AND n.id IS NULL, v.id IS NULL, r.owner_id,
-                   e.account_id
-            FROM credits_charge c
-            LEFT JOIN credits_resource r ON r.id = c.resource_id
-            LEFT JOIN credits_ledgerentry e ON e.id = c.entry_id
-            LEFT JOIN credits_lifecyclerun n ON n.id = c.run_id
-            LEFT JOIN pricing_pricingversion v ON v.id = c.pricing_version_id
-            WHERE c.entry_id > %(entry)s
-              AND (r.id IS NULL OR e.id IS NULL OR (c.run_id IS NOT NULL AND n.id IS NULL)
-                   OR v.id IS NULL OR r.owner_id <> e.account_id)
-            ORDER BY c.hour, c.resource_id LIMIT 1000""", params):
+            WITH broken AS MATERIALIZED (  -- hash joins over all, not a loop in key order
+                SELECT c.hour, c.hour_index, c.resource_id, c.entry_id, r.id IS NULL,
+                       e.id IS NULL, c.run_id IS NOT NULL AND n.id IS NULL, v.id IS NULL,
+                       r.owner_id, e.account_id
+                FROM credits_charge c
+                LEFT JOIN credits_resource r ON r.id = c.resource_id
+                LEFT JOIN credits_ledgerentry e ON e.id = c.entry_id AND e.id > %(entry)s
+                LEFT JOIN credits_lifecyclerun n ON n.id = c.run_id
+                LEFT JOIN pricing_pricingversion v ON v.id = c.pricing_version_id
+                WHERE c.entry_id > %(entry)s
+                  AND (r.id IS NULL OR e.id IS NULL OR (c.run_id IS NOT NULL AND n.id IS NULL)
+                       OR v.id IS NULL OR r.owner_id <> e.account_id))
+            SELECT hour_index, resource_id, entry_id, no_resource, no_entry, no_run, no_version,
+                   owner_id, account_id
+            FROM broken AS b(hour, hour_index, resource_id, entry_id, no_resource, no_entry,
+                             no_run, no_version, owner_id, account_id)
+            ORDER BY hour, resource_id LIMIT 1000""", params):
         charge = f"of resource {resource} hour {hour_index}"
         missing = [name for name, gone in (("resource", no_resource), ("entry", no_entry),
                                            ("run", no_run), ("pricing version", no_version))
