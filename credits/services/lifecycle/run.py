@@ -238,7 +238,10 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
         accounts_lock_ids(batch.account_ids)
         # The batch's live resources, read once into a narrow table from the covering index
         # `resource_lifecycle` (no wide resource row), with where each one's metering stands:
-        # the steps read this instead of the resources again and again.
+        # the steps read this instead of the resources again and again. The batch picks the
+        # accounts, then each account's live resources: put on the resources, the two batch
+        # conditions made the planner expect a twentieth of the rows and fetch the wide rows
+        # through `resource_owner_status` (0.37 s a batch at scale instead of 0.08 s).
         counts.resources = temp(cursor, "lc_res", f"""
             SELECT r.id, r.owner_id, r.status, r.payment_type, r.payment_chain, r.created_at,
                    r.delete_after, r.cost_credit_per_second, r.cost_hold, r.pricing_version_id,
@@ -247,9 +250,9 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
                                       created_at='r.created_at')} AS from_hour,
                    {whole_hours_between(_METERING_END, 'r.created_at')} AS to_hour,
                    {hourly_charge('r.cost_credit_per_second')} AS per_hour
-            FROM {_RESOURCE} r JOIN {_ACCOUNT} a ON a.id = r.owner_id
+            FROM {_ACCOUNT} a JOIN {_RESOURCE} r ON r.owner_id = a.id
             LEFT JOIN {_METER} m ON m.resource_id = r.id
-            WHERE {in_batch('r.owner_id')} AND r.status IN (%(processed)s, %(removing)s)""",
+            WHERE {in_batch('a.id')} AND r.status IN (%(processed)s, %(removing)s)""",
              {**batch.params, "processed": ResourceStatus.PROCESSED.value,
               "removing": ResourceStatus.REMOVING.value})
         if step_settings.metering_enabled:
