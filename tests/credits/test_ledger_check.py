@@ -371,7 +371,7 @@ def test_the_task_returns_the_drifts_found():
 
 
 def test_the_periodic_tasks_are_made_once_and_left_as_operators_set_them():
-    migration = importlib.import_module("credits.migrations.0013_ledger_checkpoint")
+    migration = importlib.import_module("credits.migrations.0014_ledger_checkpoint")
     PeriodicTask.objects.filter(name__in=("ledger check", "ledger audit")).delete()
     migration.create_periodic_tasks(django_apps, None)
     PeriodicTask.objects.filter(name="ledger audit").update(enabled=False)

@@ -57,7 +57,7 @@ def delete_periodic_tasks(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('credits', '0012_metering_watermark_charge_partitions'),
+        ('credits', '0013_charge_rollup'),
         ('pricing', '0007_default_payment_rules'),
         ('django_celery_beat', '0019_alter_periodictasks_options'),
     ]
