@@ -36,6 +36,7 @@ from ..models import (
     Resource,
     TokenBalance,
 )
+from ..partitions import charges_retired_until
 from .resources import account_credit_cost_per_second
 
 _ZERO = Value(0, output_field=BigIntegerField())
@@ -220,8 +221,9 @@ def ledger_drifts(*, at: datetime | None = None, base: CheckBase = FULL_AUDIT,
     (`lots_expire`) = the balance at `at`. Per lot: never negative, and amount − remaining = its
     drains (an expiry is a drain), on its entry's account. Per entry: credits in = the lots it
     opened, debits = the pieces drained, on the entry's own account. Per transfer: out = in.
-    Per metering entry: its charges add up to it. Per charge: its resource, entry, run and
-    pricing version exist, and the resource is the entry's account's.
+    Per metering entry (effective from `charges_retired_until` on): its charges add up to it.
+    Per charge: its resource, entry, run and pricing version exist, and the resource is the
+    entry's account's.
 
     With a `base` (an incremental check), the rows up to it are taken as checked: their sums
     come from the base's totals, and only what was appended after it is read, with every
@@ -396,7 +398,9 @@ def transfer_totals(cursor, after_entry: int,
 
 def _charge_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
     # Charges have no database foreign keys (see `Charge`): their links are checked here. The
-    # charges of the entries appended since the base are found by the block-range index.
+    # charges of the entries appended since the base are found by the block-range index. A
+    # metering entry effective before `charges_retired_until` lost charges to retention (their
+    # sums live on in `ResourceUsage` and `ChargeRollup`): it is not compared with its charges.
     drifts = []
     for (hour_index, resource, entry, no_resource, no_entry, no_run, no_version, owner,
          account) in _rows(cursor, """
@@ -440,9 +444,11 @@ def _charge_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
                    JOIN credits_account a ON a.id = e.account_id
                    LEFT JOIN credits_charge c ON c.entry_id = e.id AND c.entry_id > %(entry)s
                    WHERE e.kind = 'expense' AND e.reason = %(metering)s AND e.id > %(entry)s
+                     AND (%(kept_from)s::timestamptz IS NULL OR e.effective_at >= %(kept_from)s)
                    GROUP BY e.id, a.address
                    HAVING COALESCE(sum(c.amount_drained), 0) <> -e.amount
                        OR COALESCE(sum(c.amount_requested), 0)
                           IS DISTINCT FROM e.amount_requested
-                   ORDER BY e.id""", {**params, "metering": METERING_REASON})]
+                   ORDER BY e.id""", {**params, "metering": METERING_REASON,
+                                      "kept_from": charges_retired_until()})]
     return drifts

@@ -369,3 +369,29 @@ def test_a_refusal_exits_non_zero_from_the_shell(history, capsys):
 
     assert exited.value.code == 1
     assert "too recent" in capsys.readouterr().err
+
+
+def test_the_ledger_check_skips_the_entries_whose_charges_were_retired_only(history):
+    """Both modes of the check: clean after retiring, and still strict about a metering entry
+    effective after `charges_retired_until`."""
+    from credits.models import Charge, LedgerCheckMode
+    from credits.selectors.ledger import ledger_drifts
+    from credits.services.ledger_check import ledger_check
+
+    assert ledger_drifts(at=NOW) == []
+    ledger_check(mode=LedgerCheckMode.FULL, at=NOW)
+    charges_retire(before=MARCH)
+
+    assert ledger_drifts(at=NOW) == []
+    assert ledger_check(mode=LedgerCheckMode.INCREMENTAL, at=NOW)[1] == []
+    kept = (LedgerEntry.objects.filter(reason=METERING_REASON,
+                                       effective_at__gte=charges_retired_until())
+            .order_by("pk").first())
+    charge = Charge.objects.filter(entry=kept).first()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {CHARGE_TABLE} DISABLE TRIGGER credits_charge_append_only")
+        cursor.execute(f"DELETE FROM {CHARGE_TABLE} WHERE hour = %s AND resource_id = %s",
+                       [charge.hour, charge.resource_id])
+        cursor.execute(f"ALTER TABLE {CHARGE_TABLE} ENABLE TRIGGER credits_charge_append_only")
+    assert [drift.what.split(":")[0] for drift in ledger_drifts(at=NOW)] == [
+        f"metering entry {kept.pk}"]
