@@ -57,6 +57,7 @@ _RESOURCE = Resource._meta.db_table
 _METERING_END = ("CASE WHEN r.status = %(removing)s AND r.delete_after < %(now)s "
                  "THEN r.delete_after ELSE %(now)s END")
 _HASH_SPACE = 2 ** 32
+_BATCH_WORK_MEM = "64MB"
 
 
 class LifecycleRefused(Exception):
@@ -233,8 +234,13 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
     with transaction.atomic(), connection.cursor() as cursor:
         # Per-batch statements are short: compiling them (JIT) costs more than it saves. A
         # batch touches a few percent of the rows: look them up by index rather than scan
-        # the tables (the default cost model assumes spinning disks).
-        cursor.execute("SET LOCAL jit = off; SET LOCAL random_page_cost = 1.1")
+        # the tables (the default cost model assumes spinning disks). Its sorts (the running
+        # sums of the charges and drains, tens of thousands of rows) fit in memory with
+        # `_BATCH_WORK_MEM` instead of spilling to disk. Its temporary tables need row counts
+        # and rough distributions, not fine ones: ANALYZE samples 3,000 rows, not 30,000.
+        cursor.execute(f"SET LOCAL jit = off; SET LOCAL random_page_cost = 1.1; "
+                       f"SET LOCAL work_mem = '{_BATCH_WORK_MEM}'; "
+                       f"SET LOCAL default_statistics_target = 10")
         accounts_lock_ids(batch.account_ids)
         # The batch's live resources, read once into a narrow table from the covering index
         # `resource_lifecycle` (no wide resource row), with where each one's metering stands:
