@@ -126,3 +126,12 @@ def ledger_check_lock_try() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])
         return cursor.fetchone()[0]
+
+
+def charge_partitions_lock() -> None:
+    """Wait for, then hold until the transaction ends, the lock under which the charges'
+    partitions are made or retired: two shards of a run starting together would otherwise
+    both create the same month (a deadlock on the parent and default partitions)."""
+    key = zlib.crc32(b"charge partitions") - 2**31
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LIFECYCLE_LOCK_SPACE, key])

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from .locks import charge_partitions_lock
 from .models import ChargeRollup, LedgerEntry, ResourceUsage
 
 CHARGE_TABLE = "credits_charge"
@@ -72,13 +73,18 @@ def charge_partitions() -> list[date]:
 
 
 def charge_partitions_ensure(months: list[date]) -> list[date]:
-    """Make the partitions of `months` that are missing, each in its own short transaction,
-    except a month the default partition holds hours of. Returns the months made."""
+    """Make the partitions of `months` that are missing, each in its own short transaction
+    under `charge_partitions_lock`, except a month the default partition holds hours of.
+    Returns the months made (by this call: a month another one made meanwhile is not)."""
     existing = set(charge_partitions())
     made = []
     for month in sorted(set(months) - existing):
         start, end = _bounds(month)
         with transaction.atomic(), connection.cursor() as cursor:
+            charge_partitions_lock()
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [partition_name(month)])
+            if cursor.fetchone()[0]:
+                continue  # made meanwhile by another run or shard
             cursor.execute(f"SELECT 1 FROM {DEFAULT_PARTITION} WHERE hour >= %s AND hour < %s "
                            f"LIMIT 1", [start, end])
             if cursor.fetchone() is not None:
@@ -217,7 +223,9 @@ def _month_retire(month: date, *, before: date, keep_table: bool,
     partition = partition_name(month)
     with connection.cursor() as cursor:
         if not dry_run:
-            # Nothing reads or writes the month while it is rolled up and detached.
+            # Nothing reads or writes the month while it is rolled up and detached, and no
+            # partition is made meanwhile.
+            charge_partitions_lock()
             cursor.execute(f"LOCK TABLE {partition} IN ACCESS EXCLUSIVE MODE")
             _default_check(cursor, before)
             entries_until = _month_check(cursor, month, before=before, keep_table=keep_table)

@@ -4,6 +4,7 @@ planted here after a checkpoint), keeps its totals exact while other transaction
 id order, and runs as a periodic task."""
 import importlib
 import threading
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -411,3 +412,42 @@ def test_the_admin_lists_the_checks_and_shows_a_checks_drifts(admin_client):
     assert expected[0] in page.content.decode()
     assert admin_client.post(reverse("admin:credits_ledgercheckpoint_delete",
                                      args=[clean.pk])).status_code == 403
+
+
+# --- partitions made by shards starting together ------------------------------------------------
+
+def test_a_month_made_by_another_shard_meanwhile_is_not_made_again():
+    """Two shards of a run ensure the same months at once: the second waits for the first's
+    lock, then finds the month made (creating it too deadlocked on the parent table)."""
+    from datetime import date
+
+    from credits.locks import charge_partitions_lock
+    from credits.partitions import charge_partitions, charge_partitions_ensure, partition_name
+
+    month = date(2031, 7, 1)
+    held, made, done = threading.Event(), [], threading.Event()
+
+    def other_shard():
+        try:
+            with transaction.atomic():
+                charge_partitions_lock()
+                held.set()
+                made.extend(charge_partitions_ensure([month]))  # nested: same lock, same txn
+                time.sleep(0.5)  # the first shard waits meanwhile
+        finally:
+            connections.close_all()
+            done.set()
+
+    worker = threading.Thread(target=other_shard)
+    worker.start()
+    assert held.wait(30)
+    started = time.monotonic()
+    assert charge_partitions_ensure([month]) == []
+    waited = time.monotonic() - started
+    assert done.wait(30)
+    worker.join()
+
+    assert made == [month]
+    assert waited >= 0.4  # it waited for the other's lock instead of racing it
+    assert month in charge_partitions()
+    assert sql("SELECT to_regclass(%s) IS NOT NULL", [partition_name(month)]) == [(True,)]
