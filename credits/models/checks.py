@@ -51,10 +51,6 @@ class LedgerCheckpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.get_mode_display()} ledger check {self.pk} at {self.at:%Y-%m-%d %H:%M}"
 
-    @property
-    def seconds(self) -> float:
-        return (self.finished_at - self.started_at).total_seconds()
-
 
 class LedgerCheckAccount(models.Model):
     """The sum of an account's entries with ids up to the last checkpoint's `entry_id`."""
