@@ -288,8 +288,7 @@ def charges_retired_until() -> datetime | None:
     latest = ChargeRollup.objects.aggregate(month=Max("month"), entries=Max("entries_until"))
     if latest["month"] is None:
         return None
-    following = month_after(latest["month"])
-    until = datetime(following.year, following.month, 1, tzinfo=UTC)
+    until = _bounds(latest["month"])[1]
     if latest["entries"] is not None:
         until = max(until, latest["entries"].astimezone(UTC) + _NEXT_INSTANT)
     return until

@@ -7,12 +7,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from credits.partitions import RetentionFailed, RetentionRefused, charges_retire, month_start
-
-
-def months_back(month: date, count: int) -> date:
-    index = month.year * 12 + month.month - 1 - count
-    return date(index // 12, index % 12 + 1, 1)
+from credits.partitions import (
+    RetentionFailed,
+    RetentionRefused,
+    charges_retire,
+    month_before,
+    month_start,
+)
 
 
 class Command(BaseCommand):
@@ -72,4 +73,7 @@ class Command(BaseCommand):
         if keep_months < 1:
             raise CommandError(f"--keep-months {keep_months}: at least 1 (runs still write the "
                                "previous month).")
-        return months_back(month_start(timezone.now()), keep_months)
+        cutoff = month_start(timezone.now())
+        for _ in range(keep_months):
+            cutoff = month_before(cutoff)
+        return cutoff
