@@ -23,7 +23,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..locks import ledger_check_lock_try
-from ..models import LedgerCheckAccount, LedgerCheckLot, LedgerCheckMode, LedgerCheckpoint
+from ..models import (
+    LedgerCheckAccount,
+    LedgerCheckLot,
+    LedgerCheckMode,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LotDrain,
+)
 from ..selectors.ledger import FULL_AUDIT, CheckBase, Drift, ledger_drifts, transfer_totals
 
 logger = logging.getLogger(__name__)
@@ -116,20 +123,20 @@ def _final(cursor, previous: LedgerCheckpoint | None) -> tuple[int, int, int]:
 def _totals_keep(cursor, base: CheckBase, final: tuple[int, int, int]) -> None:
     """Bring the totals from `base` up to `final`: add the rows in between, or, from the full
     audit's empty base, make them again."""
+    accounts, lots = LedgerCheckAccount._meta.db_table, LedgerCheckLot._meta.db_table
     if not base.totals:
-        cursor.execute(f"TRUNCATE {LedgerCheckAccount._meta.db_table}, "
-                       f"{LedgerCheckLot._meta.db_table}")
+        cursor.execute(f"TRUNCATE {accounts}, {lots}")
     params = {"entry_from": base.entry_id, "entry_to": final[0],
               "drain_from": base.drain_id, "drain_to": final[1]}
-    cursor.execute("""
-        INSERT INTO credits_ledgercheckaccount (account_id, total)
-        SELECT account_id, sum(amount) FROM credits_ledgerentry
+    cursor.execute(f"""
+        INSERT INTO {accounts} (account_id, total)
+        SELECT account_id, sum(amount) FROM {LedgerEntry._meta.db_table}
         WHERE id > %(entry_from)s AND id <= %(entry_to)s GROUP BY account_id
-        ON CONFLICT (account_id) DO UPDATE
-        SET total = credits_ledgercheckaccount.total + EXCLUDED.total""", params)
-    cursor.execute("""
-        INSERT INTO credits_ledgerchecklot (lot_id, drained)
-        SELECT lot_id, sum(amount) FROM credits_lotdrain
+        ON CONFLICT (account_id) DO UPDATE SET total = {accounts}.total + EXCLUDED.total""",
+                   params)
+    cursor.execute(f"""
+        INSERT INTO {lots} (lot_id, drained)
+        SELECT lot_id, sum(amount) FROM {LotDrain._meta.db_table}
         WHERE id > %(drain_from)s AND id <= %(drain_to)s GROUP BY lot_id
-        ON CONFLICT (lot_id) DO UPDATE
-        SET drained = credits_ledgerchecklot.drained + EXCLUDED.drained""", params)
+        ON CONFLICT (lot_id) DO UPDATE SET drained = {lots}.drained + EXCLUDED.drained""",
+                   params)
