@@ -53,21 +53,22 @@ def resource_transition(*, resource: Resource, from_status: str, to_status: str,
                .update(status=to_status, **(changes or {})))
     if updated != 1:
         return False
-    if from_status in LIVE_STATUSES and to_status not in LIVE_STATUSES:
-        with connection.cursor() as cursor:
-            _meters_freeze(cursor, [resource.pk])
+    with connection.cursor() as cursor:
+        _meters_freeze(cursor, [resource.pk], from_status=from_status, to_status=to_status)
     ResourceStatusChange.objects.create(resource=resource, from_status=from_status,
                                         to_status=to_status, reason=reason[:_REASON_MAX_CHARS],
                                         actor=actor, at=at)
     return True
 
 
-def _meters_freeze(cursor, resource_ids: list[int]) -> None:
-    """Credit-paid resources leaving the live ones keep their charged hours in meter rows: their
-    account's watermark no longer speaks for them (`funding.charged_hours`)."""
+def _meters_freeze(cursor, resource_ids: list[int], *, from_status: str,
+                   to_status: str) -> None:
+    """Credit-paid resources moved from a live status to one that is not keep their charged
+    hours in meter rows: their account's watermark no longer speaks for them
+    (`funding.charged_hours`). Other moves keep nothing."""
     from .services.lifecycle.sql import charged_hours_sql  # the lifecycle imports this module
 
-    if not resource_ids:
+    if not resource_ids or from_status not in LIVE_STATUSES or to_status in LIVE_STATUSES:
         return
     cursor.execute(f"""
         INSERT INTO {_METER} (resource_id, charged_hours)
@@ -104,6 +105,5 @@ def resources_transition(cursor, *, candidates_sql: str, params: dict, from_stat
                %(audit_at)s, %(audit_run)s
         FROM moved RETURNING resource_id""", params)
     ids = sorted(row[0] for row in cursor.fetchall())
-    if from_status in LIVE_STATUSES and to_status not in LIVE_STATUSES:
-        _meters_freeze(cursor, ids)
+    _meters_freeze(cursor, ids, from_status=from_status, to_status=to_status)
     return ids
