@@ -103,10 +103,10 @@ def meter(cursor, batch: Batch) -> RunCounts:
               WHERE r.payment_type = %(credit)s AND r.to_hour > r.from_hour) h
         JOIN entry e ON e.account_id = h.owner_id""", params)
     counts.charges = cursor.rowcount
-    cursor.execute("SELECT COALESCE(SUM(requested), 0) FROM lc_account")
-    requested = cursor.fetchone()[0]
-    cursor.execute("SELECT COALESCE(SUM(amount), 0) FROM lc_drain")
-    counts.credits_charged = int(cursor.fetchone()[0])
+    cursor.execute("SELECT (SELECT COALESCE(SUM(requested), 0) FROM lc_account), "
+                   "(SELECT COALESCE(SUM(amount), 0) FROM lc_drain)")
+    requested, drained = cursor.fetchone()
+    counts.credits_charged = int(drained)
     counts.credits_short = int(requested) - counts.credits_charged
     _watermark_move(cursor, params)
     drop_temps(cursor, "lc_account", "lc_drain")
