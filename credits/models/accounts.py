@@ -10,7 +10,7 @@ from pricing.fields import ExactDecimalField
 class Account(models.Model):
     """An address: EVM addresses are stored checksummed, other chains' addresses as given."""
 
-    address = models.CharField(max_length=128, unique=True)
+    address = models.CharField(max_length=128)
     created_at = models.DateTimeField(default=timezone.now)
     metered_until = models.DateTimeField(
         null=True, blank=True, editable=False,
@@ -20,6 +20,10 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["address"]
+        # A constraint, not `unique=True`: lookups are by the whole address, and the second
+        # index Django adds for a unique text field (for LIKE 'prefix%') would only slow every
+        # hourly update of `metered_until` (see `Resource.Meta`).
+        constraints = [models.UniqueConstraint(fields=["address"], name="account_address_unique")]
 
     def __str__(self) -> str:
         return self.address

@@ -37,18 +37,31 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
               "processed": ResourceStatus.PROCESSED.value,
               "removing": ResourceStatus.REMOVING.value}
     # Credit: the balance now against the running total of one horizon of cost, oldest first.
+    # Rates are never negative, so an account whose balance covers all its credit-paid
+    # resources funds each of them: only the accounts that fall short are ranked resource by
+    # resource (a tenth of them, say), and of the others only what may change is kept, the
+    # resources pending deletion (funded: restored before their deadline).
     temp(cursor, "lc_fund", f"""
+        WITH account AS (
+            SELECT n.owner_id, n.rate * %(horizon)s <= COALESCE(b.balance, 0) AS funds_all,
+                   COALESCE(b.balance, 0) AS balance
+            FROM (SELECT owner_id, SUM(cost_credit_per_second) AS rate FROM lc_res
+                  WHERE payment_type = %(credit)s GROUP BY owner_id) n
+            LEFT JOIN (SELECT account_id, SUM(remaining) AS balance FROM {_LOT}
+                       WHERE {in_batch('account_id')} AND remaining > 0
+                         AND (expires_at IS NULL OR expires_at > %(now)s)
+                       GROUP BY account_id) b ON b.account_id = n.owner_id)
         SELECT r.id, r.status, r.delete_after, r.payment_type,
                CASE WHEN SUM(r.cost_credit_per_second) OVER (
                         PARTITION BY r.owner_id ORDER BY r.created_at, r.id
-                        ROWS UNBOUNDED PRECEDING) * %(horizon)s <= COALESCE(b.balance, 0)
+                        ROWS UNBOUNDED PRECEDING) * %(horizon)s <= a.balance
                     THEN 1 ELSE 0 END AS funded
-        FROM lc_res r
-        LEFT JOIN (SELECT account_id, SUM(remaining) AS balance FROM {_LOT}
-                   WHERE {in_batch('account_id')} AND remaining > 0
-                     AND (expires_at IS NULL OR expires_at > %(now)s)
-                   GROUP BY account_id) b ON b.account_id = r.owner_id
+        FROM lc_res r JOIN account a ON a.owner_id = r.owner_id AND NOT a.funds_all
         WHERE r.payment_type = %(credit)s
+        UNION ALL
+        SELECT r.id, r.status, r.delete_after, r.payment_type, 1
+        FROM lc_res r JOIN account a ON a.owner_id = r.owner_id AND a.funds_all
+        WHERE r.payment_type = %(credit)s AND r.status = %(removing)s
         UNION ALL
         SELECT r.id, r.status, r.delete_after, r.payment_type,
                CASE WHEN SUM(r.cost_hold) OVER (

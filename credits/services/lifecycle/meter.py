@@ -5,7 +5,7 @@ run's instant, and `ResourceMeter` rows are kept only where it does not say how 
 charged (`funding.charged_hours`): one account row per run instead of one per resource.
 
 Reads the batch's live resources from `lc_res` (made by the run for its batch, with `from_hour`,
-`to_hour` and `per_hour`).
+`to_hour` (the hours ended by `metering_end`) and `per_hour`).
 """
 from __future__ import annotations
 
@@ -32,10 +32,14 @@ _LOT = Lot._meta.db_table
 _LOT_DRAIN = LotDrain._meta.db_table
 _METER = ResourceMeter._meta.db_table
 
-# The hours charged after the run, and the hours the moved watermark says.
+# The hours charged after the run, and the hours the moved watermark says. The watermark moves
+# to where metering ended for all but a resource metered up to its deadline (or a clock moved
+# back): there it says `to_hour`, already worked out, and only the others need the exact epoch
+# arithmetic again (a million of them cost half a second).
 _CHARGED_AFTER = "GREATEST(r.from_hour, r.to_hour)"
-_WATERMARK_SAYS = ("GREATEST(0, " + whole_hours_between(
-    "GREATEST(COALESCE(r.metered_until, %(now)s), %(now)s)", "r.created_at") + ")")
+_WATERMARK = "GREATEST(COALESCE(r.metered_until, %(now)s), %(now)s)"
+_WATERMARK_SAYS = (f"GREATEST(0, CASE WHEN {_WATERMARK} = r.metering_end THEN r.to_hour ELSE "
+                   + whole_hours_between(_WATERMARK, "r.created_at") + " END)")
 
 
 def meter(cursor, batch: Batch) -> RunCounts:
@@ -69,7 +73,9 @@ def meter(cursor, batch: Batch) -> RunCounts:
         FROM lc_drain d WHERE {_LOT}.id = d.lot_id""")
     # One statement: the accounts' expense entries, the pieces drained from each lot, and one
     # charge per (resource, hour), oldest resource first; the account's drained credits are
-    # allotted to its charges in that order, so a shortfall lands on the newest hours.
+    # allotted to its charges in that order, so a shortfall lands on the newest hours. Only
+    # the accounts that fell short need that running sum: every charge of the others is
+    # drained whole.
     cursor.execute(f"""
         WITH entry AS (
             INSERT INTO {_LEDGER_ENTRY} (account_id, kind, amount, amount_requested, shortfall,
@@ -80,28 +86,34 @@ def meter(cursor, batch: Batch) -> RunCounts:
             FROM lc_account a LEFT JOIN (SELECT account_id, SUM(amount) AS drained
                                          FROM lc_drain GROUP BY account_id) s
               ON s.account_id = a.account_id
-            RETURNING id, account_id, -amount AS drained),
+            RETURNING id, account_id, -amount AS drained, shortfall),
         piece AS (
             INSERT INTO {_LOT_DRAIN} (entry_id, lot_id, amount)
             SELECT e.id, d.lot_id, d.amount FROM lc_drain d JOIN entry e
               ON e.account_id = d.account_id)
         INSERT INTO {_CHARGE} (hour, resource_id, hour_index, amount_requested, amount_drained,
                                entry_id, run_id, pricing_version_id)
+        SELECT {charge_hour_sql(created_at='r.created_at', hour_index='g.hour_index')},
+               r.id, g.hour_index, r.per_hour, r.per_hour, e.id, CAST(%(run)s AS BIGINT),
+               r.pricing_version_id
+        FROM lc_res r JOIN entry e ON e.account_id = r.owner_id AND e.shortfall = 0
+        CROSS JOIN LATERAL generate_series(r.from_hour, r.to_hour - 1) AS g(hour_index)
+        WHERE r.payment_type = %(credit)s AND r.to_hour > r.from_hour
+        UNION ALL
         SELECT {charge_hour_sql(created_at='h.created_at', hour_index='h.hour_index')},
                h.id, h.hour_index, h.per_hour,
-               CASE WHEN e.drained - h.before_charge >= h.per_hour THEN h.per_hour
-                    WHEN e.drained > h.before_charge THEN e.drained - h.before_charge
+               CASE WHEN h.drained - h.before_charge >= h.per_hour THEN h.per_hour
+                    WHEN h.drained > h.before_charge THEN h.drained - h.before_charge
                     ELSE 0 END,
-               e.id, %(run)s, h.pricing_version_id
-        FROM (SELECT r.id, r.owner_id, r.created_at, r.pricing_version_id, r.per_hour,
-                     g.hour_index,
+               h.entry_id, CAST(%(run)s AS BIGINT), h.pricing_version_id
+        FROM (SELECT r.id, r.created_at, r.pricing_version_id, r.per_hour, g.hour_index,
+                     e.id AS entry_id, e.drained,
                      SUM(r.per_hour) OVER (PARTITION BY r.owner_id
                          ORDER BY r.created_at, r.id, g.hour_index ROWS UNBOUNDED PRECEDING)
                      - r.per_hour AS before_charge
-              FROM lc_res r
+              FROM lc_res r JOIN entry e ON e.account_id = r.owner_id AND e.shortfall > 0
               CROSS JOIN LATERAL generate_series(r.from_hour, r.to_hour - 1) AS g(hour_index)
-              WHERE r.payment_type = %(credit)s AND r.to_hour > r.from_hour) h
-        JOIN entry e ON e.account_id = h.owner_id""", params)
+              WHERE r.payment_type = %(credit)s AND r.to_hour > r.from_hour) h""", params)
     counts.charges = cursor.rowcount
     cursor.execute("SELECT (SELECT COALESCE(SUM(requested), 0) FROM lc_account), "
                    "(SELECT COALESCE(SUM(amount), 0) FROM lc_drain)")

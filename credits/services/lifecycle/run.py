@@ -254,6 +254,7 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
                    a.metered_until, m.resource_id IS NOT NULL AS overridden,
                    {charged_hours_sql(meter='m.charged_hours', metered_until='a.metered_until',
                                       created_at='r.created_at')} AS from_hour,
+                   {_METERING_END} AS metering_end,
                    {whole_hours_between(_METERING_END, 'r.created_at')} AS to_hour,
                    {hourly_charge('r.cost_credit_per_second')} AS per_hour
             FROM {_ACCOUNT} a JOIN {_RESOURCE} r ON r.owner_id = a.id
