@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from credits.models import Account, LedgerEntry, OwnerToken, Resource, ResourceStatus, SignInNonce
@@ -371,7 +370,7 @@ def test_sign_ins_are_throttled_per_client(now, wallet, settings):
     assert answers == [401, 401, 429]
 
 
-# --- the token: an owner key of its account --------------------------------------------------------
+# --- the token: an owner key of its account ------------------------------------------------------
 
 @pytest.fixture
 def funded(default_version, now):
