@@ -7,12 +7,21 @@ Only externally owned accounts sign in: a contract wallet's EIP-1271 signature i
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import is_checksum_address
+
+# eth-account imports py_ecc, whose import raises the interpreter's recursion limit to 100000 for
+# its BLS pairing code (never called here). With that limit a deeply nested JSON body overflows
+# the C stack and kills the worker instead of raising RecursionError (a 400): put Python's
+# default back. CreditsConfig.ready imports this module, so this happens once, at start-up.
+PYTHON_RECURSION_LIMIT = 1000
+if sys.getrecursionlimit() > PYTHON_RECURSION_LIMIT:
+    sys.setrecursionlimit(PYTHON_RECURSION_LIMIT)
 
 MAX_MESSAGE_LENGTH = 8192  # characters; a message is a few hundred
 SIGNATURE_PATTERN = r"^0x[0-9a-fA-F]{130}$"  # r, s and v: 65 bytes
