@@ -7,7 +7,9 @@ class CreditsConfig(AppConfig):
     verbose_name = "Credits"
 
     def ready(self):
-        from . import schema  # noqa: F401  (registers the OpenAPI authentication extensions)
+        # schema registers the OpenAPI authentication extensions; siwe imports eth-account at
+        # start-up and puts back the recursion limit that import raises.
+        from . import schema, siwe  # noqa: F401
 
         # Connects the drop of the cached funding horizon to saves of the lifecycle settings in
         # every process (a worker or a shell saves them too, not only the web process).

@@ -1,5 +1,11 @@
-"""Who is calling: scoped API keys (`Authorization: Api-Key <key>`) and staff sessions, and the
-permission classes every endpoint declares."""
+"""Who is calling: scoped API keys (`Authorization: Api-Key <key>`), owner tokens from a wallet
+sign-in (`Authorization: Bearer <token>`) and staff sessions, and the permission classes every
+endpoint declares.
+
+An owner token is a credential like an owner API key: both have a `scope` (always owner for a
+token) and an `account`, and every rule below reads the request's credential through
+`credential_of`, so a token has exactly the rights of an owner key of its account.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,44 +14,73 @@ from django.contrib.auth import get_permission_codename
 from rest_framework import authentication, exceptions, permissions
 
 from .addresses import InvalidAddress, normalize_address
-from .models import ApiKey, ApiKeyScope
+from .models import ApiKey, ApiKeyScope, OwnerToken
 
 KEYWORD = "Api-Key"
+TOKEN_KEYWORD = "Bearer"
+
+Credential = ApiKey | OwnerToken
 
 
 @dataclass(frozen=True)
-class ApiKeyPrincipal:
-    """`request.user` for a request made with an API key."""
+class CredentialPrincipal:
+    """`request.user` for a request made with an API key or an owner token."""
 
-    api_key: ApiKey
+    credential: Credential
     is_authenticated: bool = True
     is_staff: bool = False
 
     @property
     def scope(self) -> str:
-        return self.api_key.scope
+        return self.credential.scope
 
     @property
     def account_address(self) -> str | None:
-        return self.api_key.account.address if self.api_key.account_id else None
+        return self.credential.account.address if self.credential.account_id else None
+
+
+def _presented(request, keyword: str) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header.startswith(f"{keyword} "):
+        return None
+    return header[len(keyword) + 1:].strip()
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header.startswith(f"{KEYWORD} "):
+        key = _presented(request, KEYWORD)
+        if key is None:
             return None
-        key = header[len(KEYWORD) + 1:].strip()
         try:
             api_key = ApiKey.objects.get_from_key(key)  # usable (not revoked) keys only
         except ApiKey.DoesNotExist:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.") from None
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("This API key has expired.")
-        return ApiKeyPrincipal(api_key), api_key
+        return CredentialPrincipal(api_key), api_key
 
     def authenticate_header(self, request):
         return KEYWORD  # so a missing key is a 401, not a 403
+
+
+class OwnerTokenAuthentication(authentication.BaseAuthentication):
+    """The token `POST /api/v1/auth/siwe` gives for a verified wallet signature."""
+
+    def authenticate(self, request):
+        presented = _presented(request, TOKEN_KEYWORD)
+        if presented is None:
+            return None
+        try:
+            token = OwnerToken.objects.get_from_key(presented)  # not logged out
+        except OwnerToken.DoesNotExist:
+            raise exceptions.AuthenticationFailed(
+                "Unknown or logged-out token: sign in again.") from None
+        if token.has_expired:
+            raise exceptions.AuthenticationFailed("This token has expired: sign in again.")
+        return CredentialPrincipal(token), token
+
+    def authenticate_header(self, request):
+        return TOKEN_KEYWORD
 
 
 class StaffSessionAuthentication(authentication.SessionAuthentication):
@@ -58,15 +93,22 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         return result
 
 
-def api_key_of(request) -> ApiKey | None:
-    return request.auth if isinstance(request.auth, ApiKey) else None
+def credential_of(request) -> Credential | None:
+    """The request's API key or owner token, None without one."""
+    return request.auth if isinstance(request.auth, ApiKey | OwnerToken) else None
+
+
+def owner_token_of(request) -> OwnerToken | None:
+    return request.auth if isinstance(request.auth, OwnerToken) else None
 
 
 def actor_of(request) -> str:
     """How the audit trail names the caller."""
-    api_key = api_key_of(request)
-    if api_key is not None:
-        return f"api-key:{api_key.prefix} ({api_key.scope}: {api_key.name})"
+    credential = credential_of(request)
+    if isinstance(credential, OwnerToken):
+        return f"owner-token:{credential.prefix} ({credential.account.address})"
+    if credential is not None:
+        return f"api-key:{credential.prefix} ({credential.scope}: {credential.name})"
     user = getattr(request, "user", None)
     if user is not None and getattr(user, "is_staff", False):
         return f"staff:{user.get_username()}"
@@ -76,12 +118,12 @@ def actor_of(request) -> str:
 def is_staff(request) -> bool:
     user = getattr(request, "user", None)
     return bool(user is not None and getattr(user, "is_staff", False)
-                and not isinstance(user, ApiKeyPrincipal))
+                and not isinstance(user, CredentialPrincipal))
 
 
 def _has_scope(request, scope: str) -> bool:
-    api_key = api_key_of(request)
-    return api_key is not None and api_key.scope == scope
+    credential = credential_of(request)
+    return credential is not None and credential.scope == scope
 
 
 class AnyCaller(permissions.AllowAny):
@@ -118,21 +160,37 @@ class OperatorKeyOrStaff(permissions.BasePermission):
 
 
 class OwnerKey(permissions.BasePermission):
-    """An owner key; which account it may act for is checked with `require_owner`."""
+    """An owner key or an owner token; which account it may act for is checked with
+    `require_owner` (or it acts for `owner_account_of`)."""
 
-    message = "This endpoint needs the owner's API key."
+    message = "This endpoint needs the owner's API key or owner token."
 
     def has_permission(self, request, view):
         return _has_scope(request, ApiKeyScope.OWNER)
 
 
+class OwnerTokenOnly(permissions.BasePermission):
+    message = "This endpoint needs an owner token (from a wallet sign-in)."
+
+    def has_permission(self, request, view):
+        return owner_token_of(request) is not None
+
+
+def owner_account_of(request):
+    """The account an owner key or token acts for, None for any other caller."""
+    credential = credential_of(request)
+    if credential is None or credential.scope != ApiKeyScope.OWNER:
+        return None
+    return credential.account
+
+
 def require_owner(request, address: str) -> None:
-    """Refuse (403) unless the request carries the owner key of `address`."""
-    api_key = api_key_of(request)
+    """Refuse (403) unless the request carries an owner key or token of `address`."""
+    account = owner_account_of(request)
     try:
         wanted = normalize_address(address)
     except InvalidAddress:
         wanted = address
-    if api_key is None or api_key.scope != ApiKeyScope.OWNER \
-            or api_key.account is None or api_key.account.address != wanted:
-        raise exceptions.PermissionDenied(f"Only the owner key of {address} may do this.")
+    if account is None or account.address != wanted:
+        raise exceptions.PermissionDenied(
+            f"Only the owner key or token of {address} may do this.")

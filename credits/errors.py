@@ -74,3 +74,35 @@ class CannotPrice(DomainError):
         self.code = error.code
 
 
+
+
+class SignInRefused(DomainError):
+    """A wallet sign-in refused (401); `code` says why: siwe_wrong_domain, siwe_wrong_uri,
+    siwe_wrong_chain, siwe_issued_in_future, siwe_expired, siwe_not_yet_valid,
+    siwe_wrong_signer, siwe_unknown_nonce, siwe_nonce_expired, siwe_replayed or
+    siwe_nonce_used."""
+
+    status_code = 401
+    www_authenticate = "Bearer"
+
+    def __init__(self, code: str, message: str, **details):
+        super().__init__(message, **details)
+        self.code = code
+
+
+class SignInMalformed(DomainError):
+    """Not a sign-in message or signature at all (400): siwe_malformed_message or
+    siwe_malformed_signature."""
+
+    status_code = 400
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class TooManyApiKeys(DomainError):
+    """details: live_keys, max_live_keys."""
+
+    status_code = 409
+    code = "too_many_api_keys"

@@ -2,7 +2,16 @@
 may call it (see credits.auth)."""
 from django.urls import path, re_path
 
-from .api import estimates, ledger, lifecycle, network_accounts, network_messages, resources
+from .api import (
+    api_keys,
+    estimates,
+    ledger,
+    lifecycle,
+    network_accounts,
+    network_messages,
+    resources,
+    sign_in,
+)
 
 ADDRESS = r"(?P<address>[0-9A-Za-z:_\-.]{1,128})"
 
@@ -28,6 +37,12 @@ urlpatterns = [
     path("pending-deletions", lifecycle.PendingDeletionsView.as_view(),
          name="pending-deletions"),
     path("lifecycle-runs", lifecycle.LifecycleRunsView.as_view(), name="lifecycle-runs"),
+    path("auth/nonce", sign_in.SignInNonceView.as_view(), name="auth-nonce"),
+    path("auth/siwe", sign_in.SignInView.as_view(), name="auth-siwe"),
+    path("auth/logout", sign_in.SignOutView.as_view(), name="auth-logout"),
+    path("api-keys", api_keys.ApiKeysView.as_view(), name="api-keys"),
+    re_path(r"^api-keys/(?P<prefix>[0-9A-Za-z]{1,8})$", api_keys.ApiKeyDetailView.as_view(),
+            name="api-key-detail"),
 ]
 
 v0_patterns = [

@@ -163,7 +163,8 @@ def exception_handler(exc, context):
         return Response(error_body(exc.error_code, exc.message, exc.details),
                         status=exc.status_code)
     if isinstance(exc, DomainError):
-        return Response({"error": exc.error_fields()}, status=exc.status_code)
+        headers = {"WWW-Authenticate": exc.www_authenticate} if exc.www_authenticate else None
+        return Response({"error": exc.error_fields()}, status=exc.status_code, headers=headers)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API exception: Django's 500 handling (and handler500) takes over

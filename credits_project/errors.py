@@ -6,6 +6,8 @@ class DomainError(Exception):
 
     status_code = 400
     code = "invalid_request"
+    # The challenge of a 401 (its WWW-Authenticate header), None for other statuses.
+    www_authenticate: str | None = None
 
     def __init__(self, message: str, **details):
         super().__init__(message)

@@ -48,6 +48,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate: <number>/<second|minute|hour|day>, or off."""
+    rate = os.environ.get(name, default)
+    if rate not in ("off", "none", "") and not re.fullmatch(
+            r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", rate):
+        raise ImproperlyConfigured(f"{name} must be <number>/<second|minute|hour|day> or off, "
+                                   f"got {rate!r}")
+    return rate
+
+
 DEBUG = env_bool("DEBUG", False)
 
 # A fixed key is only acceptable for local use; `check --deploy` flags it, production sets its own.
@@ -168,11 +178,7 @@ if env_bool("USE_X_FORWARDED_PROTO", False):
 # Account reads (balance, credit history, costs, resources, affordability) need no key, as the
 # network's nodes answer them. Off: a key is needed, and an owner key reads only its account.
 CREDITS_PUBLIC_ACCOUNT_READS = env_bool("CREDITS_PUBLIC_ACCOUNT_READS", True)
-ESTIMATE_THROTTLE_RATE = os.environ.get("ESTIMATE_THROTTLE_RATE", "600/min")
-if ESTIMATE_THROTTLE_RATE not in ("off", "none", "") and not re.fullmatch(
-        r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", ESTIMATE_THROTTLE_RATE):
-    raise ImproperlyConfigured("ESTIMATE_THROTTLE_RATE must be <number>/<second|minute|hour|day> "
-                               f"or off, got {ESTIMATE_THROTTLE_RATE!r}")
+ESTIMATE_THROTTLE_RATE = env_rate("ESTIMATE_THROTTLE_RATE", "600/min")
 # Reverse proxies in front of the service that append the address they saw to X-Forwarded-For:
 # the client is the entry that many hops from the header's right end. With none, the socket's
 # address is the client: anyone can write the header, so it would let them pick their identity.
@@ -185,6 +191,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["credits_project.api.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "credits.auth.ApiKeyAuthentication",
+        "credits.auth.OwnerTokenAuthentication",
         "credits.auth.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -229,6 +236,30 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# --- Sign-In with Ethereum (EIP-4361): what a signed message must name to be accepted here. The
+# domain and URI are those of the site that asks owners to sign (compared exactly); the chain ids
+# are EIP-155's (1: Ethereum mainnet).
+SIWE_DOMAIN = os.environ.get("SIWE_DOMAIN", "127.0.0.1:8000")
+SIWE_URI = os.environ.get("SIWE_URI", "http://127.0.0.1:8000")
+try:
+    SIWE_CHAIN_IDS = [int(chain_id) for chain_id in env_list("SIWE_CHAIN_IDS", ["1"])]
+except ValueError as exc:
+    raise ImproperlyConfigured("SIWE_CHAIN_IDS must be comma-separated integers (EIP-155 chain "
+                               f"ids), got {os.environ.get('SIWE_CHAIN_IDS')!r}") from exc
+# A nonce is usable once, for this long after it is handed out.
+SIWE_NONCE_TTL_SECONDS = env_int("SIWE_NONCE_TTL_SECONDS", 300)
+# How long an owner token lasts (logging out ends it sooner).
+SIWE_TOKEN_TTL_SECONDS = env_int("SIWE_TOKEN_TTL_SECONDS", 3600)
+# How far ahead of the server's clock a message's Issued At may be (a client's clock runs fast).
+SIWE_CLOCK_SKEW_SECONDS = env_int("SIWE_CLOCK_SKEW_SECONDS", 30)
+# Per client (by address, as ESTIMATE_THROTTLE_RATE): nonces and sign-ins, each counted apart.
+SIWE_THROTTLE_RATE = env_rate("SIWE_THROTTLE_RATE", "60/min")
+# Live (neither revoked nor expired) owner API keys an account may hold that it made itself.
+OWNER_API_KEYS_MAX_LIVE = env_int("OWNER_API_KEYS_MAX_LIVE", 20)
+for _name in ("SIWE_NONCE_TTL_SECONDS", "SIWE_TOKEN_TTL_SECONDS", "OWNER_API_KEYS_MAX_LIVE"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be 1 or more, got {globals()[_name]}")
 
 # --- Pricing: the version in force is cached per process; this bounds how long another
 # process may serve a superseded version when no shared cache carries the publish signal.

@@ -8,24 +8,25 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 
-class EstimateThrottle(BaseThrottle):
-    """Per-client limit on estimates (by API key when one is sent, else by client address: DRF's
-    `get_ident`, which trusts as many X-Forwarded-For hops as NUM_PROXIES, set from
-    TRUSTED_PROXY_COUNT; none by default).
+class FixedWindowThrottle(BaseThrottle):
+    """Per-client limit at the rate of the setting `rate_setting` (by API key or token when one
+    is sent, else by client address: DRF's `get_ident`, which trusts as many X-Forwarded-For
+    hops as NUM_PROXIES, set from TRUSTED_PROXY_COUNT; none by default).
 
     A fixed window counted with one atomic cache increment: constant cost per request whatever
     the rate (DRF's sliding window pickles a list of every request in the window), and no
     read-modify-write race between processes sharing a Redis cache.
     """
 
-    scope = "estimates"
+    scope: str
+    rate_setting: str
 
     def __init__(self):
         self.wait_seconds: float | None = None
 
-    @staticmethod
-    def rate() -> tuple[int, int] | None:
-        rate = settings.ESTIMATE_THROTTLE_RATE
+    @classmethod
+    def rate(cls) -> tuple[int, int] | None:
+        rate = getattr(settings, cls.rate_setting)
         if rate in (None, "", "off", "none"):
             return None
         count, _, period = rate.partition("/")
@@ -56,3 +57,18 @@ class EstimateThrottle(BaseThrottle):
 
     def wait(self):
         return self.wait_seconds
+
+
+class EstimateThrottle(FixedWindowThrottle):
+    scope = "estimates"
+    rate_setting = "ESTIMATE_THROTTLE_RATE"
+
+
+class SignInNonceThrottle(FixedWindowThrottle):
+    scope = "sign_in_nonce"
+    rate_setting = "SIWE_THROTTLE_RATE"
+
+
+class SignInThrottle(FixedWindowThrottle):
+    scope = "sign_in"
+    rate_setting = "SIWE_THROTTLE_RATE"

@@ -24,15 +24,39 @@ def _security(schema, path, method):
 
 
 def test_the_schema_says_who_may_call_each_operation(schema):
-    anyone, key, operator = [{}, {"ApiKey": []}], [{"ApiKey": []}], [{"ApiKey": []},
-                                                                    {"StaffSession": []}]
+    key, token, staff = {"ApiKey": []}, {"OwnerToken": []}, {"StaffSession": []}
+    anyone, owner, service, operator = [{}, key, token], [key, token], [key], [key, staff]
     assert _security(schema, "/api/v1/estimates", "post") == anyone
     assert _security(schema, "/api/v1/accounts/{address}/balance", "get") == anyone
     assert _security(schema, "/api/v1/resources/{item_hash}", "get") == anyone
-    assert _security(schema, "/api/v1/resources/{item_hash}", "delete") == key
-    assert _security(schema, "/api/v1/credits/grants", "post") == key
+    assert _security(schema, "/api/v1/resources/{item_hash}", "delete") == owner
+    assert _security(schema, "/api/v1/resources", "post") == owner
+    assert _security(schema, "/api/v1/credits/transfers", "post") == owner
+    assert _security(schema, "/api/v1/credits/grants", "post") == service
     assert _security(schema, "/api/v1/pending-deletions", "get") == operator
     assert _security(schema, "/api/v1/lifecycle-runs", "get") == operator
+    assert _security(schema, "/api/v1/auth/nonce", "post") == anyone
+    assert _security(schema, "/api/v1/auth/siwe", "post") == anyone
+    assert _security(schema, "/api/v1/auth/logout", "post") == [token]
+    assert _security(schema, "/api/v1/api-keys", "get") == owner
+    assert _security(schema, "/api/v1/api-keys", "post") == owner
+    assert _security(schema, "/api/v1/api-keys/{prefix}", "delete") == owner
+
+
+def test_the_schema_documents_the_owner_token_scheme_and_the_sign_in(schema):
+    scheme = schema["components"]["securitySchemes"]["OwnerToken"]
+    sign_in = schema["paths"]["/api/v1/auth/siwe"]["post"]
+
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert "/api/v1/auth/siwe" in scheme["description"]
+    assert {"200", "400", "401", "429"} <= set(sign_in["responses"])
+    assert "EIP-1271" in sign_in["description"]
+    for code in ("siwe_replayed", "siwe_nonce_used", "siwe_expired", "siwe_wrong_domain",
+                 "siwe_wrong_uri", "siwe_wrong_chain", "siwe_wrong_signer",
+                 "siwe_issued_in_future"):
+        assert code in sign_in["responses"]["401"]["description"], code
+    assert schema["components"]["schemas"]["SignInRequestRequest"]["properties"]["signature"][
+        "pattern"] == "^0x[0-9a-fA-F]{130}$"
 
 
 def test_every_request_body_is_documented_as_json_only(schema):

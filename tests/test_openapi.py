@@ -1,5 +1,7 @@
 """The OpenAPI schema describes the API, and nothing schemathesis can generate from it (valid or
 not) gets a 5xx or an answer outside the schema."""
+from datetime import timedelta
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck
@@ -14,8 +16,9 @@ from schemathesis.specs.openapi.checks import (
 
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 
-from credits.models import Account, ApiKey, ApiKeyScope
+from credits.models import Account, ApiKey, ApiKeyScope, OwnerToken
 from credits_project.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
@@ -37,7 +40,8 @@ def keep_test_connection():
 
 @pytest.fixture
 def authorization(db):
-    """`Authorization` headers of one key of each scope (the owner key's account exists)."""
+    """`Authorization` headers of one key of each scope and of an owner token (the owner's
+    account exists)."""
     account = Account.objects.create(address="0x9319Ad3B7A8E0eE24f2E639c40D8eD124C5520Ba")
     headers = {"anonymous": {}}
     for scope in (ApiKeyScope.SERVICE, ApiKeyScope.OWNER, ApiKeyScope.OPERATOR):
@@ -45,11 +49,14 @@ def authorization(db):
             name=f"schemathesis {scope}", scope=scope,
             account=account if scope == ApiKeyScope.OWNER else None)
         headers[scope] = {"Authorization": f"Api-Key {key}"}
+    _, token = OwnerToken.objects.create_key(name="schemathesis", account=account, chain_id=1,
+                                             expiry_date=timezone.now() + timedelta(days=1))
+    headers["owner_token"] = {"Authorization": f"Bearer {token}"}
     return headers
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("caller", ["anonymous", "service", "owner", "operator"])
+@pytest.mark.parametrize("caller", ["anonymous", "service", "owner", "operator", "owner_token"])
 @schema.parametrize()
 # Derandomized: the same examples on every run, so CI never fails by chance on a case nobody
 # changed. Set derandomize=False for a while to explore further by hand.
@@ -58,7 +65,7 @@ def authorization(db):
                                  HealthCheck.function_scoped_fixture])
 def test_api_answers_every_generated_request_within_its_schema(
         case, caller, authorization, default_version, settings, keep_test_connection):
-    settings.ESTIMATE_THROTTLE_RATE = "off"
+    settings.ESTIMATE_THROTTLE_RATE = settings.SIWE_THROTTLE_RATE = "off"
     case.call_and_validate(headers=authorization[caller], checks=CHECKS)
 
 

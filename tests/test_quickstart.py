@@ -125,7 +125,7 @@ def test_quickstart_never_creates_the_demo_login_with_debug_off():
 
 def settings_environment_variables() -> set[str]:
     source = (BASE_DIR / "credits_project" / "settings.py").read_text()
-    pattern = r'(?:os\.environ\.get|env_bool|env_int|env_list)\(\s*"([A-Z][A-Z0-9_]*)"'
+    pattern = r'(?:os\.environ\.get|env_bool|env_int|env_list|env_rate)\(\s*"([A-Z][A-Z0-9_]*)"'
     return set(re.findall(pattern, source))
 
 

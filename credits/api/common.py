@@ -11,8 +11,7 @@ from rest_framework.views import APIView
 from pricing.serializers import ErrorSerializer
 
 from ..addresses import ADDRESS_SCHEMA, InvalidAddress, normalize_address
-from ..auth import AnyCaller, OperatorKeyOrStaff, api_key_of
-from ..models import ApiKeyScope
+from ..auth import AnyCaller, OperatorKeyOrStaff, credential_of, owner_account_of
 
 ADDRESS_PARAMETER = OpenApiParameter(
     "address", ADDRESS_SCHEMA, OpenApiParameter.PATH,
@@ -30,27 +29,27 @@ def iso_or_none(value):
 
 ACCOUNT_READ_WHO = (
     "**Who:** anyone, as on the network's nodes. With `CREDITS_PUBLIC_ACCOUNT_READS` off (a "
-    "private deployment): the account's owner key, a service or operator key, or a staff "
-    "session allowed to view this data in the admin.")
+    "private deployment): the account's owner key or owner token, a service or operator key, "
+    "or a staff session allowed to view this data in the admin.")
 ACCOUNT_READ_ERRORS = {
-    401: OpenApiResponse(ErrorSerializer, description="No API key, or an unknown, revoked or "
-                         "expired one (a dead key always; no key only with account reads "
-                         "private)."),
-    403: OpenApiResponse(ErrorSerializer, description="Account reads private: an owner key of "
-                         "another account, or a staff session without permission."),
+    401: OpenApiResponse(ErrorSerializer, description="No API key or token, or an unknown, "
+                         "revoked or expired one (a dead one always; none only with account "
+                         "reads private)."),
+    403: OpenApiResponse(ErrorSerializer, description="Account reads private: an owner key or "
+                         "token of another account, or a staff session without permission."),
 }
 
 
 class AccountReader(OperatorKeyOrStaff):
-    """Account reads when they are private: any API key (an owner key then reads only its own
-    account: `require_account_reader`), or a staff session that may view the view's
+    """Account reads when they are private: any API key or owner token (an owner then reads only
+    its own account: `require_account_reader`), or a staff session that may view the view's
     `staff_model` in the admin."""
 
-    message = ("Account reads are private here: send the owner's, a service or an operator API "
-               "key.")
+    message = ("Account reads are private here: send the owner's API key or token, a service or "
+               "an operator API key.")
 
     def has_permission(self, request, view):
-        return api_key_of(request) is not None or super().has_permission(request, view)
+        return credential_of(request) is not None or super().has_permission(request, view)
 
 
 class AccountReadView(APIView):
@@ -65,20 +64,20 @@ class AccountReadView(APIView):
 
 
 def require_account_reader(request, address: str | None) -> None:
-    """With account reads private, refuse (403) an owner key reading another account than its
-    own (`address` None: no account named, so all of them). Service and operator keys and staff
-    read any account; with account reads public, anyone does."""
+    """With account reads private, refuse (403) an owner key or token reading another account
+    than its own (`address` None: no account named, so all of them). Service and operator keys
+    and staff read any account; with account reads public, anyone does."""
     if settings.CREDITS_PUBLIC_ACCOUNT_READS:
         return
-    api_key = api_key_of(request)
-    if api_key is None or api_key.scope != ApiKeyScope.OWNER:
+    own_account = owner_account_of(request)
+    if own_account is None:  # not an owner: a service or operator key, or staff
         return
-    own = api_key.account.address if api_key.account_id else None
+    own = own_account.address
     try:
         wanted = None if address is None else normalize_address(address)
     except InvalidAddress:
         wanted = address
-    if own is None or wanted != own:
+    if wanted != own:
         raise exceptions.PermissionDenied(
             "Account reads are private here: an owner key reads only its own account"
             + ("." if address is not None else "; name it (address=…)."))
@@ -101,6 +100,13 @@ class NetworkTextResponse(HttpResponse):
 def error_doc(description: str) -> OpenApiResponse:
     """An error answer in the API's JSON error shape, for `extend_schema`'s responses."""
     return OpenApiResponse(ErrorSerializer, description=description)
+
+
+BAD_BODY_ERRORS = {
+    400: error_doc("Malformed body (not JSON, wrong types, missing fields)."),
+    413: error_doc("Body too large."),
+    415: error_doc("Body is not application/json."),
+}
 
 
 def text_doc(description: str) -> OpenApiResponse:

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from pricing.costs import format_amount
 
 from ..addresses import address_input
-from ..auth import OwnerKey, ServiceKey, actor_of, api_key_of
+from ..auth import OwnerKey, ServiceKey, actor_of, owner_account_of
 from ..models import Account, EntryKind, LedgerEntry
 from ..selectors.accounts import account_by_address
 from ..selectors.ledger import (
@@ -68,8 +68,8 @@ _BAD_BODY = {
     415: error_doc("Body is not application/json."),
 }
 _AUTH_ERRORS = {
-    401: error_doc("No API key, or an unknown or revoked one."),
-    403: error_doc("The key's scope may not do this."),
+    401: error_doc("No API key or owner token, or an unknown, revoked or expired one."),
+    403: error_doc("The key's (or token's) scope may not do this."),
 }
 _REPLAY = error_doc("`idempotency_conflict`: this reference was used before with another body.")
 _NO_SUCH_PATH = error_doc("Nothing at this path: the address has characters an address never has.")
@@ -305,8 +305,8 @@ class TransferView(APIView):
 
     @extend_schema(
         summary="Send credits to another account",
-        description="**Who:** an owner API key; the sender is the key's own account, so no "
-                    "one can send another account's credits.\n\nAll or nothing: 402 "
+        description="**Who:** an owner API key or owner token; the sender is its own "
+                    "account, so no one can send another account's credits.\n\nAll or nothing: 402 "
                     "`insufficient_credit` (`required_credits`, `account_credits`) when the "
                     "sender's credits now do not cover `amount`, and nothing is written. Each "
                     "drained piece reaches the recipient with the earlier of its own expiry and "
@@ -325,7 +325,7 @@ class TransferView(APIView):
         body = TransferRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        result = transfer_create(sender_address=api_key_of(request).account.address,
+        result = transfer_create(sender_address=owner_account_of(request).address,
                                  recipient_address=data["to"], amount=data["amount"],
                                  expires_at=data.get("expires_at"), reference=data["reference"],
                                  actor=actor_of(request))

@@ -49,6 +49,7 @@ from ..serializers.network_accounts import (
     V0_MAX_MIN_BALANCE,
     V0_MAX_PAGE,
     V0_MAX_PAGINATION,
+    V0_MAX_TIMESTAMP,
     BalancesResponseSerializer,
     CreditBalancesResponseSerializer,
     CreditFlow,
@@ -240,7 +241,7 @@ def _text_parameter(name: str, description: str) -> OpenApiParameter:
                             description=description)
 
 
-_TIMESTAMP = {"type": "number", "minimum": 0, "maximum": 253402300799}
+_TIMESTAMP = {"type": "number", "minimum": 0, "maximum": V0_MAX_TIMESTAMP}
 CREDIT_HISTORY_FILTERS = [
     _text_parameter("tx_hash", "Never filled here: any value matches nothing."),
     _text_parameter("token", "Never filled here: any value matches nothing."),

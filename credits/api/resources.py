@@ -64,8 +64,8 @@ _PATH_ERRORS = {
     404: error_doc("Nothing at this path: a path parameter does not match its pattern."),
 }
 _AUTH_ERRORS = {
-    401: error_doc("No API key, or an unknown or revoked one."),
-    403: error_doc("The key's scope or account may not do this."),
+    401: error_doc("No API key or owner token, or an unknown, revoked or expired one."),
+    403: error_doc("The key's (or token's) scope or account may not do this."),
 }
 ITEM_HASH_PARAMETER = OpenApiParameter(
     "item_hash", OpenApiTypes.STR, OpenApiParameter.PATH, pattern=r"^[0-9A-Za-z]{1,128}$",
@@ -118,7 +118,8 @@ class ResourceCreateView(APIView):
 
     @extend_schema(
         summary="Register a resource",
-        description="**Who:** the owner's API key (an owner key bound to `content.address`).\n\n"
+        description="**Who:** the owner: an owner API key or owner token of `content.address`."
+                    "\n\n"
                     "Computes the cost rows with the pricing version in force and, under a lock "
                     "on the owner's account, checks the one-day rule (credit: the credits must "
                     "cover one day of all the account's credit-paid resources with this one) or "
@@ -192,7 +193,8 @@ class ResourceDetailView(AccountReadView):
 
     @extend_schema(
         summary="Forget a resource",
-        description="**Who:** the owner's API key.\n\nThe resource becomes `forgotten` (final): "
+        description="**Who:** the owner: its owner API key or owner token.\n\nThe resource "
+                    "becomes `forgotten` (final): "
                     "no longer billed or counted by the one-day rule. Forgetting a forgotten "
                     "resource answers the same; a removed one is a 409.",
         parameters=[ITEM_HASH_PARAMETER],

@@ -8,6 +8,7 @@
   vocabularies
 - `repricing`: Recalculation, RecalculationLine
 - `checks`: LedgerCheckpoint and the totals the ledger check keeps between runs
+- `sign_in`: SignInNonce, OwnerToken (Sign-In with Ethereum)
 """
 from .accounts import (  # noqa: F401
     Account,
@@ -57,3 +58,4 @@ from .resources import (  # noqa: F401
     ResourceStatusChange,
     StatusChangeReason,
 )
+from .sign_in import OwnerToken, SignInNonce  # noqa: F401

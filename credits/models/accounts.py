@@ -61,6 +61,11 @@ class ApiKey(AbstractAPIKey):
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="api_keys",
                                 help_text="Required for owner keys, empty otherwise.")
+    created_by = models.CharField(
+        max_length=200, blank=True, editable=False,
+        help_text="Who made it: a staff user, `manage.py create_api_key`, or the owner itself "
+                  "(its wallet sign-in token or another of its keys). Empty: before this was "
+                  "recorded.")
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"

@@ -33,6 +33,9 @@ V0_CURSOR_MAX_PAGINATION = 200
 V0_MAX_PAGE = 10**9
 V0_MAX_MIN_BALANCE = 2**63 - 1
 V0_MAX_CURSOR_LENGTH = 1000
+# The last whole second of year 9999 (UTC): the largest `startDate`/`endDate` taken, as the
+# schema says (a fraction past it was taken by Python and not by the schema).
+V0_MAX_TIMESTAMP = 253402300799
 NETWORK_CHAINS = tuple(chain.value for chain in Chain)
 NETWORK_MESSAGE_TYPES = tuple(message_type.value for message_type in NetworkMessageType)
 
@@ -143,6 +146,8 @@ class NetworkCreditHistoryFilterQuery(BaseModel):
         seconds = float(value)
         if seconds < 0:
             raise ValueError("timestamp must not be negative")
+        if seconds > V0_MAX_TIMESTAMP:
+            raise ValueError(f"timestamp must not be after {V0_MAX_TIMESTAMP}")
         try:
             return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
         except (OverflowError, OSError, ValueError) as exc:

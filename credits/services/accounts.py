@@ -2,7 +2,8 @@
 goes through the one normaliser, and an address that already has an account is refused.
 
 Elsewhere accounts appear on the way (a grant, a registration, a key creates its owner's
-account); here a second account for one address, in any case, must not be possible.
+account, a wallet signs in: `account_get_or_create`); here a second account for one address, in
+any case, must not be possible.
 """
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ class AccountExists(DomainError):
 class AccountCreated:
     account: Account
     grant: LedgerResult | None = None
+
+
+def account_get_or_create(*, address: str) -> Account:
+    """The account of `address` (normalised: InvalidInput if it is not an address), created if
+    it has none. Django's get_or_create inserts in a savepoint and reads again on a unique
+    violation, so two first arrivals of one address at once end with one account."""
+    account, _ = Account.objects.get_or_create(address=address_input(address))
+    return account
 
 
 @transaction.atomic

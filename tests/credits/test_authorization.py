@@ -11,19 +11,20 @@ on the network; with CREDITS_PUBLIC_ACCOUNT_READS off they follow their line's
 is held to the same policy under both.
 
 Callers: anonymous; the owner (owner key of the account concerned); another owner (owner key of
-another account); service key; operator key; staff (an admin session allowed to view pending
-deletions and lifecycle runs); bare staff (an admin session without any permission: the admin
-shows them nothing, so the API neither; "staff" may also view accounts, the ledger and resources);
-and a revoked and an expired key of the scope the
-endpoint wants. Allowed means neither 401 nor 403 (and here the
-request is valid, so it also succeeds); refused means 401 without a usable key, 403 with a key
-or a session of the wrong kind.
+another account); the signed-in owner and another signed-in owner (owner tokens of a wallet
+sign-in for those two accounts: they must be treated exactly as the owner keys); service key;
+operator key; staff (an admin session allowed to view pending deletions and lifecycle runs); bare
+staff (an admin session without any permission: the admin shows them nothing, so the API
+neither; "staff" may also view accounts, the ledger and resources); a revoked and an expired key
+of the scope the endpoint wants; and a logged-out and an expired owner token. Allowed means
+neither 401 nor 403 (and here the request is valid, so it also succeeds); refused means 401
+without a usable key or token, 403 with a key, a token or a session of the wrong kind.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -31,8 +32,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from credits.models import Account, ApiKey, ApiKeyScope, LedgerEntry, Resource
+from credits.models import (
+    Account,
+    ApiKey,
+    ApiKeyScope,
+    LedgerEntry,
+    OwnerToken,
+    Resource,
+    SignInNonce,
+)
 from credits.services.ledger import grant_create
+from credits.siwe import SiweMessage, message_sign
 from tests.credits.conftest import ADDRESS, OTHER_ADDRESS, THIRD_ADDRESS
 from tests.pricing.contents import instance_content
 
@@ -40,22 +50,39 @@ pytestmark = pytest.mark.django_db
 
 RESOURCE_HASH = "a" * 64
 NEW_RESOURCE_HASH = "b" * 64
-CALLERS = ("anonymous", "owner", "other_owner", "service", "operator", "staff", "bare_staff",
-           "revoked", "expired")
+CALLERS = ("anonymous", "owner", "other_owner", "signed_in", "other_signed_in", "service",
+           "operator", "staff", "bare_staff", "revoked", "expired", "logged_out", "expired_token")
+DEAD = ("revoked", "expired", "logged_out", "expired_token")
+# An owner API key of ADDRESS made for a script, revoked by its owner in the sweep.
+SCRIPT_KEY_PREFIX = "authzKey"
+# A wallet sign-in anyone may make: a message for this service, with the nonce `world` hands out,
+# signed by a key of its own (Hardhat's well-known first test key).
+SIGN_IN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+SIGN_IN_NONCE = "authzSweepNonce1"
+_SIGN_IN_TEXT = SiweMessage(
+    domain="127.0.0.1:8000", address="0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    uri="http://127.0.0.1:8000", chain_id=1, nonce=SIGN_IN_NONCE,
+    issued_at=datetime(2020, 1, 1, tzinfo=UTC), expiration_time=datetime(2100, 1, 1, tzinfo=UTC),
+).text()
+SIGN_IN_BODY = {"message": _SIGN_IN_TEXT, "signature": message_sign(_SIGN_IN_TEXT, SIGN_IN_KEY)}
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 ALLOW, UNAUTHENTICATED, FORBIDDEN = "allowed", 401, 403
 
 # --- the policy ----------------------------------------------------------------------------------
 
-PUBLIC = {"anonymous", "owner", "other_owner", "service", "operator", "staff", "bare_staff"}
-OWNER_OF_ACCOUNT = {"owner"}            # the owner key of the account the request is about
-OWN_ACCOUNT = {"owner", "other_owner"}  # any owner key, acting for its own account
+PUBLIC = {"anonymous", "owner", "other_owner", "signed_in", "other_signed_in", "service",
+          "operator", "staff", "bare_staff"}
+# the owner key or token of the account the request is about
+OWNER_OF_ACCOUNT = {"owner", "signed_in"}
+# any owner key or token, acting for its own account
+OWN_ACCOUNT = {"owner", "other_owner", "signed_in", "other_signed_in"}
+OWNER_TOKEN = {"signed_in", "other_signed_in"}  # a wallet sign-in's token, of any account
 SERVICE = {"service"}
 OPERATOR_OR_STAFF = {"operator", "staff"}
 # An account read with account reads private: the account's owner key, service and operator keys,
 # staff allowed to view it in the admin.
-READER_OF_ACCOUNT = {"owner", "service", "operator", "staff"}
+READER_OF_ACCOUNT = {"owner", "signed_in", "service", "operator", "staff"}
 # A read of every account with account reads private: an owner key reads only its own.
 READER_OF_EVERY_ACCOUNT = {"service", "operator", "staff"}
 
@@ -158,6 +185,17 @@ ENDPOINTS: list[Endpoint] = [
              key_scope="operator"),
     Endpoint("lifecycle-runs", "get", "/api/v1/lifecycle-runs", OPERATOR_OR_STAFF,
              key_scope="operator"),
+    # wallet sign-in (issue 16): anyone signs in; a token logs itself out
+    Endpoint("auth-nonce", "post", "/api/v1/auth/nonce", PUBLIC, ok=(201,)),
+    Endpoint("auth-siwe", "post", "/api/v1/auth/siwe", PUBLIC, body=SIGN_IN_BODY),
+    Endpoint("auth-logout", "post", "/api/v1/auth/logout", OWNER_TOKEN, key_scope="owner",
+             ok=(204,)),
+    # the owners' own API keys (issue 16): an owner key or token, for its own account
+    Endpoint("api-keys", "get", "/api/v1/api-keys", OWN_ACCOUNT, key_scope="owner"),
+    Endpoint("api-keys", "post", "/api/v1/api-keys", OWN_ACCOUNT, key_scope="owner",
+             body={"name": "authz script"}, ok=(201,)),
+    Endpoint("api-key-detail", "delete", f"/api/v1/api-keys/{SCRIPT_KEY_PREFIX}",
+             OWNER_OF_ACCOUNT, key_scope="owner"),
 ]
 
 
@@ -166,7 +204,7 @@ KNOWN_GAPS: dict[tuple[str, str, str], str] = {}
 
 
 def expected_outcome(endpoint: Endpoint, caller: str, *, public_reads: bool = True):
-    if caller in ("revoked", "expired"):
+    if caller in DEAD:
         return UNAUTHENTICATED if endpoint.reads_credentials else ALLOW
     allowed = endpoint.allowed if public_reads or endpoint.private_allowed is None \
         else endpoint.private_allowed
@@ -227,8 +265,9 @@ def test_only_the_operator_endpoints_of_issue_4_may_be_missing():
 
 @pytest.fixture
 def world(default_version, api_keys, ledger_resource_factory, django_user_model):
-    """Two funded accounts with their owner keys, a resource of the first, one key per scope,
-    revoked and expired keys of every scope, and a staff user."""
+    """Two funded accounts with their owner keys and owner tokens, a resource and a script key of
+    the first, one key per scope, revoked and expired keys of every scope, a logged-out and an
+    expired owner token, a nonce for the sign-in, and staff users."""
     account = Account.objects.get(address=ADDRESS)
     other = Account.objects.get(address=OTHER_ADDRESS)
     for address in (ADDRESS, OTHER_ADDRESS):
@@ -247,6 +286,21 @@ def world(default_version, api_keys, ledger_resource_factory, django_user_model)
             expiry_date=timezone.now() - timedelta(seconds=1))
         dead_keys[("revoked", scope)] = revoked_key
         dead_keys[("expired", scope)] = expired_key
+    tokens = {}
+    for caller, owner, expiry in [("signed_in", account, timedelta(hours=1)),
+                                  ("other_signed_in", other, timedelta(hours=1)),
+                                  ("logged_out", account, timedelta(hours=1)),
+                                  ("expired_token", account, -timedelta(seconds=1))]:
+        token, tokens[caller] = OwnerToken.objects.create_key(
+            name="authz", account=owner, chain_id=1, expiry_date=timezone.now() + expiry)
+        if caller == "logged_out":
+            token.revoked = True
+            token.save()
+    script_key, _ = ApiKey.objects.create_key(name="script", scope=ApiKeyScope.OWNER,
+                                              account=account)
+    ApiKey.objects.filter(pk=script_key.pk).update(prefix=SCRIPT_KEY_PREFIX)
+    SignInNonce.objects.create(nonce=SIGN_IN_NONCE,
+                               expires_at=timezone.now() + timedelta(minutes=5))
     staff = django_user_model.objects.create_user(username="authz-staff", password="unused",
                                                   is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(
@@ -255,8 +309,8 @@ def world(default_version, api_keys, ledger_resource_factory, django_user_model)
                                                          "view_ledgerentry", "view_resource")))
     bare_staff = django_user_model.objects.create_user(username="authz-bare-staff",
                                                        password="unused", is_staff=True)
-    return {"keys": api_keys, "dead_keys": dead_keys, "staff": staff, "bare_staff": bare_staff,
-            "account": account, "other": other}
+    return {"keys": api_keys, "dead_keys": dead_keys, "tokens": tokens, "staff": staff,
+            "bare_staff": bare_staff, "account": account, "other": other}
 
 
 def _client(world, caller: str, *, key_scope: str = "service") -> APIClient:
@@ -267,6 +321,8 @@ def _client(world, caller: str, *, key_scope: str = "service") -> APIClient:
     elif caller in ("revoked", "expired"):
         client.credentials(
             HTTP_AUTHORIZATION=f"Api-Key {world['dead_keys'][(caller, key_scope)]}")
+    elif caller in world["tokens"]:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {world['tokens'][caller]}")
     elif caller != "anonymous":
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {world['keys'][caller]}")
     return client

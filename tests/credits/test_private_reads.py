@@ -131,7 +131,7 @@ def test_private_reads_make_the_schema_ask_for_a_key(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
 
     operation = schema["paths"]["/api/v1/accounts/{address}/balance"]["get"]
-    assert operation["security"] == [{"ApiKey": []}, {"StaffSession": []}]
+    assert operation["security"] == [{"ApiKey": []}, {"OwnerToken": []}, {"StaffSession": []}]
     assert {"401", "403"} <= set(operation["responses"])
 
 

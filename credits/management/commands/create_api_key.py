@@ -33,7 +33,8 @@ class Command(BaseCommand):
             account_obj = (Account.objects.get_or_create(address=address)[0]
                            if address else None)
             api_key, key = ApiKey.objects.create_key(name=name, scope=scope, account=account_obj,
-                                                     expiry_date=expiry_date)
+                                                     expiry_date=expiry_date,
+                                                     created_by="manage.py create_api_key")
         bound = f" for {address}" if address else ""
         until = f", expires {expiry_date.isoformat()}" if expiry_date else ", no expiry"
         self.stdout.write(f"Created {scope} API key “{name}”{bound} (prefix {api_key.prefix}"
