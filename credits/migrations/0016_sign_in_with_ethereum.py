@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('credits', '0014_ledger_checkpoint'),
+        ('credits', '0015_lean_write_paths'),
     ]
 
     operations = [
