@@ -290,3 +290,28 @@ def test_check_ledger_is_clean_after_runs(db, capsys):
     call_command("check_ledger")
 
     assert "OK" in capsys.readouterr().out.upper()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_temporary_table_memory_is_raised_before_the_first_temporary_table_or_left_alone():
+    """The run gives its temporary tables more memory in a fresh session; in a session that
+    already had one, PostgreSQL refuses the change and the run goes on with what it has."""
+    from django.db import connection
+
+    from credits.services.lifecycle import run as run_module
+
+    connection.close()  # a fresh session: no temporary table yet
+    run_module._temp_buffers_raise()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW temp_buffers")
+        assert cursor.fetchone()[0] == run_module._TEMP_BUFFERS
+    connection.close()
+    with connection.cursor() as cursor:
+        # Its first row takes the local buffers: 8 MB from here on.
+        cursor.execute("CREATE TEMPORARY TABLE scratch AS SELECT 1 AS id")
+    run_module._temp_buffers_raise()  # refused, rolled back, not raised
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW temp_buffers")
+        assert cursor.fetchone()[0] == "8MB"
+        cursor.execute("SELECT count(*) FROM scratch")  # the session still works
+        assert cursor.fetchone()[0] == 1
