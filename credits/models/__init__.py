@@ -8,6 +8,8 @@
   vocabularies
 - `repricing`: Recalculation, RecalculationLine
 - `checks`: LedgerCheckpoint and the totals the ledger check keeps between runs
+- `events`: Event (the outbox), EventType, OutboxState
+- `webhooks`: WebhookEndpoint, Delivery, DeliveryAttempt, DeliveryStatus
 """
 from .accounts import (  # noqa: F401
     Account,
@@ -21,6 +23,7 @@ from .checks import (  # noqa: F401
     LedgerCheckMode,
     LedgerCheckpoint,
 )
+from .events import EVENT_ID_PREFIX, Event, EventType, OutboxState  # noqa: F401
 from .ledger import (  # noqa: F401
     CREDIT_KINDS,
     DEBIT_KINDS,
@@ -56,4 +59,10 @@ from .resources import (  # noqa: F401
     ResourceStatus,
     ResourceStatusChange,
     StatusChangeReason,
+)
+from .webhooks import (  # noqa: F401
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    WebhookEndpoint,
 )
