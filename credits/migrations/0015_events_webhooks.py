@@ -80,6 +80,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('succeeded', 'Succeeded'), ('failed', 'Failed (gave up)')], default='pending', max_length=16)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('retry_until', models.DateTimeField(help_text='No attempt after this instant: a failure then gives up (WEBHOOK_RETRY_SECONDS after it was created or resent).')),
                 ('attempts', models.PositiveIntegerField(default=0)),
                 ('leased_until', models.DateTimeField(blank=True, help_text='Claimed by a sender until then; a sender that died lets it go at that time.', null=True)),
                 ('lease_token', models.UUIDField(blank=True, editable=False, null=True)),
