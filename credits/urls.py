@@ -2,7 +2,15 @@
 may call it (see credits.auth)."""
 from django.urls import path, re_path
 
-from .api import estimates, ledger, lifecycle, network_accounts, network_messages, resources
+from .api import (
+    estimates,
+    events,
+    ledger,
+    lifecycle,
+    network_accounts,
+    network_messages,
+    resources,
+)
 
 ADDRESS = r"(?P<address>[0-9A-Za-z:_\-.]{1,128})"
 
@@ -28,6 +36,10 @@ urlpatterns = [
     path("pending-deletions", lifecycle.PendingDeletionsView.as_view(),
          name="pending-deletions"),
     path("lifecycle-runs", lifecycle.LifecycleRunsView.as_view(), name="lifecycle-runs"),
+    path("events", events.EventFeedView.as_view(), name="events"),
+    path("webhooks", events.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/<uuid:webhook_id>", events.WebhookDetailView.as_view(),
+         name="webhook-detail"),
 ]
 
 v0_patterns = [
