@@ -160,8 +160,7 @@ class CreditsAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         # Imported here: the site is built while the admin app loads, before models are ready.
         from credits.auth import staff_may_view
-        from credits.models import Account, LedgerEntry, LifecycleRun, Resource
-        from credits.models import WebhookEndpoint
+        from credits.models import Account, LedgerEntry, LifecycleRun, Resource, WebhookEndpoint
         from credits.selectors.dashboard import dashboard_summary
         from credits.selectors.events import webhook_endpoints_failing
         from pricing.aggregate import format_price

@@ -9,8 +9,7 @@ from django.db import transaction
 from credits.events import EVENT_SCHEMA_VERSION, event_type_of
 from credits.models import Event, EventType, LifecycleRun, Resource, ResourceStatus
 from credits.selectors.lifecycle import shortfalls_by_resource
-from credits.services.operator import resource_delete_now, resource_extend_grace, \
-    resource_restore
+from credits.services.operator import resource_delete_now, resource_extend_grace, resource_restore
 from credits.services.resources import resource_forget
 from credits.services.token_balances import token_balance_set
 from pricing.costs import format_amount

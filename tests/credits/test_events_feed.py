@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
 
 from credits.models import Account, Event, EventType
 from credits.selectors.events import event_cursor_encode, events_feed
