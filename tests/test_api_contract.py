@@ -33,6 +33,9 @@ def test_the_schema_says_who_may_call_each_operation(schema):
     assert _security(schema, "/api/v1/credits/grants", "post") == key
     assert _security(schema, "/api/v1/pending-deletions", "get") == operator
     assert _security(schema, "/api/v1/lifecycle-runs", "get") == operator
+    assert _security(schema, "/api/v1/events", "get") == operator
+    assert _security(schema, "/api/v1/webhooks", "post") == operator
+    assert _security(schema, "/api/v1/webhooks/{webhook_id}", "delete") == operator
 
 
 def test_every_request_body_is_documented_as_json_only(schema):
