@@ -220,6 +220,7 @@ SPECTACULAR_SETTINGS = {
         "RemovalReasonEnum": "credits.models.RemovalReason",
         "ResourceStatusEnum": "credits.models.ResourceStatus",
         "LifecycleRunStatusEnum": "credits.models.LifecycleRunStatus",
+        "EventTypeEnum": "credits.models.EventType",
     },
     # Swagger UI from drf-spectacular-sidecar's static files: /api/docs/ works without internet
     # and with the pinned version. No validator badge: it would send the schema's URL to

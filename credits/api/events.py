@@ -170,6 +170,7 @@ class WebhookListView(APIView):
     staff_model = WebhookEndpoint
 
     @extend_schema(
+        operation_id="v1_webhooks_list",
         summary="Webhook endpoints",
         description=f"{_WHO}\n\nThe endpoints the caller may manage, oldest first (secrets are "
                     "never shown again).",
