@@ -173,7 +173,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("webhook-detail", "get", f"/api/v1/webhooks/{WEBHOOK_ID}", WEBHOOK_OF_ACCOUNT,
              key_scope="operator"),
     Endpoint("webhook-detail", "patch", f"/api/v1/webhooks/{WEBHOOK_ID}", WEBHOOK_OF_ACCOUNT,
-             key_scope="operator", body={"enabled": False}),
+             key_scope="operator", body={"enabled": False, "description": "paused"}),
     Endpoint("webhook-detail", "delete", f"/api/v1/webhooks/{WEBHOOK_ID}", WEBHOOK_OF_ACCOUNT,
              key_scope="operator", ok=(204,)),
 ]
