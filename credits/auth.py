@@ -194,3 +194,38 @@ def require_owner(request, address: str) -> None:
     if account is None or account.address != wanted:
         raise exceptions.PermissionDenied(
             f"Only the owner key or token of {address} may do this.")
+
+
+_STAFF_ACTION_BY_METHOD = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "add",
+                           "PUT": "change", "PATCH": "change", "DELETE": "delete"}
+
+
+class EventReader(OperatorKeyOrStaff):
+    """The event feed: any API key (an owner key then reads only its own account's events), or a
+    staff session that may view the view's `staff_model` in the admin."""
+
+    message = ("This endpoint needs an API key (owner, service or operator), or a staff session "
+               "with permission to view events in the admin.")
+
+    def has_permission(self, request, view):
+        return credential_of(request) is not None or super().has_permission(request, view)
+
+
+class WebhookManager(OperatorKeyOrStaff):
+    """Webhook endpoints: an operator key (every endpoint), an owner key (its own account's:
+    checked by the view), or a staff session whose user has the admin permission of the
+    method (view, add, change or delete the view's `staff_model`)."""
+
+    message = ("This endpoint needs an operator or owner API key, or a staff session with "
+               "permission to manage webhook endpoints in the admin.")
+
+    def has_permission(self, request, view):
+        if _has_scope(request, ApiKeyScope.OPERATOR) or _has_scope(request, ApiKeyScope.OWNER):
+            return True
+        model = getattr(view, "staff_model", None)
+        action = _STAFF_ACTION_BY_METHOD.get(request.method)
+        if not is_staff(request) or model is None or action is None:
+            return False
+        opts = model._meta
+        return request.user.has_perm(
+            f"{opts.app_label}.{get_permission_codename(action, opts)}")

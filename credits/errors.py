@@ -106,3 +106,15 @@ class TooManyApiKeys(DomainError):
 
     status_code = 409
     code = "too_many_api_keys"
+class CursorExpired(DomainError):
+    """A feed cursor older than the events kept: what came after it may be gone."""
+
+    status_code = 410
+    code = "cursor_expired"
+
+
+class WebhookTargetRefused(DomainError):
+    """A webhook URL that may not be called (scheme, host, or a non-public address)."""
+
+    status_code = 422
+    code = "webhook_url_refused"

@@ -1,8 +1,9 @@
-"""Celery tasks of the credits app: one-line wrappers around the lifecycle and repricing
-services.
+"""Celery tasks of the credits app: one-line wrappers around the lifecycle, repricing, ledger
+check and webhook services.
 
 `lifecycle_run_task` is the periodic task "credit lifecycle", `ledger_check_task` the periodic
-tasks "ledger check" and "ledger audit" (created by data migrations, scheduled by
+tasks "ledger check" and "ledger audit", `webhooks_pump_task` "webhook dispatch" and
+`events_prune_task` "event pruning" (created by data migrations, scheduled by
 django-celery-beat). Each lifecycle task returns the id of the run it recorded (the
 parent run of a sharded one).
 """
@@ -12,6 +13,7 @@ from .models import LedgerCheckMode, LifecycleTrigger
 from .services.ledger_check import ledger_check
 from .services.lifecycle_shards import lifecycle_run_start, lifecycle_shard_run
 from .services.repricing import recalculation_run
+from .services.webhooks import events_prune, webhooks_pump
 
 
 @shared_task(name="credits.tasks.lifecycle_run_task")
@@ -48,3 +50,17 @@ def recalculation_run_task(recalculation_id: int) -> int | None:
     nothing. Returns the job's id (None: the job was deleted with its draft)."""
     job = recalculation_run(recalculation_id=recalculation_id)
     return job.pk if job is not None else None
+
+
+@shared_task(name="credits.tasks.webhooks_pump_task")
+def webhooks_pump_task() -> int:
+    """The periodic task "webhook dispatch" (and queued on the commit of events): fan new events
+    out to webhook endpoints and send what is due. Returns the deliveries attempted."""
+    return webhooks_pump().sent
+
+
+@shared_task(name="credits.tasks.events_prune_task")
+def events_prune_task() -> int:
+    """The periodic task "event pruning": events past EVENTS_RETENTION_DAYS. Returns how many
+    were deleted."""
+    return events_prune()

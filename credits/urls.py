@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from .api import (
     api_keys,
     estimates,
+    events,
     ledger,
     lifecycle,
     network_accounts,
@@ -43,6 +44,10 @@ urlpatterns = [
     path("api-keys", api_keys.ApiKeysView.as_view(), name="api-keys"),
     re_path(r"^api-keys/(?P<prefix>[0-9A-Za-z]{1,8})$", api_keys.ApiKeyDetailView.as_view(),
             name="api-key-detail"),
+    path("events", events.EventFeedView.as_view(), name="events"),
+    path("webhooks", events.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/<uuid:webhook_id>", events.WebhookDetailView.as_view(),
+         name="webhook-detail"),
 ]
 
 v0_patterns = [

@@ -160,8 +160,9 @@ class CreditsAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         # Imported here: the site is built while the admin app loads, before models are ready.
         from credits.auth import staff_may_view
-        from credits.models import Account, LedgerEntry, LifecycleRun, Resource
+        from credits.models import Account, LedgerEntry, LifecycleRun, Resource, WebhookEndpoint
         from credits.selectors.dashboard import dashboard_summary
+        from credits.selectors.events import webhook_endpoints_failing
         from pricing.aggregate import format_price
 
         # The dashboard sums what these admin pages show: only for staff who may see them all.
@@ -178,6 +179,9 @@ class CreditsAdminSite(admin.AdminSite):
             "dashboard_chart": consumption_chart(summary.consumed_by_hour),
             # The tooltip's exact figure, in plain digits (never an exponent).
             "dashboard_burn_exact": format_price(summary.credit_burn_per_hour),
+            # Webhook endpoints failing now (or disabled for failing), for staff who may see them.
+            "webhooks_failing": (webhook_endpoints_failing()
+                                 if staff_may_view(request.user, WebhookEndpoint) else None),
             **(extra_context or {}),
         }
         return super().index(request, context)

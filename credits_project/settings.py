@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
         "RemovalReasonEnum": "credits.models.RemovalReason",
         "ResourceStatusEnum": "credits.models.ResourceStatus",
         "LifecycleRunStatusEnum": "credits.models.LifecycleRunStatus",
+        "EventTypeEnum": "credits.models.EventType",
     },
     # Swagger UI from drf-spectacular-sidecar's static files: /api/docs/ works without internet
     # and with the pinned version. No validator badge: it would send the schema's URL to
@@ -315,3 +316,39 @@ CREDITS_CHARGE_RETENTION_MONTHS = env_int("CREDITS_CHARGE_RETENTION_MONTHS", 3)
 if CREDITS_CHARGE_RETENTION_MONTHS < 1:
     raise ImproperlyConfigured("CREDITS_CHARGE_RETENTION_MONTHS must be 1 or more (runs still "
                                f"write the previous month), got {CREDITS_CHARGE_RETENTION_MONTHS}")
+
+# --- Events and webhooks (credits.services.webhooks, docs/api.md "Events")
+# Webhook URLs resolving to loopback, private, link-local or other non-public addresses are
+# refused (server-side request forgery) unless this is on (tests, a private network).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+# One attempt: connect, send, and the answer read, within this many seconds; at most this many
+# bytes of the answer are read (its start is kept in the delivery log).
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 4096)
+# A delivery is retried, with exponential backoff (base, doubling, capped) and jitter, for this
+# long after it was created (or resent); then it gives up.
+WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 3 * 24 * 3600)
+WEBHOOK_BACKOFF_BASE_SECONDS = env_int("WEBHOOK_BACKOFF_BASE_SECONDS", 5)
+WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
+# A sender claims a delivery for this long; if it dies meanwhile, another sends it after.
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60)
+# An endpoint failing every attempt for this long is disabled (a notice in the admin).
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 24 * 3600)
+# Deliveries one dispatch task sends at most before it leaves the rest to the next one.
+WEBHOOK_PUMP_MAX_DELIVERIES = env_int("WEBHOOK_PUMP_MAX_DELIVERIES", 500)
+# A commit that writes events queues the dispatch task at once (at most once a second per
+# process); the periodic task "webhook dispatch" runs anyway.
+WEBHOOKS_KICK_ON_COMMIT = env_bool("WEBHOOKS_KICK_ON_COMMIT", True)
+# Events older than this whose deliveries are over are deleted by the periodic task "event
+# pruning"; a feed cursor before them answers 410.
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 30)
+for _name in ("WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_RESPONSE_MAX_BYTES", "WEBHOOK_RETRY_SECONDS",
+              "WEBHOOK_BACKOFF_BASE_SECONDS", "WEBHOOK_BACKOFF_MAX_SECONDS",
+              "WEBHOOK_DISABLE_AFTER_SECONDS", "WEBHOOK_PUMP_MAX_DELIVERIES",
+              "EVENTS_RETENTION_DAYS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be 1 or more, got {globals()[_name]}")
+if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be longer than "
+                               "WEBHOOK_TIMEOUT_SECONDS: a delivery still being sent would be "
+                               "claimed again")

@@ -41,6 +41,9 @@ def test_the_schema_says_who_may_call_each_operation(schema):
     assert _security(schema, "/api/v1/api-keys", "get") == owner
     assert _security(schema, "/api/v1/api-keys", "post") == owner
     assert _security(schema, "/api/v1/api-keys/{prefix}", "delete") == owner
+    assert _security(schema, "/api/v1/events", "get") == operator
+    assert _security(schema, "/api/v1/webhooks", "post") == operator
+    assert _security(schema, "/api/v1/webhooks/{webhook_id}", "delete") == operator
 
 
 def test_the_schema_documents_the_owner_token_scheme_and_the_sign_in(schema):

@@ -9,6 +9,8 @@
 - `repricing`: Recalculation, RecalculationLine
 - `checks`: LedgerCheckpoint and the totals the ledger check keeps between runs
 - `sign_in`: SignInNonce, OwnerToken (Sign-In with Ethereum)
+- `events`: Event (the outbox), EventType, OutboxState
+- `webhooks`: WebhookEndpoint, Delivery, DeliveryAttempt, DeliveryStatus
 """
 from .accounts import (  # noqa: F401
     Account,
@@ -22,6 +24,7 @@ from .checks import (  # noqa: F401
     LedgerCheckMode,
     LedgerCheckpoint,
 )
+from .events import EVENT_ID_PREFIX, Event, EventType, OutboxState  # noqa: F401
 from .ledger import (  # noqa: F401
     CREDIT_KINDS,
     DEBIT_KINDS,
@@ -59,3 +62,9 @@ from .resources import (  # noqa: F401
     StatusChangeReason,
 )
 from .sign_in import OwnerToken, SignInNonce  # noqa: F401
+from .webhooks import (  # noqa: F401
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    WebhookEndpoint,
+)

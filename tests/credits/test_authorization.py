@@ -49,6 +49,7 @@ from tests.pricing.contents import instance_content
 pytestmark = pytest.mark.django_db
 
 RESOURCE_HASH = "a" * 64
+WEBHOOK_ID = "0b2d6a1e-7c41-4a5e-9d2f-3e8f1c6b5a40"  # the owner's endpoint of the world
 NEW_RESOURCE_HASH = "b" * 64
 CALLERS = ("anonymous", "owner", "other_owner", "signed_in", "other_signed_in", "service",
            "operator", "staff", "bare_staff", "revoked", "expired", "logged_out", "expired_token")
@@ -85,6 +86,14 @@ OPERATOR_OR_STAFF = {"operator", "staff"}
 READER_OF_ACCOUNT = {"owner", "signed_in", "service", "operator", "staff"}
 # A read of every account with account reads private: an owner key reads only its own.
 READER_OF_EVERY_ACCOUNT = {"service", "operator", "staff"}
+# The event feed: every key (an owner key sees its own account's events), staff allowed.
+EVENT_READER = {"owner", "other_owner", "signed_in", "other_signed_in", "service",
+                "operator", "staff"}
+# Webhook endpoints: operators, staff allowed, and any owner for its own account.
+WEBHOOK_MANAGER = {"owner", "other_owner", "signed_in", "other_signed_in", "operator",
+                   "staff"}
+# One endpoint: its account's owner, operators and staff.
+WEBHOOK_OF_ACCOUNT = {"owner", "signed_in", "operator", "staff"}
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,17 @@ ENDPOINTS: list[Endpoint] = [
              body={"name": "authz script"}, ok=(201,)),
     Endpoint("api-key-detail", "delete", f"/api/v1/api-keys/{SCRIPT_KEY_PREFIX}",
              OWNER_OF_ACCOUNT, key_scope="owner"),
+    # events and webhooks (issue 15): account reads do not apply, they are never public
+    Endpoint("events", "get", "/api/v1/events", EVENT_READER, key_scope="operator"),
+    Endpoint("webhooks", "get", "/api/v1/webhooks", WEBHOOK_MANAGER, key_scope="operator"),
+    Endpoint("webhooks", "post", "/api/v1/webhooks", WEBHOOK_MANAGER, key_scope="operator",
+             body={"url": "http://127.0.0.1:9/hook"}, ok=(201,)),
+    Endpoint("webhook-detail", "get", f"/api/v1/webhooks/{WEBHOOK_ID}", WEBHOOK_OF_ACCOUNT,
+             key_scope="operator"),
+    Endpoint("webhook-detail", "patch", f"/api/v1/webhooks/{WEBHOOK_ID}", WEBHOOK_OF_ACCOUNT,
+             key_scope="operator", body={"enabled": False, "description": "paused"}),
+    Endpoint("webhook-detail", "delete", f"/api/v1/webhooks/{WEBHOOK_ID}", WEBHOOK_OF_ACCOUNT,
+             key_scope="operator", ok=(204,)),
 ]
 
 
@@ -264,16 +284,23 @@ def test_only_the_operator_endpoints_of_issue_4_may_be_missing():
 # --- the world every request runs in -------------------------------------------------------------
 
 @pytest.fixture
-def world(default_version, api_keys, ledger_resource_factory, django_user_model):
-    """Two funded accounts with their owner keys and owner tokens, a resource and a script key of
-    the first, one key per scope, revoked and expired keys of every scope, a logged-out and an
-    expired owner token, a nonce for the sign-in, and staff users."""
+def world(default_version, api_keys, ledger_resource_factory, django_user_model, settings):
+    """Two funded accounts with their owner keys and owner tokens, a resource, a script key and
+    a webhook endpoint of the first, one key per scope, revoked and expired keys of every scope,
+    a logged-out and an expired owner token, a nonce for the sign-in, and staff users."""
+    from credits.models import WebhookEndpoint
+
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True  # the sweep's webhook URL is 127.0.0.1
+    settings.WEBHOOKS_KICK_ON_COMMIT = False
     account = Account.objects.get(address=ADDRESS)
     other = Account.objects.get(address=OTHER_ADDRESS)
     for address in (ADDRESS, OTHER_ADDRESS):
         grant_create(address=address, amount=10**9, expires_at=None,
                      reference=f"authz-funding-{address}", actor="test")
     ledger_resource_factory(account, item_hash=RESOURCE_HASH, cost_credit_per_second="0.001")
+    WebhookEndpoint.objects.create(id=WEBHOOK_ID, url="http://127.0.0.1:9/hook",
+                                   account=account, secret="whsec_QUFBQUFBQUFBQUFB",
+                                   created_by="test")
     dead_keys = {}
     for scope in ApiKeyScope.values:
         owner = account if scope == ApiKeyScope.OWNER else None
@@ -304,9 +331,10 @@ def world(default_version, api_keys, ledger_resource_factory, django_user_model)
     staff = django_user_model.objects.create_user(username="authz-staff", password="unused",
                                                   is_staff=True)
     staff.user_permissions.set(Permission.objects.filter(
-        content_type__app_label="credits", codename__in=("view_pendingdeletion",
-                                                         "view_lifecyclerun", "view_account",
-                                                         "view_ledgerentry", "view_resource")))
+        content_type__app_label="credits", codename__in=(
+            "view_pendingdeletion", "view_lifecyclerun", "view_account", "view_ledgerentry",
+            "view_resource", "view_event", "view_webhookendpoint", "add_webhookendpoint",
+            "change_webhookendpoint", "delete_webhookendpoint")))
     bare_staff = django_user_model.objects.create_user(username="authz-bare-staff",
                                                        password="unused", is_staff=True)
     return {"keys": api_keys, "dead_keys": dead_keys, "tokens": tokens, "staff": staff,

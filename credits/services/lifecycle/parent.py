@@ -2,8 +2,10 @@
 shard has finished (or as failed, when the shards left will not run)."""
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
+from ...events import lifecycle_run_finished
 from ...models import LifecycleRun, LifecycleRunStatus
 
 
@@ -38,6 +40,10 @@ def lifecycle_run_summarise(*, parent_id: int, abandoned: str = "") -> Lifecycle
                             if statuses == {LifecycleRunStatus.SKIPPED}
                             else LifecycleRunStatus.SUCCEEDED)
     values["error_messages"] = "\n".join(messages)
-    LifecycleRun.objects.filter(pk=parent_id, finished_at__isnull=True).update(**values)
-    parent.refresh_from_db()
+    with transaction.atomic():
+        closed = LifecycleRun.objects.filter(pk=parent_id, finished_at__isnull=True) \
+            .update(**values)
+        parent.refresh_from_db()
+        if closed and parent.finished_at is not None:  # closed by this call: announced once
+            lifecycle_run_finished(run=parent)
     return parent

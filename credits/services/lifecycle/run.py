@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from pricing.costs import HOUR_SECONDS
 
+from ...events import lifecycle_run_finished
 from ...locks import (
     accounts_lock_ids,
     lifecycle_lock,
@@ -307,7 +308,9 @@ def _record(run: LifecycleRun, counts: RunCounts, error_messages: list[str]) -> 
         setattr(run, name, getattr(counts, name))
     run.error_messages = "\n".join(error_messages)
     if not run.dry_run:
-        run.save()
+        with transaction.atomic():  # the run's row and the event announcing it, or neither
+            run.save()
+            lifecycle_run_finished(run=run)
 
 
 def _record_stop(run: LifecycleRun, counts: RunCounts, error_messages: list[str],
