@@ -15,21 +15,11 @@ from ..services.webhooks import (
     webhook_endpoint_update,
     webhook_url_check,
 )
-
-
-class _ReadOnly:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from .shared import ReadOnlyAdminMixin
 
 
 @admin.register(Event)
-class EventAdmin(_ReadOnly, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("public_id", "type", "occurred_at", "account", "resource_id", "xid")
     list_filter = ("type",)
     search_fields = ("account__address", "payload__item_hash")
