@@ -16,7 +16,14 @@ from django.core.management import call_command
 from django.db import connection
 
 from credits.locks import lifecycle_lock
-from credits.models import Charge, LifecycleRun, LifecycleRunStatus, LifecycleTrigger
+from credits.models import (
+    Charge,
+    Event,
+    EventType,
+    LifecycleRun,
+    LifecycleRunStatus,
+    LifecycleTrigger,
+)
 from credits.services.lifecycle import lifecycle_run, lifecycle_runs_fail_dead
 from credits.services.lifecycle_shards import (
     lifecycle_run_parent_create,
@@ -181,6 +188,11 @@ def test_a_shard_left_running_by_a_dead_worker_is_failed_and_its_parent_closed_a
     assert f"shard 1: its process died, or lost its database connection, before the run " \
            f"finished; found by run {done.pk}" in parent.error_messages
     assert parent.accounts == sum(parent.shards.values_list("accounts", flat=True)) > 0
+    # and the dead shard's end is announced, as the parent's is, each once
+    finished = Event.objects.filter(type=EventType.LIFECYCLE_RUN_FINISHED)
+    assert [(e.payload["run"], e.payload["status"]) for e in finished.filter(
+        payload__run__in=[lost.pk, parent.pk]).order_by("id")] == \
+        [(lost.pk, FAILED), (parent.pk, FAILED)]
 
 
 # --- what a run does itself -----------------------------------------------------------------

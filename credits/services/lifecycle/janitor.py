@@ -11,6 +11,7 @@ import logging
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from ...events import lifecycle_run_finished
 from ...locks import lifecycle_run_unclaimed_sql
 from ...models import LifecycleRun, LifecycleRunStatus
 from .parent import lifecycle_run_summarise
@@ -26,7 +27,8 @@ _PARENT_DIED = ("the process running its shards died, or lost its database conne
 
 def lifecycle_runs_fail_dead(*, found_by: LifecycleRun | None = None) -> list[int]:
     """Mark failed, with the reason, every run left `running` by a process that died, and close
-    the sharded runs they leave without a live shard. Returns the ids marked failed.
+    the sharded runs they leave without a live shard, each with its `lifecycle.run_finished`
+    event. Returns the ids marked failed.
 
     A run is dead when nobody holds its lock: its process took it before the row could be seen
     and keeps it until the run is recorded, and nothing else ever takes it. So a live run, busy
@@ -40,7 +42,7 @@ def lifecycle_runs_fail_dead(*, found_by: LifecycleRun | None = None) -> list[in
     parent_sql = "parent_id IS NULL AND shard_index IS NULL AND shard_count > 1"
     params = {"running": LifecycleRunStatus.RUNNING, "failed": LifecycleRunStatus.FAILED,
               "now": timezone.now(), "newline": "\n", "reason": _DIED.format(found=found)}
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"""
             UPDATE {table} SET status = %(failed)s, finished_at = %(now)s, errors = errors + 1,
                 error_messages = concat_ws(%(newline)s, NULLIF(error_messages, ''), %(reason)s)
@@ -48,6 +50,10 @@ def lifecycle_runs_fail_dead(*, found_by: LifecycleRun | None = None) -> list[in
               AND {lifecycle_run_unclaimed_sql(f"{table}.id")}
             RETURNING id, parent_id""", params)
         failed = cursor.fetchall()
+        # Announced as any finished run is, in the transaction that records its end.
+        for run in LifecycleRun.objects.filter(pk__in=[run_id for run_id, _ in failed]) \
+                .order_by("pk"):
+            lifecycle_run_finished(run=run)
         # A parent run in one process (`run_lifecycle --shards`) whose process died: its
         # shards that never started never will. One whose shard still runs is left to it.
         cursor.execute(f"""
