@@ -33,7 +33,7 @@ class LedgerEntry(models.Model):
 
     # Found through `ledger_account_history`, which leads with it: no index of its own.
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries",
-                                db_index=False)
+                                db_index=False, db_constraint=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     amount = models.BigIntegerField(help_text="Signed change of the balance, in credits.")
     amount_requested = models.BigIntegerField(null=True, blank=True)
@@ -47,9 +47,10 @@ class LedgerEntry(models.Model):
     # Set on few entries: indexed where set (`Meta.indexes`), so the hourly expense entries
     # add nothing to these indexes.
     resource = models.ForeignKey("Resource", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="ledger_entries", db_index=False)
+                                 related_name="ledger_entries", db_index=False,
+                                 db_constraint=False)
     counterparty = models.ForeignKey(Account, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+", db_index=False)
+                                     related_name="+", db_index=False, db_constraint=False)
     effective_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=200, blank=True)
 
@@ -129,8 +130,10 @@ class Lot(models.Model):
 class LotDrain(models.Model):
     """A piece of a debit: which lot paid how much (append-only, like the ledger)."""
 
-    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="drains")
-    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="drains")
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="drains",
+                              db_constraint=False)
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="drains",
+                            db_constraint=False)
     amount = models.BigIntegerField()
 
     class Meta:

@@ -156,14 +156,15 @@ class ResourceStatusChange(models.Model):
 
     # Found through `status_change_resource`, which leads with it: no index of its own.
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE,
-                                 related_name="status_changes", db_index=False)
+                                 related_name="status_changes", db_index=False,
+                                 db_constraint=False)
     from_status = models.CharField(max_length=16, choices=ResourceStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=ResourceStatus.choices)
     reason = models.CharField(max_length=255, blank=True)
     actor = models.CharField(max_length=200, help_text="A user, an API key or a lifecycle run.")
     at = models.DateTimeField(default=timezone.now)
     run = models.ForeignKey("LifecycleRun", null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="status_changes")
+                            related_name="status_changes", db_constraint=False)
 
     class Meta:
         ordering = ["-at", "-id"]

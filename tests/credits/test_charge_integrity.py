@@ -49,7 +49,7 @@ def test_charges_are_append_only(charged, statement):
 
 
 def test_a_resource_with_charges_cannot_be_deleted_even_in_sql(charged):
-    with pytest.raises(IntegrityError, match="has charges"), transaction.atomic(), \
+    with pytest.raises(IntegrityError, match="is named by credits_charge.resource_id"), transaction.atomic(), \
             connection.cursor() as cursor:
         cursor.execute("DELETE FROM credits_resource WHERE id = %s", [charged.pk])
     assert Resource.objects.filter(pk=charged.pk).exists()

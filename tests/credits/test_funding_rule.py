@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +37,7 @@ from credits.selectors.lifecycle import lifecycle_settings_get
 from credits.selectors.resources import resources_charged_hours
 from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
+from credits.services.lifecycle.sql import whole_hours_between
 from pricing.enums import MessageType, PaymentType, ProductType
 
 T = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
@@ -65,6 +66,25 @@ def test_whole_hours_floor_and_an_exact_hour_is_never_a_hair_short():
     assert whole_hours(T + HOUR, T) == 1
     assert whole_hours(T + HOUR - timedelta(microseconds=1), T) == 0
     assert whole_hours(T - timedelta(minutes=1), T) == -1
+
+
+@pytest.mark.django_db
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(earlier=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                            timezones=st.just(UTC)),
+       hours=st.integers(min_value=-200_000, max_value=200_000),
+       nudge=st.sampled_from([0, 1, -1, 59 * 60 * 10**6, -59 * 60 * 10**6]))
+@example(earlier=T, hours=0, nudge=-1)
+@example(earlier=T, hours=-1, nudge=1)
+@example(earlier=datetime(2024, 3, 31, 0, 30, 0, 1, tzinfo=UTC), hours=876_000, nudge=-1)
+def test_the_sql_whole_hours_are_the_rule_s(earlier, hours, nudge):
+    """`lifecycle.sql.whole_hours_between` (integer `date_bin` arithmetic) floors exactly as
+    `funding.whole_hours`: at an exact hour, a microsecond either side, backwards, a century."""
+    later = earlier + hours * HOUR + timedelta(microseconds=nudge)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {whole_hours_between('%(later)s', '%(earlier)s')}",
+                       {"later": later, "earlier": earlier})
+        assert cursor.fetchone()[0] == whole_hours(later, earlier)
 
 
 def test_a_drain_takes_lots_in_order_and_never_more_than_each_has():

@@ -1,9 +1,9 @@
 """SQL shared by the steps of the run: the batch predicate, whole hours, the hourly charge, the
 charged hours of a resource and the clock hour of a charge.
 
-PostgreSQL only: `numeric` sums of the 18-decimal rates, whole hours from exact epoch
-differences. Table names come from the models (`_meta.db_table`), statuses and kinds from
-their enums, passed as parameters.
+PostgreSQL only: `numeric` sums of the 18-decimal rates, whole hours from `date_bin`. Table
+names come from the models (`_meta.db_table`), statuses and kinds from their enums, passed as
+parameters.
 """
 from __future__ import annotations
 
@@ -20,10 +20,13 @@ def in_batch(column: str) -> str:
 
 
 def whole_hours_between(later: str, earlier: str) -> str:
-    """Whole hours from `earlier` to `later`: the epoch difference is an exact `numeric`
-    (microseconds), so an exact hour is never a hair short of one (`funding.whole_hours`)."""
-    return (f"CAST(FLOOR((EXTRACT(EPOCH FROM {later}) - EXTRACT(EPOCH FROM {earlier}))"
-            f" / {HOUR_SECONDS}) AS BIGINT)")
+    """Whole hours from `earlier` to `later`, floored (`funding.whole_hours`), in integer
+    arithmetic: `date_bin` finds the start of the hour (counted from `earlier`) that holds
+    `later` in whole microseconds, so an exact hour is never a hair short of one; the epoch of
+    that whole number of hours is an exact float8 integer, divided exactly by 3600. A `numeric`
+    epoch difference says the same at twice the cost (a million rows a run)."""
+    return (f"CAST(date_part('epoch', date_bin(interval '1 hour', {later}, {earlier})"
+            f" - {earlier}) / {HOUR_SECONDS} AS BIGINT)")
 
 
 def hourly_charge(rate_column: str) -> str:
