@@ -128,7 +128,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('credits', '0017_events_webhooks'),
+        ('credits', '0018_account_alerts'),
     ]
 
     operations = [
