@@ -40,6 +40,7 @@ from ...partitions import charge_partitions_around, charge_partitions_ensure
 from ...selectors.lifecycle import lifecycle_settings_get
 from ...selectors.resources import batched, live_owner_ids
 from ...temp_tables import drop_temps, temp
+from .alerts import runway_alerts
 from .batch import Batch, RunCounts
 from .expire import expire
 from .finalise import finalise
@@ -283,6 +284,9 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
         _timed(counts, "seconds_fund_or_flag", fund_or_flag, cursor, batch,
                grace=step_settings.grace, horizon_seconds=step_settings.horizon_seconds)
         _timed(counts, "seconds_finalise", finalise, cursor, batch)
+        # After the batch's charges and moves, in its transaction: the runway as it now is.
+        _timed(counts, "seconds_alerts", runway_alerts, cursor, batch,
+               removed_ids=counts.removed_ids)
         drop_temps(cursor, "lc_res")
         # In the batch's transaction: the row of a run killed later counts exactly the work it
         # committed (the charges that name it, a dead shard's share of its parent).
