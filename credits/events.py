@@ -18,7 +18,7 @@ events.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -299,60 +299,59 @@ def runway_thresholds_hours() -> list[int]:
     return sorted(set(settings.EVENTS_RUNWAY_LOW_HOURS), reverse=True)
 
 
-def accounts_runway_low_announce(cursor, *, rates_sql: str, lots_sql: str, params: dict,
-                                 at: datetime,
-                                 thresholds_hours: Sequence[int] | None = None) -> int:
-    """Announce `account.runway_low` for the accounts whose runway at `at` is at or below a
-    threshold not yet announced to them (`Account.runway_alert_hours`: the lowest announced;
-    thresholds below it are armed), and lower their state to that threshold: one statement,
-    one event per account (for the lowest threshold crossed, when it crossed several at once).
-    Returns the events written.
+def runway_lasting_after(at: datetime) -> datetime | None:
+    """Lots expiring after this instant (or never) last beyond the highest runway threshold
+    after `at`, with an hour's margin (keeping clear of the runway's floor to hundredths):
+    credits of theirs that alone pay for the account's rate until then keep its runway above
+    every threshold (`accounts_runway_low_announce`). None without thresholds."""
+    thresholds = runway_thresholds_hours()
+    return at + timedelta(hours=thresholds[0] + 1) if thresholds else None
 
-    `rates_sql` (with `params`) gives `(account_id, rate)`: the accounts to look at and their
-    credit cost per second now; `lots_sql` is a condition on `l.account_id` that finds those
-    accounts' lots cheaply (the lifecycle's batch). The caller holds the accounts' locks.
+
+def accounts_runway_low_announce(cursor, *, accounts_sql: str, lots_sql: str, params: dict,
+                                 at: datetime) -> int:
+    """Announce `account.runway_low` for the accounts whose runway at `at` is at or below a
+    threshold (EVENTS_RUNWAY_LOW_HOURS) not yet announced to them (`Account.runway_alert_hours`:
+    the lowest announced; thresholds below it are armed), and lower their state to that
+    threshold: one statement, one event per account (for the lowest threshold crossed, when it
+    crossed several at once). Returns the events written.
+
+    `accounts_sql` (with `params`) gives `(account_id, rate, lasting)`: the accounts to look at,
+    their credit cost per second now and their spendable credits in lots expiring after
+    `runway_lasting_after(at)` or never; `lots_sql` is a condition on `l.account_id` that finds
+    their lots cheaply (the lifecycle's batch). The caller holds the accounts' locks.
 
     Only candidates get their runway computed (`selectors.ledger.runway_hours_sql`, the rule of
     `account_runway_hours`): an account already announced at the lowest threshold has nothing
-    left to announce, and one whose lots lasting beyond the highest threshold (never expiring,
-    or expiring after it) alone pay for it at the rate cannot be at or below it (spending them
-    first to last, the walk covers at least min(their credits / rate, their earliest expiry);
-    the other lots only add to it), an hour's margin keeping clear of the floor to hundredths.
+    left to announce, and one whose lasting credits pay for its rate until
+    `runway_lasting_after` cannot be at or below any threshold (spent first to last, they
+    alone cover at least the lesser of their credits over the rate and their earliest expiry;
+    the other lots only add to it: tests/credits/test_runway.py).
     """
     from .selectors.ledger import runway_hours_sql  # the selectors import the models only
 
-    thresholds = sorted(set(runway_thresholds_hours() if thresholds_hours is None
-                            else thresholds_hours))
+    thresholds = sorted(runway_thresholds_hours())
     if not thresholds:
         return 0
-    beyond_hours = thresholds[-1] + 1
+    lasting_seconds = (runway_lasting_after(at) - at) // timedelta(seconds=1)
     params = {**params, "runway_at": at, "thresholds": thresholds, "lowest": thresholds[0],
-              "beyond": at + timedelta(hours=beyond_hours),
-              "beyond_seconds": beyond_hours * HOUR_SECONDS,
+              "lasting_seconds": lasting_seconds,
               "event_type": EventType.ACCOUNT_RUNWAY_LOW.value,
               "event_version": EVENT_SCHEMA_VERSION}
     runway = runway_hours_sql(credits="l.remaining", rate="c.rate", expires_at="l.expires_at",
                               at="%(runway_at)s")
     cursor.execute(f"""
-        WITH rate AS MATERIALIZED ({rates_sql}),
-        lasting AS (
-            SELECT l.account_id, SUM(l.remaining) AS credits
-            FROM {_LOT} l
-            WHERE {lots_sql} AND l.remaining > 0
-              AND (l.expires_at IS NULL OR l.expires_at > %(beyond)s)
-            GROUP BY l.account_id),
-        candidate AS (
+        WITH candidate AS MATERIALIZED (
             SELECT r.account_id, r.rate, a.address, a.runway_alert_hours AS announced
-            FROM rate r JOIN {_ACCOUNT} a ON a.id = r.account_id
-            LEFT JOIN lasting s ON s.account_id = r.account_id
-            WHERE r.rate > 0
-              AND (a.runway_alert_hours IS NULL OR a.runway_alert_hours > %(lowest)s)
-              AND COALESCE(s.credits, 0) < r.rate * %(beyond_seconds)s),
+            FROM ({accounts_sql}) r JOIN {_ACCOUNT} a ON a.id = r.account_id
+            WHERE r.rate > 0 AND r.lasting < r.rate * %(lasting_seconds)s
+              AND (a.runway_alert_hours IS NULL OR a.runway_alert_hours > %(lowest)s)),
         runway AS (
             SELECT c.account_id, c.rate, c.address, c.announced,
                    COALESCE(SUM(l.remaining), 0) AS balance, {runway} AS hours
             FROM candidate c
-            LEFT JOIN {_LOT} l ON l.account_id = c.account_id AND l.remaining > 0
+            LEFT JOIN {_LOT} l ON {lots_sql} AND l.account_id = c.account_id
+                 AND l.remaining > 0
                  AND (l.expires_at IS NULL OR l.expires_at > %(runway_at)s)
             GROUP BY c.account_id, c.rate, c.address, c.announced),
         crossed AS (
