@@ -846,7 +846,8 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
     maxrss_kib = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss
     counts = run.counts
     steps = {"expire": counts.seconds_expire, "meter": counts.seconds_meter,
-             "fund_or_flag": counts.seconds_fund_or_flag, "finalise": counts.seconds_finalise}
+             "fund_or_flag": counts.seconds_fund_or_flag, "finalise": counts.seconds_finalise,
+             "alerts": counts.seconds_alerts}
     steps["other"] = run_seconds - sum(steps.values())
 
     aggregate = []
@@ -895,7 +896,10 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
                     for sql, (n, seconds)
                     in sorted(by_kind.items(), key=lambda kv: -kv[1][1])[:12]],
                 "shards": shard_reports,
-                "counts": {name: getattr(summary, name) for name in LifecycleRun.COUNT_FIELDS}},
+                "counts": {name: getattr(summary, name) for name in LifecycleRun.COUNT_FIELDS},
+                # the events of the account alerts (this process's: shard 0's when sharded)
+                "alerts": {"runway_low": counts.runway_alerts,
+                           "credits_expiring": counts.credits_expiring}},
         "memory": {"ru_maxrss_mib": round(maxrss_kib / 1024, 1),
                    "rss_before_run_mib": round(rss_before / 2 ** 20, 1),
                    "rss_sampled_max_mib": round(rss_max / 2 ** 20, 1)},
@@ -960,10 +964,12 @@ def markdown(report: dict) -> str:
              "counts are all shards'.", ""] if run.get("shards") else []),
         "| step | wall time |",
         "|---|---:|",
-        f"| expire (lots past expiry) | {s['expire']:.2f} s |",
+        f"| expire (lots past expiry; lots expiring soon announced) | {s['expire']:.2f} s |",
         f"| meter (one hour) | {s['meter']:.2f} s |",
         f"| fund or flag | {s['fund_or_flag']:.2f} s |",
         f"| finalise | {s['finalise']:.2f} s |",
+        *([f"| runway alerts (`account.runway_low`) | {s['alerts']:.2f} s |"]
+          if "alerts" in s else []),
         f"| other (account list, locks, batch set-up, commits, record) | {s['other']:.2f} s |",
         f"| **full run** | **{total:.2f} s** ({verdict}; target ≤ {TARGET_SECONDS:.0f} s) |",
         f"| plain `SELECT owner_id, sum(cost_credit_per_second) … GROUP BY owner_id`, warm | "
@@ -988,7 +994,10 @@ def markdown(report: dict) -> str:
         f"Counts: {c['accounts']:,} accounts, {c['resources']:,} resources, {c['charges']:,} "
         f"charges ({c['credits_charged']:,} credits, {c['credits_short']:,} short), "
         f"{c['expired_credits']:,} credits expired, {c['flagged']:,} flagged, "
-        f"{c['restored']:,} restored, {c['removed']:,} removed, {c['errors']} errors.",
+        f"{c['restored']:,} restored, {c['removed']:,} removed, {c['errors']} errors"
+        + (f"; events `account.runway_low` {run['alerts']['runway_low']:,}, "
+           f"`account.credits_expiring` {run['alerts']['credits_expiring']:,}"
+           if run.get("alerts") else "") + ".",
         "",
         "| slowest statements of the run (start of the SQL) | times | seconds |",
         "|---|---:|---:|",

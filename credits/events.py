@@ -8,13 +8,21 @@ of accounts at a time). Each transition is guarded by the status it starts from,
 row and its event are written with it or not at all: no event for a change that was rolled back,
 none missed. The lifecycle's events are inserted by the very statement that moves its resources.
 A finished lifecycle run is announced here too (`lifecycle_run_finished`).
+
+The account alerts are written here as well, with their state: `account.runway_low` (an
+account's runway at or below a threshold, once per crossing: `Account.runway_alert_hours` keeps
+the lowest threshold announced, lowered by the lifecycle's batches and re-armed by a top-up in
+its transaction) and `account.credits_expiring` (a lot within the notice window, once:
+`Lot.expiry_noticed_at`), both set-based, one statement moving the state and inserting the
+events.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from pricing.costs import HOUR_SECONDS
@@ -25,6 +33,7 @@ from .models import (
     Account,
     Event,
     EventType,
+    LedgerEntry,
     LifecycleRun,
     Lot,
     Resource,
@@ -41,6 +50,7 @@ EVENT_SCHEMA_VERSION = 1
 
 _ACCOUNT = Account._meta.db_table
 _EVENT = Event._meta.db_table
+_LEDGER_ENTRY = LedgerEntry._meta.db_table
 _LOT = Lot._meta.db_table
 _TOKEN_BALANCE = TokenBalance._meta.db_table
 _METER = ResourceMeter._meta.db_table
@@ -146,10 +156,12 @@ _MOVED_COLUMNS = ("id, owner_id, item_hash, type, payment_type, payment_chain, r
 
 
 def event_type_of(*, from_status: str, to_status: str) -> EventType | None:
-    """The event announcing a move, or None for a move that is not announced (an operator's
-    grace extension: removing → removing)."""
+    """The event announcing a move (every move of the status machine is announced; None for
+    one that is not a move of it)."""
     if from_status == "":
         return EventType.RESOURCE_REGISTERED
+    if (from_status, to_status) == (ResourceStatus.REMOVING, ResourceStatus.REMOVING):
+        return EventType.RESOURCE_GRACE_EXTENDED  # an operator moved the deadline
     if (from_status, to_status) == (ResourceStatus.PROCESSED, ResourceStatus.REMOVING):
         return EventType.RESOURCE_FLAGGED
     if (from_status, to_status) == (ResourceStatus.REMOVING, ResourceStatus.PROCESSED):
@@ -278,6 +290,161 @@ def lifecycle_run_finished(*, run: LifecycleRun) -> Event:
                  **{name: (str(value) if name.startswith(("credits_", "expired_")) else value)
                     for name in LifecycleRun.COUNT_FIELDS
                     for value in [getattr(run, name)]}})
+
+
+# --- account alerts -------------------------------------------------------------------------
+
+def runway_thresholds_hours() -> list[int]:
+    """The runway thresholds of `account.runway_low`, highest first (EVENTS_RUNWAY_LOW_HOURS)."""
+    return sorted(set(settings.EVENTS_RUNWAY_LOW_HOURS), reverse=True)
+
+
+def runway_lasting_after(at: datetime) -> datetime | None:
+    """Lots expiring after this instant (or never) last beyond the highest runway threshold
+    after `at`, with an hour's margin (keeping clear of the runway's floor to hundredths):
+    credits of theirs that alone pay for the account's rate until then keep its runway above
+    every threshold (`accounts_runway_low_announce`). None without thresholds."""
+    thresholds = runway_thresholds_hours()
+    return at + timedelta(hours=thresholds[0] + 1) if thresholds else None
+
+
+def accounts_runway_low_announce(cursor, *, accounts_sql: str, lots_sql: str, params: dict,
+                                 at: datetime) -> int:
+    """Announce `account.runway_low` for the accounts whose runway at `at` is at or below a
+    threshold (EVENTS_RUNWAY_LOW_HOURS) not yet announced to them (`Account.runway_alert_hours`:
+    the lowest announced; thresholds below it are armed), and lower their state to that
+    threshold: one statement, one event per account (for the lowest threshold crossed, when it
+    crossed several at once). Returns the events written.
+
+    `accounts_sql` (with `params`) gives `(account_id, rate, lasting)`: the accounts to look at,
+    their credit cost per second now and their spendable credits in lots expiring after
+    `runway_lasting_after(at)` or never; `lots_sql` is a condition on `l.account_id` that finds
+    their lots cheaply (the lifecycle's batch). The caller holds the accounts' locks.
+
+    Only candidates get their runway computed (`selectors.ledger.runway_hours_sql`, the rule of
+    `account_runway_hours`): an account already announced at the lowest threshold has nothing
+    left to announce, and one whose lasting credits pay for its rate until
+    `runway_lasting_after` cannot be at or below any threshold (spent first to last, they
+    alone cover at least the lesser of their credits over the rate and their earliest expiry;
+    the other lots only add to it: tests/credits/test_runway.py).
+    """
+    from .selectors.ledger import runway_hours_sql  # the selectors import the models only
+
+    thresholds = sorted(runway_thresholds_hours())
+    if not thresholds:
+        return 0
+    lasting_seconds = (runway_lasting_after(at) - at) // timedelta(seconds=1)
+    params = {**params, "runway_at": at, "thresholds": thresholds, "lowest": thresholds[0],
+              "lasting_seconds": lasting_seconds,
+              "event_type": EventType.ACCOUNT_RUNWAY_LOW.value,
+              "event_version": EVENT_SCHEMA_VERSION}
+    runway = runway_hours_sql(credits="l.remaining", rate="c.rate", expires_at="l.expires_at",
+                              at="%(runway_at)s")
+    cursor.execute(f"""
+        WITH candidate AS MATERIALIZED (
+            SELECT r.account_id, r.rate, a.address, a.runway_alert_hours AS announced
+            FROM ({accounts_sql}) r JOIN {_ACCOUNT} a ON a.id = r.account_id
+            WHERE r.rate > 0 AND r.lasting < r.rate * %(lasting_seconds)s
+              AND (a.runway_alert_hours IS NULL OR a.runway_alert_hours > %(lowest)s)),
+        runway AS (
+            SELECT c.account_id, c.rate, c.address, c.announced,
+                   COALESCE(SUM(l.remaining), 0) AS balance, {runway} AS hours
+            FROM candidate c
+            LEFT JOIN {_LOT} l ON {lots_sql} AND l.account_id = c.account_id
+                 AND l.remaining > 0
+                 AND (l.expires_at IS NULL OR l.expires_at > %(runway_at)s)
+            GROUP BY c.account_id, c.rate, c.address, c.announced),
+        crossed AS (
+            SELECT w.*, (SELECT min(t) FROM unnest(CAST(%(thresholds)s AS integer[])) AS t
+                         WHERE w.hours <= t AND (w.announced IS NULL OR t < w.announced))
+                        AS threshold
+            FROM runway w),
+        lowered AS (
+            UPDATE {_ACCOUNT} a SET runway_alert_hours = x.threshold
+            FROM crossed x WHERE a.id = x.account_id AND x.threshold IS NOT NULL)
+        INSERT INTO {_EVENT} (type, schema_version, occurred_at, account_id, resource_id,
+                              payload)
+        SELECT %(event_type)s, %(event_version)s, %(runway_at)s, x.account_id, NULL,
+               jsonb_build_object(
+                   'address', x.address, 'threshold_hours', x.threshold,
+                   'runway_hours', CAST(x.hours AS text), 'balance', CAST(x.balance AS text),
+                   'credit_cost_per_hour', {_amount_sql(f"x.rate * {HOUR_SECONDS}")})
+        FROM crossed x WHERE x.threshold IS NOT NULL
+        ORDER BY x.account_id""", params)
+    announced = cursor.rowcount
+    if announced:
+        _kick_on_commit()
+    return announced
+
+
+def account_runway_rearm(*, account: Account, at: datetime) -> None:
+    """After a top-up (credits in: a grant, a transfer in, a positive adjustment), in its
+    transaction, with `account` locked and fresh: the thresholds its runway is now above are
+    armed again, so a later crossing is announced again. One that it is still at or below stays
+    announced. Nothing to do (no query) for an account with nothing announced."""
+    from .selectors.ledger import account_runway_hours  # the selectors import the models only
+
+    announced = account.runway_alert_hours
+    if announced is None:
+        return
+    runway = account_runway_hours(account=account, at=at)
+    still = [hours for hours in runway_thresholds_hours()
+             if hours >= announced and runway is not None and runway <= hours]
+    lowest = min(still, default=None)
+    if lowest != announced:
+        Account.objects.filter(pk=account.pk).update(runway_alert_hours=lowest)
+        account.runway_alert_hours = lowest
+
+
+def lots_expiring_announce(*, at: datetime, days: int | None = None,
+                           batch_size: int = 2000) -> int:
+    """Announce `account.credits_expiring` once per lot that expires within `days`
+    (EVENTS_CREDITS_EXPIRING_DAYS) after `at` and still holds credits: the lots not yet noticed
+    (`Lot.expiry_noticed_at`, through the partial index `lot_expiry_notice_due`) with an expiry
+    up to `at` + `days` are noticed, in batches each committed or not at all, and the events of
+    those expiring after `at` with credits left are inserted by the statement that notices
+    them. A lot past its expiry or spent when first seen is noticed without an event (it never
+    holds credits again). Accounts are locked before their lots, as every service does.
+    Returns the events written."""
+    from .locks import accounts_lock  # the locks import the models only
+
+    days = settings.EVENTS_CREDITS_EXPIRING_DAYS if days is None else days
+    params = {"at": at, "until": at + timedelta(days=days),
+              "event_type": EventType.ACCOUNT_CREDITS_EXPIRING.value,
+              "event_version": EVENT_SCHEMA_VERSION}
+    announced = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"""
+                SELECT id, account_id FROM {_LOT}
+                WHERE expires_at IS NOT NULL AND expiry_noticed_at IS NULL
+                  AND expires_at <= %(until)s
+                ORDER BY expires_at LIMIT %(batch)s""", {**params, "batch": batch_size})
+            candidates = cursor.fetchall()
+            if not candidates:
+                return announced
+            accounts_lock({account_id for _, account_id in candidates})
+            cursor.execute(f"""
+                WITH noticed AS (
+                    UPDATE {_LOT} SET expiry_noticed_at = %(at)s
+                    WHERE id = ANY(%(ids)s) AND expiry_noticed_at IS NULL
+                    RETURNING id, account_id, entry_id, remaining, expires_at)
+                INSERT INTO {_EVENT} (type, schema_version, occurred_at, account_id,
+                                      resource_id, payload)
+                SELECT %(event_type)s, %(event_version)s, %(at)s, n.account_id, NULL,
+                       jsonb_build_object('address', a.address, 'lot', n.id,
+                                          'reference', e.reference,
+                                          'remaining', CAST(n.remaining AS text),
+                                          'expires_at', n.expires_at)
+                FROM noticed n JOIN {_ACCOUNT} a ON a.id = n.account_id
+                JOIN {_LEDGER_ENTRY} e ON e.id = n.entry_id
+                WHERE n.remaining > 0 AND n.expires_at > %(at)s
+                ORDER BY n.id""", {**params, "ids": [lot_id for lot_id, _ in candidates]})
+            if cursor.rowcount:
+                announced += cursor.rowcount
+                _kick_on_commit()
+        if len(candidates) < batch_size:
+            return announced
 
 
 def _kick_on_commit() -> None:

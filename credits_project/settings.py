@@ -342,10 +342,24 @@ WEBHOOKS_KICK_ON_COMMIT = env_bool("WEBHOOKS_KICK_ON_COMMIT", True)
 # Events older than this whose deliveries are over are deleted by the periodic task "event
 # pruning"; a feed cursor before them answers 410.
 EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 30)
+# `account.runway_low`: the runway thresholds, in whole hours (comma-separated), each announced
+# once per crossing (re-armed by a top-up); `account.credits_expiring`: lots expiring within this
+# many days, each announced once. Evaluated by the lifecycle run.
+try:
+    EVENTS_RUNWAY_LOW_HOURS = sorted({int(hours) for hours in
+                                      env_list("EVENTS_RUNWAY_LOW_HOURS", ["48", "24"])},
+                                     reverse=True)
+except ValueError as _exc:
+    raise ImproperlyConfigured("EVENTS_RUNWAY_LOW_HOURS must be whole hours separated by commas, "
+                               f"got {os.environ.get('EVENTS_RUNWAY_LOW_HOURS')!r}") from _exc
+if any(not 1 <= hours <= 32767 for hours in EVENTS_RUNWAY_LOW_HOURS):
+    raise ImproperlyConfigured("EVENTS_RUNWAY_LOW_HOURS: each threshold from 1 to 32767 hours, "
+                               f"got {EVENTS_RUNWAY_LOW_HOURS}")
+EVENTS_CREDITS_EXPIRING_DAYS = env_int("EVENTS_CREDITS_EXPIRING_DAYS", 7)
 for _name in ("WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_RESPONSE_MAX_BYTES", "WEBHOOK_RETRY_SECONDS",
               "WEBHOOK_BACKOFF_BASE_SECONDS", "WEBHOOK_BACKOFF_MAX_SECONDS",
               "WEBHOOK_DISABLE_AFTER_SECONDS", "WEBHOOK_PUMP_MAX_DELIVERIES",
-              "EVENTS_RETENTION_DAYS"):
+              "EVENTS_RETENTION_DAYS", "EVENTS_CREDITS_EXPIRING_DAYS"):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be 1 or more, got {globals()[_name]}")
 if WEBHOOK_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS:

@@ -156,10 +156,11 @@ class AccountAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="runway")
     def runway(self, obj):
         # Only accounts with billed credit resources have one; it depends on their lots'
-        # expiries, so it comes from the selector (a couple of queries for those rows only).
+        # expiries, so it comes from the selector (one query for those rows only).
         if not obj.credit_cost_per_second_total:
             return "-"
-        return runway_text(account_runway_hours(account=obj))
+        return runway_text(account_runway_hours(
+            account=obj, rate_per_second=obj.credit_cost_per_second_total))
 
     # change page
 

@@ -17,6 +17,11 @@ class Account(models.Model):
         help_text="The lifecycle metered this account up to here: each live credit-paid "
                   "resource of it is charged every whole hour ended by then (unless its "
                   "`ResourceMeter` row says otherwise). Empty: never metered.")
+    runway_alert_hours = models.PositiveSmallIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="The lowest runway threshold (hours) already announced by "
+                  "`account.runway_low`: thresholds at or above it are not announced again "
+                  "until a top-up re-arms them. Empty: every threshold is armed.")
 
     class Meta:
         ordering = ["address"]

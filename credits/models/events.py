@@ -24,6 +24,9 @@ class EventType(models.TextChoices):
     RESOURCE_RESTORED = "resource.restored", "resource.restored"
     RESOURCE_REMOVED = "resource.removed", "resource.removed"
     RESOURCE_FORGOTTEN = "resource.forgotten", "resource.forgotten"
+    RESOURCE_GRACE_EXTENDED = "resource.grace_extended", "resource.grace_extended"
+    ACCOUNT_RUNWAY_LOW = "account.runway_low", "account.runway_low"
+    ACCOUNT_CREDITS_EXPIRING = "account.credits_expiring", "account.credits_expiring"
     LIFECYCLE_RUN_FINISHED = "lifecycle.run_finished", "lifecycle.run_finished"
 
 

@@ -106,6 +106,11 @@ class Lot(models.Model):
     remaining = models.BigIntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    expiry_noticed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the lifecycle found the lot within EVENTS_CREDITS_EXPIRING_DAYS of its "
+                  "expiry (or past it), and announced it by `account.credits_expiring` if it "
+                  "still held credits. Set once.")
 
     objects = LotQuerySet.as_manager()
 
@@ -115,8 +120,14 @@ class Lot(models.Model):
         # keeps half of each page free (migration 0015): the hourly drain of a lot is then a
         # heap-only update, with no new index entries (a drained lot's row stays put). The
         # spent lots an account accumulates are skipped in the index's range.
+        # `lot_expiry_notice_due` holds only the lots with an expiry that the lifecycle has not
+        # yet looked at (`expiry_noticed_at`, set once, outside the drains): its range up to
+        # now + the notice window is what a run announces, and the drains stay heap-only.
         indexes = [models.Index(fields=["account", "expires_at", "created_at", "id"],
-                                name="lot_by_account")]
+                                name="lot_by_account"),
+                   models.Index(fields=["expires_at"], name="lot_expiry_notice_due",
+                                condition=Q(expires_at__isnull=False,
+                                            expiry_noticed_at__isnull=True))]
         constraints = [
             models.CheckConstraint(name="lot_amount_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(name="lot_remaining_within_amount",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, Context, Decimal
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import (
@@ -40,9 +40,6 @@ from ..partitions import charges_retired_until
 from .resources import account_credit_cost_per_second
 
 _ZERO = Value(0, output_field=BigIntegerField())
-# Runway arithmetic: plenty of digits for credits up to 10**18 over rates down to 10**-18.
-_RUNWAY_CONTEXT = Context(prec=50)
-RUNWAY_QUANTUM = Decimal("0.01")
 
 
 def _at(at: datetime | None) -> datetime:
@@ -74,45 +71,52 @@ def account_balance_by_expiry(*, account: Account, at: datetime | None = None) -
     return [{"expires_at": row["expires_at"], "amount": int(row["amount"])} for row in rows]
 
 
-def account_runway_hours(*, account: Account, at: datetime | None = None) -> Decimal | None:
+def account_runway_hours(*, account: Account, at: datetime | None = None,
+                         rate_per_second: Decimal | None = None) -> Decimal | None:
     """Hours from `at` until the balance no longer pays for the account's billed credit
-    resources at their current rate; None when nothing is billed.
+    resources at their current rate (`rate_per_second`, when the caller already has
+    `account_credit_cost_per_second`); None when nothing is billed.
 
     Credits are spent continuously at the current rate, soonest-expiring lots first (as they are
     drained); what a lot still holds when it expires is lost and does not lengthen the runway.
     Hourly rounding of the meter and resources started or stopped later are ignored. Floored to
-    hundredths of an hour, so the runway is never overstated.
+    hundredths of an hour, so the runway is never overstated. Computed by the SQL the lifecycle
+    uses for `account.runway_low` (`runway_hours_sql`): one rule.
     """
     at = _at(at)
-    rate_per_second = account_credit_cost_per_second(account=account)
+    if rate_per_second is None:
+        rate_per_second = account_credit_cost_per_second(account=account)
     if rate_per_second <= 0:
         return None
-    seconds_covered = Decimal(0)
-    for split in account_balance_by_expiry(account=account, at=at):
-        seconds_to_spend = _RUNWAY_CONTEXT.divide(Decimal(split["amount"]), rate_per_second)
-        if split["expires_at"] is None:
-            seconds_covered += seconds_to_spend
-            continue
-        # How long this lot lasts once the earlier ones are spent, before it expires.
-        window = _seconds(split["expires_at"] - at) - seconds_covered
-        if window <= 0:
-            continue  # expired before the earlier lots were used up: lost
-        if Decimal(split["amount"]) <= amount_for_seconds(rate_per_second, window):
-            seconds_covered += seconds_to_spend
-        else:
-            seconds_covered += window
-    return _RUNWAY_CONTEXT.divide(seconds_covered, HOUR_SECONDS).quantize(
-        RUNWAY_QUANTUM, rounding=ROUND_FLOOR)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT {runway_hours_sql(credits='remaining', rate='%(rate)s',
+                                     expires_at='expires_at', at='%(at)s')}
+            FROM {Lot._meta.db_table}
+            WHERE account_id = %(account)s AND remaining > 0
+              AND (expires_at IS NULL OR expires_at > %(at)s)""",
+                       {"rate": rate_per_second, "at": at, "account": account.pk})
+        return cursor.fetchone()[0]
+
+
+def runway_hours_sql(*, credits: str, rate: str, expires_at: str, at: str) -> str:
+    """The runway in hours as an SQL aggregate over an account's spendable lots (rows with
+    `credits` left and their `expires_at`, NULL: never), spent at `rate` credits per second
+    from the instant `at`: the ordered aggregate `credits_runway_seconds` (migration 0018: the
+    walk of `account_runway_hours`, lot by lot, soonest expiry first), floored to hundredths of
+    an hour (0.00 without lots). `rate` must be positive. Exact: `div` truncates, never
+    rounds up."""
+    seconds_left = (f"COALESCE(EXTRACT(EPOCH FROM {expires_at}) "
+                    f"- EXTRACT(EPOCH FROM CAST({at} AS timestamptz)), 'Infinity')")
+    seconds = (f"credits_runway_seconds({credits}, CAST({rate} AS numeric), {seconds_left} "
+               f"ORDER BY {expires_at} ASC NULLS LAST)")
+    return f"div({seconds}, {HOUR_SECONDS // 100}) * 0.01"
 
 
 def _sum_by_account(queryset: QuerySet, field: str) -> Subquery:
     return Coalesce(Subquery(queryset.filter(account=OuterRef("pk")).order_by()
                              .values("account").annotate(total=Sum(field)).values("total")),
                     _ZERO)
-
-
-def _seconds(delta) -> Decimal:
-    return Decimal(delta.days * 86_400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6)
 
 
 def account_credit_cost_per_hour(*, account: Account) -> Decimal:

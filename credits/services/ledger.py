@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ..addresses import address_input
 from ..errors import IdempotencyConflict, InsufficientCredit, InvalidInput
+from ..events import account_runway_rearm
 from ..funding import drain_plan
 from ..idempotency import request_fingerprint
 from ..locks import account_lock, accounts_lock, lots_due_lock, lots_spendable_lock
@@ -184,8 +185,9 @@ def _credit(*, account: Account, kind: str, amount: int, expires_at: datetime | 
     entry = _entry_insert(account=account, kind=kind, amount=amount, expires_at=expires_at,
                           idempotency_key=idempotency_key, request_hash=fingerprint,
                           effective_at=at, **fields)
-    return LedgerResult(entry=entry, lots=[_lot_open(entry=entry, amount=amount,
-                                                     expires_at=expires_at, at=at)])
+    lot = _lot_open(entry=entry, amount=amount, expires_at=expires_at, at=at)
+    account_runway_rearm(account=account, at=at)  # a top-up re-arms the runway alerts
+    return LedgerResult(entry=entry, lots=[lot])
 
 
 def _replayed(entry: LedgerEntry) -> LedgerResult:
@@ -276,7 +278,7 @@ def transfer_create(*, sender_address: str, recipient_address: str, amount: int,
         raise InsufficientCredit(f"{sender_address} has 0 credits; the transfer needs {amount}.",
                                  required_credits=str(amount), account_credits="0")
     recipient = _account_get_or_create(recipient_address)
-    accounts_lock([sender.pk, recipient.pk])
+    locked = accounts_lock([sender.pk, recipient.pk])
 
     # Keyed by the sender's account id: each owner chooses its references, and the key stays
     # within its column however long an address is.
@@ -313,6 +315,7 @@ def transfer_create(*, sender_address: str, recipient_address: str, amount: int,
         Lot(account=recipient, entry=in_entry, amount=piece, remaining=piece,
             expires_at=_earlier(source.expires_at, expires_at), created_at=at)
         for source, piece in pieces])
+    account_runway_rearm(account=locked[recipient.pk], at=at)  # a top-up for the recipient
     return TransferResult(out_entry=out_entry, in_entry=in_entry, drains=drains, lots=lots)
 
 

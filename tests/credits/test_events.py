@@ -130,16 +130,25 @@ def test_the_owner_forgetting_writes_a_forgotten_event():
     assert events_of(vm)[-1].payload["ended_at"] == (T0 + HOUR).isoformat()
 
 
-def test_the_operators_desk_writes_restored_and_removed_events_but_not_for_a_grace_extension():
+def test_the_operators_desk_writes_grace_extended_restored_and_removed_events():
     grant(ADDRESS, E1_PER_DAY, T0)
     grant(OTHER_ADDRESS, E1_PER_DAY, T0)
     first, second = register(T0), register(T0, address=OTHER_ADDRESS)
     run(T0 + HOUR)
     assert Resource.objects.get(pk=first.pk).status == ResourceStatus.REMOVING
+    deadline = Resource.objects.get(pk=first.pk).delete_after
 
     resource_extend_grace(item_hash=first.item_hash, hours=5, reason="asked", actor="op",
                           at=T0 + 2 * HOUR)
-    assert types_of(first)[-1] == EventType.RESOURCE_FLAGGED  # nothing new
+
+    extended = events_of(first)[-1]
+    assert extended.type == EventType.RESOURCE_GRACE_EXTENDED
+    assert extended.occurred_at == T0 + 2 * HOUR and extended.account_id == first.owner_id
+    assert extended.payload["delete_after"] == (deadline + timedelta(hours=5)).isoformat()
+    assert (extended.payload["from_status"], extended.payload["status"]) == ("removing",
+                                                                             "removing")
+    assert extended.payload["reason"].startswith("grace extended by 5 h to ")
+    assert extended.payload["reason"].endswith(": asked")
     grant(ADDRESS, 5 * E1_PER_DAY, T0 + 2 * HOUR)
     resource_restore(item_hash=first.item_hash, actor="op", at=T0 + 2 * HOUR)
     resource_delete_now(item_hash=second.item_hash, actor="op", reason="abuse",
@@ -218,7 +227,8 @@ def test_each_move_of_the_status_machine_maps_to_its_event():
         == EventType.RESOURCE_REMOVED
     assert event_type_of(from_status=S.PROCESSED, to_status=S.FORGOTTEN) \
         == EventType.RESOURCE_FORGOTTEN
-    assert event_type_of(from_status=S.REMOVING, to_status=S.REMOVING) is None
+    assert event_type_of(from_status=S.REMOVING, to_status=S.REMOVING) \
+        == EventType.RESOURCE_GRACE_EXTENDED
 
 
 def test_the_events_of_one_lifecycle_statement_are_one_per_resource_moved():

@@ -213,15 +213,16 @@ def test_an_owners_endpoint_gets_its_accounts_events_and_an_operators_every_even
         grant(OTHER_ADDRESS, E1_PER_DAY, T0)
         register(T0)
         register(T0, address=OTHER_ADDRESS)
-        run(T0 + HOUR)  # flags both, announces the run
-        # owner: its registration and its flag; operator: two flags and the run
-        dispatched(5)
+        run(T0 + HOUR)  # flags both (23 h of runway left: below 24 h), announces the run
+        # owner: its registration, its flag and its runway; operator: two flags and the run
+        dispatched(6)
 
         webhooks_pump()
 
         owner_got = [(json.loads(r.body)["type"], json.loads(r.body)["account"])
                      for r in owner_receiver.requests]
-        assert sorted(owner_got) == [(EventType.RESOURCE_FLAGGED, ADDRESS),
+        assert sorted(owner_got) == [(EventType.ACCOUNT_RUNWAY_LOW, ADDRESS),
+                                     (EventType.RESOURCE_FLAGGED, ADDRESS),
                                      (EventType.RESOURCE_REGISTERED, ADDRESS)]
         operator_got = sorted(json.loads(r.body)["type"] for r in receiver.requests)
         assert operator_got == [EventType.LIFECYCLE_RUN_FINISHED, EventType.RESOURCE_FLAGGED,

@@ -1,4 +1,4 @@
-"""The hourly lifecycle run: expire, meter, fund or flag, finalise, record.
+"""The hourly lifecycle run: expire, meter, fund or flag, finalise, runway alerts, record.
 
 Set-based: each batch of accounts is a handful of SQL statements (window functions, bulk
 inserts and guarded updates), whatever the number of accounts, run in one transaction while the
@@ -9,10 +9,11 @@ what an earlier run remembered.
 A run whose process dies (killed, out of memory) leaves its committed batches, counted on its
 row, and is marked failed by the next run (`lifecycle_runs_fail_dead`).
 
-`run` orchestrates; one module per step (`expire`, `meter`, `fund_or_flag`, `finalise`), each
-given a `Batch` and the settings it needs; `sql` holds what the steps' SQL shares; `janitor`
-fails the runs whose process died; `parent` adds a sharded run's shards up. Status transitions
-and their audit rows are written by `credits.events`.
+`run` orchestrates; one module per step (`expire`, `meter`, `fund_or_flag`, `finalise`,
+`alerts`), each given a `Batch` and the settings it needs; `sql` holds what the steps' SQL
+shares; `janitor` fails the runs whose process died; `parent` adds a sharded run's shards up.
+Status transitions, their audit rows and every event (the account alerts too) are written by
+`credits.events`.
 """
 from .batch import Batch, RunCounts
 from .janitor import lifecycle_runs_fail_dead

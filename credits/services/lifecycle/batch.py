@@ -37,10 +37,13 @@ class RunCounts:
     removed: int = 0
     errors: int = 0
     expired_credits: int = 0
+    runway_alerts: int = 0  # `account.runway_low` events written
+    credits_expiring: int = 0  # `account.credits_expiring` events written
     seconds_expire: float = 0.0
     seconds_meter: float = 0.0
     seconds_fund_or_flag: float = 0.0
     seconds_finalise: float = 0.0
+    seconds_alerts: float = 0.0
     flagged_ids: list[int] = field(default_factory=list)
     restored_ids: list[int] = field(default_factory=list)
     removed_ids: list[int] = field(default_factory=list)

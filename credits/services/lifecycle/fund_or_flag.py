@@ -5,7 +5,8 @@ is restored.
 Funded (the rule of `credits.funding`, restated set-based): credit-paid, the account's spendable
 credits cover one funding horizon of the credit cost of its live resources up to this one,
 oldest first; hold-paid, its token balance on the chain covers their holds, oldest first.
-Reads the batch's live resources from `lc_res` (made by the run for its batch).
+Reads the batch's live resources from `lc_res` and its accounts' credit rates and balances from
+`lc_credit` (made by the run for its batch).
 """
 from __future__ import annotations
 
@@ -16,16 +17,13 @@ from pricing.enums import PaymentType
 from ...events import resources_transition
 from ...funding import REMOVAL_REASON_BY_PAYMENT
 from ...models import (
-    Lot,
     ResourceStatus,
     StatusChangeReason,
     TokenBalance,
 )
 from ...temp_tables import drop_temps, temp
 from .batch import Batch, RunCounts
-from .sql import in_batch
 
-_LOT = Lot._meta.db_table
 _TOKEN_BALANCE = TokenBalance._meta.db_table
 
 
@@ -43,14 +41,8 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
     # resources pending deletion (funded: restored before their deadline).
     temp(cursor, "lc_fund", f"""
         WITH account AS (
-            SELECT n.owner_id, n.rate * %(horizon)s <= COALESCE(b.balance, 0) AS funds_all,
-                   COALESCE(b.balance, 0) AS balance
-            FROM (SELECT owner_id, SUM(cost_credit_per_second) AS rate FROM lc_res
-                  WHERE payment_type = %(credit)s GROUP BY owner_id) n
-            LEFT JOIN (SELECT account_id, SUM(remaining) AS balance FROM {_LOT}
-                       WHERE {in_batch('account_id')} AND remaining > 0
-                         AND (expires_at IS NULL OR expires_at > %(now)s)
-                       GROUP BY account_id) b ON b.account_id = n.owner_id)
+            SELECT account_id AS owner_id, rate * %(horizon)s <= balance AS funds_all, balance
+            FROM lc_credit)
         SELECT r.id, r.status, r.delete_after, r.payment_type,
                CASE WHEN SUM(r.cost_credit_per_second) OVER (
                         PARTITION BY r.owner_id ORDER BY r.created_at, r.id

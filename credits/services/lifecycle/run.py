@@ -1,5 +1,6 @@
-"""The run: take the lock, record the run, expire lots, then each batch of accounts through the
-steps (meter, fund or flag, finalise), and record what it did.
+"""The run: take the lock, record the run, expire lots (and announce those expiring soon), then
+each batch of accounts through the steps (meter, fund or flag, finalise, runway alerts), and
+record what it did.
 
 A batch is committed whole or not at all, while its accounts' rows are locked; a failed batch
 is counted as an error and the next run does it. The steps get the batch (`Batch`: its
@@ -19,8 +20,9 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from pricing.costs import HOUR_SECONDS
+from pricing.enums import PaymentType
 
-from ...events import lifecycle_run_finished
+from ...events import lifecycle_run_finished, runway_lasting_after
 from ...locks import (
     accounts_lock_ids,
     lifecycle_lock,
@@ -32,6 +34,7 @@ from ...models import (
     LifecycleRun,
     LifecycleRunStatus,
     LifecycleTrigger,
+    Lot,
     Resource,
     ResourceMeter,
     ResourceStatus,
@@ -40,6 +43,7 @@ from ...partitions import charge_partitions_around, charge_partitions_ensure
 from ...selectors.lifecycle import lifecycle_settings_get
 from ...selectors.resources import batched, live_owner_ids
 from ...temp_tables import drop_temps, temp
+from .alerts import runway_alerts
 from .batch import Batch, RunCounts
 from .expire import expire
 from .finalise import finalise
@@ -52,6 +56,7 @@ from .sql import charged_hours_sql, hourly_charge, in_batch, whole_hours_between
 logger = logging.getLogger(__package__)
 
 _ACCOUNT = Account._meta.db_table
+_LOT = Lot._meta.db_table
 _METER = ResourceMeter._meta.db_table
 _RESOURCE = Resource._meta.db_table
 # Metering stops at a pending deletion's deadline, if that came before the run's instant.
@@ -280,10 +285,33 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
               "removing": ResourceStatus.REMOVING.value})
         if step_settings.metering_enabled:
             _timed(counts, "seconds_meter", meter, cursor, batch)
+        # The batch's accounts with credit-paid resources, after the charges: their credit
+        # cost per second, their spendable credits and, of those, the credits of lots that
+        # last beyond the highest runway threshold (`events.runway_lasting_after`); one read
+        # of their lots for fund-or-flag and the runway alerts. The lots do not change after.
+        lasting_after = runway_lasting_after(batch.now)
+        temp(cursor, "lc_credit", f"""
+            SELECT n.account_id, n.rate, COALESCE(b.balance, 0) AS balance,
+                   COALESCE(b.lasting, 0) AS lasting
+            FROM (SELECT owner_id AS account_id, SUM(cost_credit_per_second) AS rate
+                  FROM lc_res WHERE payment_type = %(credit)s GROUP BY owner_id) n
+            LEFT JOIN (SELECT account_id, SUM(remaining) AS balance,
+                              SUM(remaining) FILTER (
+                                  WHERE %(lasting_after)s::timestamptz IS NOT NULL
+                                    AND (expires_at IS NULL
+                                         OR expires_at > %(lasting_after)s)) AS lasting
+                       FROM {_LOT} WHERE {in_batch('account_id')} AND remaining > 0
+                         AND (expires_at IS NULL OR expires_at > %(now)s)
+                       GROUP BY account_id) b ON b.account_id = n.account_id""",
+             {**batch.params, "credit": PaymentType.CREDIT.value,
+              "lasting_after": lasting_after})
         _timed(counts, "seconds_fund_or_flag", fund_or_flag, cursor, batch,
                grace=step_settings.grace, horizon_seconds=step_settings.horizon_seconds)
         _timed(counts, "seconds_finalise", finalise, cursor, batch)
-        drop_temps(cursor, "lc_res")
+        # After the batch's charges and moves, in its transaction: the runway as it now is.
+        _timed(counts, "seconds_alerts", runway_alerts, cursor, batch,
+               removed_ids=counts.removed_ids)
+        drop_temps(cursor, "lc_res", "lc_credit")
         # In the batch's transaction: the row of a run killed later counts exactly the work it
         # committed (the charges that name it, a dead shard's share of its parent).
         if batch.run_id is not None:  # a dry run has no row
