@@ -204,11 +204,19 @@ def _events_sql(*, source: str, flagged: bool) -> str:
     shortfall_ctes = shortfall_join = ""
     shortfall = "'{}'::jsonb"
     if flagged:
+        # Worked out once per owner, payment and chain of the moved resources (a flag moves
+        # several of an owner's at once), then joined to each of its events.
+        chain_of = "CASE WHEN {0}.payment_type = %(hold)s THEN {0}.payment_chain ELSE '' END"
+        available = ("CASE WHEN g.payment_type = %(credit)s THEN COALESCE(c.available, 0) "
+                     "ELSE COALESCE(t.balance, 0) END")
+        required = "COALESCE(n.required, 0)"
         shortfall_ctes = f"""
-        event_owners AS (SELECT DISTINCT owner_id FROM {source}),
+        event_groups AS (
+            SELECT DISTINCT m.owner_id, m.payment_type, {chain_of.format('m')} AS chain
+            FROM {source} m WHERE m.payment_type IN (%(credit)s, %(hold)s)),
+        event_owners AS (SELECT DISTINCT owner_id FROM event_groups),
         event_needs AS (
-            SELECT r.owner_id, r.payment_type,
-                   CASE WHEN r.payment_type = %(hold)s THEN r.payment_chain ELSE '' END AS chain,
+            SELECT r.owner_id, r.payment_type, {chain_of.format('r')} AS chain,
                    SUM(CASE WHEN r.payment_type = %(credit)s
                             THEN r.cost_credit_per_second * %(horizon_seconds)s
                             ELSE r.cost_hold END) AS required
@@ -220,27 +228,27 @@ def _events_sql(*, source: str, flagged: bool) -> str:
             SELECT l.account_id, SUM(l.remaining) AS available
             FROM {_LOT} l JOIN event_owners o ON o.owner_id = l.account_id
             WHERE l.remaining > 0 AND (l.expires_at IS NULL OR l.expires_at > %(audit_at)s)
-            GROUP BY 1),"""
+            GROUP BY 1),
+        event_shortfalls AS (
+            SELECT g.owner_id, g.payment_type, g.chain,
+                   jsonb_build_object('shortfall', jsonb_build_object(
+                       'unit', CASE WHEN g.payment_type = %(credit)s THEN 'credits'
+                                    ELSE 'tokens' END,
+                       'chain', g.chain,
+                       'amount', {_amount_sql(f"GREATEST({required} - {available}, 0)")},
+                       'required', {_amount_sql(required)},
+                       'available', {_amount_sql(available)})) AS shortfall
+            FROM event_groups g
+            LEFT JOIN event_needs n ON n.owner_id = g.owner_id
+                 AND n.payment_type = g.payment_type AND n.chain = g.chain
+            LEFT JOIN event_credits c ON g.payment_type = %(credit)s
+                 AND c.account_id = g.owner_id
+            LEFT JOIN {_TOKEN_BALANCE} t ON g.payment_type = %(hold)s
+                 AND t.account_id = g.owner_id AND t.chain = g.chain),"""
         shortfall_join = f"""
-            LEFT JOIN event_needs n ON n.owner_id = m.owner_id AND n.payment_type = m.payment_type
-                 AND n.chain = CASE WHEN m.payment_type = %(hold)s THEN m.payment_chain
-                                    ELSE '' END
-            LEFT JOIN event_credits c ON m.payment_type = %(credit)s AND c.account_id = m.owner_id
-            LEFT JOIN {_TOKEN_BALANCE} t ON m.payment_type = %(hold)s
-                 AND t.account_id = m.owner_id AND t.chain = m.payment_chain"""
-        available = ("CASE WHEN m.payment_type = %(credit)s THEN COALESCE(c.available, 0) "
-                     "ELSE COALESCE(t.balance, 0) END")
-        required = "COALESCE(n.required, 0)"
-        shortfall = f"""CASE WHEN m.payment_type IN (%(credit)s, %(hold)s) THEN
-                jsonb_build_object('shortfall', jsonb_build_object(
-                    'unit', CASE WHEN m.payment_type = %(credit)s THEN 'credits'
-                                 ELSE 'tokens' END,
-                    'chain', CASE WHEN m.payment_type = %(hold)s THEN m.payment_chain
-                                  ELSE '' END,
-                    'amount', {_amount_sql(f"GREATEST({required} - {available}, 0)")},
-                    'required', {_amount_sql(required)},
-                    'available', {_amount_sql(available)}))
-                ELSE jsonb_build_object('shortfall', NULL) END"""
+            LEFT JOIN event_shortfalls s ON s.owner_id = m.owner_id
+                 AND s.payment_type = m.payment_type AND s.chain = {chain_of.format('m')}"""
+        shortfall = "COALESCE(s.shortfall, jsonb_build_object('shortfall', NULL))"
     return f"""{shortfall_ctes}
         announced AS (
             INSERT INTO {_EVENT} (type, schema_version, occurred_at, account_id, resource_id,

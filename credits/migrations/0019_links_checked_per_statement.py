@@ -15,11 +15,10 @@ resource's status is moved by the same statement), so a delete racing a link wai
 then finds the link; ledger entries and drains are append-only.
 The charges' delete guard of migration 0007 becomes a use of the same function.
 """
-import django.db.models.deletion
 from importlib import import_module
 
+import django.db.models.deletion
 from django.db import migrations, models
-
 
 CHECK_LINKS = """
 CREATE OR REPLACE FUNCTION credits_check_links() RETURNS trigger AS $$
