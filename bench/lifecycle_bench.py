@@ -327,8 +327,13 @@ def copy_rows(cursor, table: str, columns: list[str], rows) -> None:
 
 def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
              history_hours: int = 1) -> dict:
-    from django.db import connection
+    from django.db import connection, transaction
 
+    from credits.events import (
+        accounts_runway_low_announce,
+        lots_expiring_announce,
+        runway_lasting_after,
+    )
     from credits.partitions import charge_partitions_ensure, month_after, month_start
     from credits.selectors.lifecycle import lifecycle_settings_get
     from credits.services.lifecycle.sql import charge_hour_sql, whole_hours_between
@@ -629,6 +634,31 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
                        "%(seed)s)", {**params, "accounts": accounts, "resources": resources,
                                      "seed": seed})
 
+    # -- the previous hour's run's notices ---------------------------------------------------
+    # The data is the state after the previous hour's run (its charges, the watermark): that
+    # run also sent its notices, so this one announces only what crossed since, as an hourly
+    # run does. Sent by the service's own functions, as of an hour before T.
+    started = time.perf_counter()
+    previous = at - dt.timedelta(hours=1)
+    lots_expiring_announce(at=previous)
+    lasting_after = runway_lasting_after(previous)
+    if lasting_after is not None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            accounts_runway_low_announce(
+                cursor,
+                accounts_sql="""
+                    SELECT r.owner_id AS account_id, SUM(r.cost_credit_per_second) AS rate,
+                           COALESCE(MAX(l.lasting), 0) AS lasting
+                    FROM credits_resource r
+                    LEFT JOIN (SELECT account_id, SUM(remaining) AS lasting FROM credits_lot
+                               WHERE remaining > 0 AND (expires_at IS NULL
+                                                        OR expires_at > %(lasting_after)s)
+                               GROUP BY account_id) l ON l.account_id = r.owner_id
+                    WHERE r.status IN ('processed', 'removing') AND r.payment_type = 'credit'
+                    GROUP BY r.owner_id""",
+                lots_sql="TRUE", params={"lasting_after": lasting_after}, at=previous)
+    timings["previous_notices"] = time.perf_counter() - started
+
     # -- VACUUM ANALYZE, table by table for the progress line -------------------------------
     with connection.cursor() as cursor:
         cursor.execute("SELECT relname FROM pg_stat_user_tables ORDER BY n_live_tup DESC")
@@ -711,11 +741,13 @@ def data_summary(at: dt.datetime) -> dict:
             sizes[table] = {"rows": rows, "mib": round(size / 2 ** 20)}
         cursor.execute("SELECT pg_database_size(current_database())")
         db_mib = round(cursor.fetchone()[0] / 2 ** 20)
+        cursor.execute("SELECT type, COUNT(*) FROM credits_event GROUP BY type ORDER BY type")
+        events_before = dict(cursor.fetchall())
     return {"accounts_with_live_resources": owners, "live_credit_resources": live,
             "removing": removing, "removing_past_deadline": removing_past_deadline,
             "resource_hours_due": int(due_hours), "charged_hours_range": [min_hours, max_hours],
             "lots_past_expiry": lots_due, "credits_past_expiry": int(credits_due),
-            "tables": sizes, "database_mib": db_mib}
+            "tables": sizes, "database_mib": db_mib, "events_before": events_before}
 
 
 # --- the measured run (in its own process) -------------------------------------------------
@@ -952,7 +984,11 @@ def markdown(report: dict) -> str:
         f"deadline), {data['resource_hours_due']:,} resource-hours due, "
         f"{data['lots_past_expiry']:,} lots past expiry, "
         f"{data['tables']['credits_charge']['rows']:,} charges already made "
-        f"({data['tables']['credits_charge']['mib']:,} MiB); database "
+        f"({data['tables']['credits_charge']['mib']:,} MiB); the previous hour's run's notices "
+        f"already sent ("
+        + (", ".join(f"`{kind}` {count:,}"
+                     for kind, count in data.get("events_before", {}).items()) or "none")
+        + "); database "
         f"{data['database_mib']:,} MiB; "
         + (f"generated in {report['generation']['seconds']['total']:.0f} s."
            if report.get("generation") else "cloned from the seed."),
