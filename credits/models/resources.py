@@ -57,8 +57,11 @@ class Resource(models.Model):
     removal_reason = models.CharField(max_length=32, choices=RemovalReason.choices, blank=True)
     removing_since = models.DateTimeField(null=True, blank=True)
     delete_after = models.DateTimeField(null=True, blank=True)
+    # No index: nothing looks resources up by version but the delete of a version, and only
+    # drafts (never priced a resource) are deleted; each status change of the lifecycle would
+    # write an entry in it (`resource_item_hash_unique`).
     pricing_version = models.ForeignKey(PricingVersion, on_delete=models.PROTECT,
-                                        related_name="resources")
+                                        related_name="resources", db_index=False)
     cost_hold = ExactDecimalField(help_text="Tokens locked while the resource lives.")
     cost_stream_per_second = ExactDecimalField(help_text="Tokens per second.")
     cost_credit_per_second = ExactDecimalField(help_text="Credits per second.")
@@ -74,7 +77,11 @@ class Resource(models.Model):
         indexes = [
             models.Index(fields=["owner", "status"], name="resource_owner_status"),
             models.Index(fields=["status", "delete_after"], name="resource_status_deadline"),
-            models.Index(fields=["payment_type", "status"], name="resource_payment_status"),
+            # The network's totals of the few hold- and stream-paid resources. Credit-paid ones
+            # are left out (their totals read the lifecycle's index), so the lifecycle's status
+            # changes of a million of them write nothing here.
+            models.Index(fields=["payment_type", "status"], name="resource_payment_status",
+                         condition=~Q(payment_type=PaymentType.CREDIT)),
             # What the lifecycle reads of the live resources, in the order it walks them
             # (owner, oldest first): an index-only scan, never the wide rows.
             models.Index(fields=["owner", "created_at", "id"], name="resource_lifecycle",

@@ -5,7 +5,8 @@ run's instant, and `ResourceMeter` rows are kept only where it does not say how 
 charged (`funding.charged_hours`): one account row per run instead of one per resource.
 
 Reads the batch's live resources from `lc_res` (made by the run for its batch, with `from_hour`,
-`to_hour` (the hours ended by `metering_end`) and `per_hour`).
+`to_hour` (the hours ended by `metering_end`) and `per_hour`), and the credits each account's
+hours due ask from `lc_owner` (made by the run too).
 """
 from __future__ import annotations
 
@@ -50,10 +51,9 @@ def meter(cursor, batch: Batch) -> RunCounts:
     params = {**batch.params, "ref": batch.actor,
               "key": f"meter:run:{batch.run_id or 'dry'}:account:", "reason": METERING_REASON,
               "credit": PaymentType.CREDIT.value, "expense": EntryKind.EXPENSE.value}
+    # The accounts asked for credits: `lc_owner` (made by the run) with something due.
     temp(cursor, "lc_account", """
-        SELECT owner_id AS account_id, SUM((to_hour - from_hour) * per_hour) AS requested
-        FROM lc_res WHERE payment_type = %(credit)s AND to_hour > from_hour
-        GROUP BY owner_id HAVING SUM((to_hour - from_hour) * per_hour) > 0""", params)
+        SELECT account_id, requested FROM lc_owner WHERE requested > 0""", params)
     # Soonest-expiring lots first, non-expiring last, then oldest: each lot gives what the
     # account still needs after the lots before it, and never more than it has.
     temp(cursor, "lc_drain", f"""
@@ -93,12 +93,11 @@ def meter(cursor, batch: Batch) -> RunCounts:
               ON e.account_id = d.account_id)
         INSERT INTO {_CHARGE} (hour, resource_id, hour_index, amount_requested, amount_drained,
                                entry_id, run_id, pricing_version_id)
-        SELECT {charge_hour_sql(created_at='r.created_at', hour_index='g.hour_index')},
-               r.id, g.hour_index, r.per_hour, r.per_hour, e.id, CAST(%(run)s AS BIGINT),
-               r.pricing_version_id
-        FROM lc_res r JOIN entry e ON e.account_id = r.owner_id AND e.shortfall = 0
-        CROSS JOIN LATERAL generate_series(r.from_hour, r.to_hour - 1) AS g(hour_index)
-        WHERE r.payment_type = %(credit)s AND r.to_hour > r.from_hour
+        {_drained_whole("CROSS JOIN LATERAL (SELECT r.from_hour AS hour_index) g",
+                        "r.to_hour = r.from_hour + 1")}
+        UNION ALL
+        {_drained_whole("CROSS JOIN LATERAL generate_series(r.from_hour, r.to_hour - 1) "
+                        "AS g(hour_index)", "r.to_hour > r.from_hour + 1")}
         UNION ALL
         SELECT {charge_hour_sql(created_at='h.created_at', hour_index='h.hour_index')},
                h.id, h.hour_index, h.per_hour,
@@ -123,6 +122,17 @@ def meter(cursor, batch: Batch) -> RunCounts:
     _watermark_move(cursor, params)
     drop_temps(cursor, "lc_account", "lc_drain")
     return counts
+
+
+def _drained_whole(hours: str, due: str) -> str:
+    """The charges of the resources `due` of the accounts whose credits paid all they asked,
+    one per hour of `hours` (a relation `g(hour_index)`): most resources owe exactly one hour,
+    their charge needs no series of hours."""
+    return f"""SELECT {charge_hour_sql(created_at='r.created_at', hour_index='g.hour_index')},
+               r.id, g.hour_index, r.per_hour, r.per_hour, e.id, CAST(%(run)s AS BIGINT),
+               r.pricing_version_id
+        FROM lc_res r JOIN entry e ON e.account_id = r.owner_id AND e.shortfall = 0 {hours}
+        WHERE r.payment_type = %(credit)s AND {due}"""
 
 
 def _watermark_move(cursor, params: dict) -> None:

@@ -283,6 +283,15 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
             WHERE {in_batch('a.id')} AND r.status IN (%(processed)s, %(removing)s)""",
              {**batch.params, "processed": ResourceStatus.PROCESSED.value,
               "removing": ResourceStatus.REMOVING.value})
+        # Per account of the batch with credit-paid resources, in one pass: the credit cost per
+        # second of its live resources (fund-or-flag, the runway) and the credits its hours
+        # due ask (the meter; 0 when nothing is due).
+        temp(cursor, "lc_owner", """
+            SELECT owner_id AS account_id, SUM(cost_credit_per_second) AS rate,
+                   COALESCE(SUM((to_hour - from_hour) * per_hour)
+                            FILTER (WHERE to_hour > from_hour), 0) AS requested
+            FROM lc_res WHERE payment_type = %(credit)s GROUP BY owner_id""",
+             {"credit": PaymentType.CREDIT.value})
         if step_settings.metering_enabled:
             _timed(counts, "seconds_meter", meter, cursor, batch)
         # The batch's accounts with credit-paid resources, after the charges: their credit
@@ -293,8 +302,7 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
         temp(cursor, "lc_credit", f"""
             SELECT n.account_id, n.rate, COALESCE(b.balance, 0) AS balance,
                    COALESCE(b.lasting, 0) AS lasting
-            FROM (SELECT owner_id AS account_id, SUM(cost_credit_per_second) AS rate
-                  FROM lc_res WHERE payment_type = %(credit)s GROUP BY owner_id) n
+            FROM lc_owner n
             LEFT JOIN (SELECT account_id, SUM(remaining) AS balance,
                               SUM(remaining) FILTER (
                                   WHERE %(lasting_after)s::timestamptz IS NOT NULL
@@ -311,7 +319,7 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
         # After the batch's charges and moves, in its transaction: the runway as it now is.
         _timed(counts, "seconds_alerts", runway_alerts, cursor, batch,
                removed_ids=counts.removed_ids)
-        drop_temps(cursor, "lc_res", "lc_credit")
+        drop_temps(cursor, "lc_res", "lc_owner", "lc_credit")
         # In the batch's transaction: the row of a run killed later counts exactly the work it
         # committed (the charges that name it, a dead shard's share of its parent).
         if batch.run_id is not None:  # a dry run has no row
