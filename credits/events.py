@@ -113,7 +113,8 @@ def _meters_freeze(cursor, resource_ids: list[int], *, from_status: str,
 
 def resources_transition(cursor, *, candidates_sql: str, params: dict, from_status: str,
                          to_status: str, reason: str, actor: str, at: datetime,
-                         run_id: int | None, set_sql: str) -> list[int]:
+                         run_id: int | None, set_sql: str, needs_sql: str | None = None
+                         ) -> list[int]:
     """Move the resources selected by `candidates_sql` (ids, with `params`) that are in
     `from_status` to `to_status`, setting `set_sql` (`column = …, …` with `params`) too, with
     their audit rows: one statement, the guarded `UPDATE … WHERE status = from_status` feeding
@@ -122,13 +123,16 @@ def resources_transition(cursor, *, candidates_sql: str, params: dict, from_stat
     that is announced. Returns the ids moved, in id order. The caller holds the locks of the
     resources' accounts. The parameter names `from_status`, `to_status`, `audit_reason`,
     `audit_actor`, `audit_at`, `audit_run` and those of `_event_params` are this function's.
+    A flag's events read their owners' needs from `needs_sql` when the caller has them at hand
+    (`_events_sql`).
     """
     event_type = event_type_of(from_status=from_status, to_status=to_status)
     params = {**params, "from_status": from_status, "to_status": to_status,
               "audit_reason": reason, "audit_actor": actor, "audit_at": at, "audit_run": run_id,
               **_event_params(event_type)}
+    flagged = event_type == EventType.RESOURCE_FLAGGED
     events = "" if event_type is None else \
-        f", {_events_sql(source='moved', flagged=event_type == EventType.RESOURCE_FLAGGED)}"
+        f", {_events_sql(source='moved', flagged=flagged, needs_sql=needs_sql)}"
     cursor.execute(f"""
         WITH moved AS (
             UPDATE {_RESOURCE} SET status = %(to_status)s, {set_sql}
@@ -192,7 +196,7 @@ def _amount_sql(expression: str) -> str:
     return f"CAST({expression} AS numeric(1000, 18))::text"
 
 
-def _events_sql(*, source: str, flagged: bool) -> str:
+def _events_sql(*, source: str, flagged: bool, needs_sql: str | None = None) -> str:
     """CTEs inserting one event per row of `source` (a relation with `_MOVED_COLUMNS`, after
     the move), in resource id order, with the parameters of `_event_params` and the audit's.
     A flag's event says the owner's shortfall at that instant, as
@@ -200,35 +204,44 @@ def _events_sql(*, source: str, flagged: bool) -> str:
     one funding horizon of the cost of the owner's live credit-paid resources against its
     spendable credits; hold, the holds of its live hold-paid resources on the chain against its
     token balance there. The sums read the statement's snapshot, before the move: a flag moves
-    a resource from one live status to another, so they are the same after it."""
+    a resource from one live status to another, so they are the same after it.
+
+    `needs_sql` gives those sums where the caller has them (the lifecycle's batch), as rows
+    `(owner_id, payment_type, chain, required, available)` for at least the moved resources'
+    owners (`event_owners`); by default they are read from the resources, lots and balances."""
     shortfall_ctes = shortfall_join = ""
     shortfall = "'{}'::jsonb"
     if flagged:
         # Worked out once per owner, payment and chain of the moved resources (a flag moves
         # several of an owner's at once), then joined to each of its events.
         chain_of = "CASE WHEN {0}.payment_type = %(hold)s THEN {0}.payment_chain ELSE '' END"
-        available = ("CASE WHEN g.payment_type = %(credit)s THEN COALESCE(c.available, 0) "
-                     "ELSE COALESCE(t.balance, 0) END")
+        needs_sql = needs_sql or f"""
+            SELECT r.owner_id, r.payment_type, {chain_of.format('r')} AS chain,
+                   SUM(CASE WHEN r.payment_type = %(credit)s
+                            THEN r.cost_credit_per_second * %(horizon_seconds)s
+                            ELSE r.cost_hold END) AS required,
+                   MAX(CASE WHEN r.payment_type = %(credit)s THEN COALESCE(c.available, 0)
+                            ELSE COALESCE(t.balance, 0) END) AS available
+            FROM {_RESOURCE} r JOIN event_owners o ON o.owner_id = r.owner_id
+            LEFT JOIN (SELECT l.account_id, SUM(l.remaining) AS available
+                       FROM {_LOT} l JOIN event_owners o ON o.owner_id = l.account_id
+                       WHERE l.remaining > 0
+                         AND (l.expires_at IS NULL OR l.expires_at > %(audit_at)s)
+                       GROUP BY 1) c ON r.payment_type = %(credit)s
+                 AND c.account_id = r.owner_id
+            LEFT JOIN {_TOKEN_BALANCE} t ON r.payment_type = %(hold)s
+                 AND t.account_id = r.owner_id AND t.chain = r.payment_chain
+            WHERE r.status = ANY(%(live_statuses)s)
+              AND r.payment_type IN (%(credit)s, %(hold)s)
+            GROUP BY 1, 2, 3"""
         required = "COALESCE(n.required, 0)"
+        available = "COALESCE(n.available, 0)"
         shortfall_ctes = f"""
         event_groups AS (
             SELECT DISTINCT m.owner_id, m.payment_type, {chain_of.format('m')} AS chain
             FROM {source} m WHERE m.payment_type IN (%(credit)s, %(hold)s)),
         event_owners AS (SELECT DISTINCT owner_id FROM event_groups),
-        event_needs AS (
-            SELECT r.owner_id, r.payment_type, {chain_of.format('r')} AS chain,
-                   SUM(CASE WHEN r.payment_type = %(credit)s
-                            THEN r.cost_credit_per_second * %(horizon_seconds)s
-                            ELSE r.cost_hold END) AS required
-            FROM {_RESOURCE} r JOIN event_owners o ON o.owner_id = r.owner_id
-            WHERE r.status = ANY(%(live_statuses)s)
-              AND r.payment_type IN (%(credit)s, %(hold)s)
-            GROUP BY 1, 2, 3),
-        event_credits AS (
-            SELECT l.account_id, SUM(l.remaining) AS available
-            FROM {_LOT} l JOIN event_owners o ON o.owner_id = l.account_id
-            WHERE l.remaining > 0 AND (l.expires_at IS NULL OR l.expires_at > %(audit_at)s)
-            GROUP BY 1),
+        event_needs AS ({needs_sql}),
         event_shortfalls AS (
             SELECT g.owner_id, g.payment_type, g.chain,
                    jsonb_build_object('shortfall', jsonb_build_object(
@@ -240,11 +253,7 @@ def _events_sql(*, source: str, flagged: bool) -> str:
                        'available', {_amount_sql(available)})) AS shortfall
             FROM event_groups g
             LEFT JOIN event_needs n ON n.owner_id = g.owner_id
-                 AND n.payment_type = g.payment_type AND n.chain = g.chain
-            LEFT JOIN event_credits c ON g.payment_type = %(credit)s
-                 AND c.account_id = g.owner_id
-            LEFT JOIN {_TOKEN_BALANCE} t ON g.payment_type = %(hold)s
-                 AND t.account_id = g.owner_id AND t.chain = g.chain),"""
+                 AND n.payment_type = g.payment_type AND n.chain = g.chain),"""
         shortfall_join = f"""
             LEFT JOIN event_shortfalls s ON s.owner_id = m.owner_id
                  AND s.payment_type = m.payment_type AND s.chain = {chain_of.format('m')}"""
