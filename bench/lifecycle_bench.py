@@ -752,6 +752,23 @@ def data_summary(at: dt.datetime) -> dict:
             "tables": sizes, "database_mib": db_mib, "events_before": events_before}
 
 
+def prewarm(pg: dict, db_name: str) -> int:
+    """Load the service's tables and indexes into PostgreSQL's buffer cache, as an hourly run
+    finds them (the previous hour's run and the API read them; a clone of the seed starts with
+    none of its pages there, and the limit's freshly written tables start with all of theirs).
+    Returns the MiB loaded."""
+    loaded = psql(pg, """
+        CREATE EXTENSION IF NOT EXISTS pg_prewarm;
+        SELECT COALESCE(SUM(pg_prewarm(c.oid)), 0) * current_setting('block_size')::bigint
+               / 1048576
+        FROM pg_class c
+        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i')
+          AND c.relname LIKE 'credits%'""", database=db_name)
+    mib = round(float(loaded.strip().splitlines()[-1]))
+    log(f"prewarmed {mib:,} MiB of the service's tables and indexes")
+    return mib
+
+
 # --- the measured run (in its own process) -------------------------------------------------
 
 class RssSampler(threading.Thread):
@@ -993,7 +1010,12 @@ def markdown(report: dict) -> str:
         + "); database "
         f"{data['database_mib']:,} MiB; "
         + (f"generated in {report['generation']['seconds']['total']:.0f} s."
-           if report.get("generation") else "cloned from the seed."),
+           if report.get("generation") else "cloned from the seed.")
+        + (f" Before the run, its tables and indexes were loaded into PostgreSQL's buffer "
+           f"cache ({report['prewarmed_mib']:,} MiB, `pg_prewarm`), as an hourly run finds them."
+           if report.get("prewarmed_mib") is not None
+           else " The run starts with none of its pages in PostgreSQL's buffer cache "
+                "(`--no-prewarm`)."),
         "",
         *([f"Run as {len(run['shards'])} shards at once, one process each (as "
            f"`LIFECYCLE_SHARDS={len(run['shards'])}` on as many Celery workers): shards took "
@@ -1092,6 +1114,9 @@ def main() -> int:
     parser.add_argument("--limit-sql", type=Path, default=LIMIT_SQL,
                         help="the hand-written limit, run beside the lifecycle in the same bench "
                              "(default: ../shared/bench/lifecycle_limit.sql)")
+    parser.add_argument("--no-prewarm", action="store_true",
+                        help="start the run with none of the service's pages in PostgreSQL's "
+                             "buffer cache (default: loaded first, as an hourly run finds them)")
     parser.add_argument("--no-limit", action="store_true",
                         help="do not run the hand-written limit")
     parser.add_argument("--history-hours", type=int, default=1,
@@ -1149,6 +1174,7 @@ def main() -> int:
             log(f"saved the data as {seed_db} (drop it with: psql -h {pg['host']} -p "
                 f"{pg['port']} -U postgres -c 'DROP DATABASE {seed_db}')")
 
+        prewarmed_mib = None if args.no_prewarm else prewarm(pg, args.db)
         load_before = load_average()
         if load_before[0] > 0.5:
             log(f"warning: load average {load_before[0]:.2f} before the run; other processes "
@@ -1192,6 +1218,7 @@ def main() -> int:
         "as_of": at.isoformat(),
         "generation": generation,
         "data": data,
+        "prewarmed_mib": prewarmed_mib,
         **measured,
         "target": {"seconds": TARGET_SECONDS, "tolerated_seconds": TOLERATED_SECONDS,
                    "memory_mb": TARGET_MEMORY_MB},
