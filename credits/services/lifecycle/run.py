@@ -311,8 +311,7 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
                        FROM {_LOT} WHERE {in_batch('account_id')} AND remaining > 0
                          AND (expires_at IS NULL OR expires_at > %(now)s)
                        GROUP BY account_id) b ON b.account_id = n.account_id""",
-             {**batch.params, "credit": PaymentType.CREDIT.value,
-              "lasting_after": lasting_after})
+             {**batch.params, "lasting_after": lasting_after})
         _timed(counts, "seconds_fund_or_flag", fund_or_flag, cursor, batch,
                grace=step_settings.grace, horizon_seconds=step_settings.horizon_seconds)
         _timed(counts, "seconds_finalise", finalise, cursor, batch)
