@@ -753,17 +753,23 @@ def data_summary(at: dt.datetime) -> dict:
 
 
 def prewarm(pg: dict, db_name: str) -> int:
-    """Load the service's tables and indexes into PostgreSQL's buffer cache, as an hourly run
-    finds them (the previous hour's run and the API read them; a clone of the seed starts with
-    none of its pages there, and the limit's freshly written tables start with all of theirs).
-    Returns the MiB loaded."""
+    """Load the service's tables and their indexes into PostgreSQL's buffer cache, as an hourly
+    run finds them (the previous hour's run and the API read them; a clone of the seed starts
+    with none of its pages there, and the limit's freshly written tables start with all of
+    theirs). Not the charges: a run only appends to them, and their history (gigabytes with
+    `--history-hours`) is nothing an hourly run keeps in memory. Returns the MiB loaded."""
     loaded = psql(pg, """
         CREATE EXTENSION IF NOT EXISTS pg_prewarm;
-        SELECT COALESCE(SUM(pg_prewarm(c.oid)), 0) * current_setting('block_size')::bigint
+        WITH service AS (
+            SELECT c.oid FROM pg_class c
+            WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+              AND c.relname LIKE 'credits%' AND c.relname NOT LIKE 'credits_charge%')
+        SELECT COALESCE(SUM(pg_prewarm(oid)), 0) * current_setting('block_size')::bigint
                / 1048576
-        FROM pg_class c
-        WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i')
-          AND c.relname LIKE 'credits%'""", database=db_name)
+        FROM (SELECT oid FROM service
+              UNION ALL
+              SELECT i.indexrelid FROM pg_index i JOIN service s ON s.oid = i.indrelid) r""",
+                  database=db_name)
     mib = round(float(loaded.strip().splitlines()[-1]))
     log(f"prewarmed {mib:,} MiB of the service's tables and indexes")
     return mib
@@ -1011,8 +1017,9 @@ def markdown(report: dict) -> str:
         f"{data['database_mib']:,} MiB; "
         + (f"generated in {report['generation']['seconds']['total']:.0f} s."
            if report.get("generation") else "cloned from the seed.")
-        + (f" Before the run, its tables and indexes were loaded into PostgreSQL's buffer "
-           f"cache ({report['prewarmed_mib']:,} MiB, `pg_prewarm`), as an hourly run finds them."
+        + (f" Before the run, the service's tables and indexes but the charges were loaded "
+           f"into PostgreSQL's buffer cache ({report['prewarmed_mib']:,} MiB, `pg_prewarm`), "
+           f"as an hourly run finds them."
            if report.get("prewarmed_mib") is not None
            else " The run starts with none of its pages in PostgreSQL's buffer cache "
                 "(`--no-prewarm`)."),
