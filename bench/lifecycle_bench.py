@@ -1054,7 +1054,7 @@ def markdown(report: dict) -> str:
         f"RSS {mem['rss_before_run_mib']:.0f} MiB before the run, {mem['rss_sampled_max_mib']:.0f}"
         f" MiB at most; target < {TARGET_MEMORY_MB} MB). SQL statements: "
         f"{run['statements']:,}; {run['commits']} commits took {run['seconds_in_commits']:.1f} s "
-        f"(the batches' deferred foreign-key checks run there; part of \"other\"). CPU used "
+        f"(part of \"other\"). CPU used "
         f"during the run: PostgreSQL backend {run['cpu']['postgres_backend_seconds']} s, "
         f"Python {run['cpu']['python_seconds']} s (the rest of the wall time is waiting: I/O, "
         f"or the CPUs busy with other work).",
