@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from credits.models import Account, ApiKey, ApiKeyScope
 from tests.credits.repricing_scenario import seed
+from tests.credits.webhook_receiver import receiver  # noqa: F401 (a fixture: the webhook tests')
 
 ADDRESS = "0x9319Ad3B7A8E0eE24f2E639c40D8eD124C5520Ba"
 OTHER_ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"

@@ -12,7 +12,7 @@ from credits.services.operator import resource_extend_grace
 from credits.services.webhooks import webhook_endpoint_create, webhooks_pump
 from tests.credits.conftest import ADDRESS, OTHER_ADDRESS, T0
 from tests.credits.test_lifecycle import E1_PER_HOUR, HOUR, grant, register, run
-from tests.credits.webhook_receiver import start_receiver, wait_for
+from tests.credits.webhook_receiver import wait_for
 
 # The feed and the deliveries follow only committed events: the tests commit theirs.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,15 +28,6 @@ def _settings(settings, default_version):
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True  # the receiver is on 127.0.0.1
     settings.EVENTS_RUNWAY_LOW_HOURS = [48, 24]
     settings.EVENTS_CREDITS_EXPIRING_DAYS = 7
-
-
-@pytest.fixture
-def receiver():
-    receiver, server = start_receiver()
-    yield receiver
-    receiver.release.set()
-    server.shutdown()
-    server.server_close()
 
 
 def alerts_happen() -> None:

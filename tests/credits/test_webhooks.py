@@ -52,15 +52,6 @@ def _settings(settings, default_version):
     settings.WEBHOOK_LEASE_SECONDS = 30
 
 
-@pytest.fixture
-def receiver():
-    receiver, server = start_receiver()
-    yield receiver
-    receiver.release.set()
-    server.shutdown()
-    server.server_close()
-
-
 def endpoint_for(receiver, **options):
     endpoint, secret = webhook_endpoint_create(url=receiver.url, actor="test", **options)
     return endpoint, secret

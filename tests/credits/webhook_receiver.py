@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 
 @dataclass
 class Received:
@@ -76,3 +78,13 @@ def wait_for(predicate, *, timeout: float = 120, what: str = "the condition"):
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+@pytest.fixture
+def receiver():
+    """A receiver running for the test, stopped after it (a request left hanging is released)."""
+    receiver, server = start_receiver()
+    yield receiver
+    receiver.release.set()
+    server.shutdown()
+    server.server_close()
