@@ -1,6 +1,6 @@
 """The links the hourly run writes by the hundred thousand (ledger entries, lot drains, status
 changes) carry no database foreign key: triggers check each statement's new rows at once and
-refuse to delete a row that is named (migration 0018). What a foreign key refused, they refuse."""
+refuse to delete a row that is named (migration 0019). What a foreign key refused, they refuse."""
 import pytest
 from django.db import IntegrityError, connection, transaction
 
