@@ -75,7 +75,9 @@ def meter(cursor, batch: Batch) -> RunCounts:
     # charge per (resource, hour), oldest resource first; the account's drained credits are
     # allotted to its charges in that order, so a shortfall lands on the newest hours. Only
     # the accounts that fell short need that running sum: every charge of the others is
-    # drained whole.
+    # drained whole. The charges go in in the order of their primary key (hour, resource): each
+    # page of the hour's index is then written by one run of inserts rather than at random
+    # (0.6 s at a million; two shards' runs no longer take turns on the same pages).
     cursor.execute(f"""
         WITH entry AS (
             INSERT INTO {_LEDGER_ENTRY} (account_id, kind, amount, amount_requested, shortfall,
@@ -93,6 +95,7 @@ def meter(cursor, batch: Batch) -> RunCounts:
               ON e.account_id = d.account_id)
         INSERT INTO {_CHARGE} (hour, resource_id, hour_index, amount_requested, amount_drained,
                                entry_id, run_id, pricing_version_id)
+        SELECT * FROM (
         {_drained_whole("CROSS JOIN LATERAL (SELECT r.from_hour AS hour_index) g",
                         "r.to_hour = r.from_hour + 1")}
         UNION ALL
@@ -112,7 +115,8 @@ def meter(cursor, batch: Batch) -> RunCounts:
                      - r.per_hour AS before_charge
               FROM lc_res r JOIN entry e ON e.account_id = r.owner_id AND e.shortfall > 0
               CROSS JOIN LATERAL generate_series(r.from_hour, r.to_hour - 1) AS g(hour_index)
-              WHERE r.payment_type = %(credit)s AND r.to_hour > r.from_hour) h""", params)
+              WHERE r.payment_type = %(credit)s AND r.to_hour > r.from_hour) h
+        ) c ORDER BY 1, 2""", params)
     counts.charges = cursor.rowcount
     cursor.execute("SELECT (SELECT COALESCE(SUM(requested), 0) FROM lc_account), "
                    "(SELECT COALESCE(SUM(amount), 0) FROM lc_drain)")
