@@ -336,6 +336,7 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
         lots_expiring_announce,
         runway_lasting_after,
     )
+    from credits.funding import lot_spendable_sql
     from credits.partitions import charge_partitions_ensure, month_after, month_start
     from credits.selectors.lifecycle import lifecycle_settings_get
     from credits.services.lifecycle.sql import charge_hour_sql, whole_hours_between
@@ -648,13 +649,12 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
         with transaction.atomic(), connection.cursor() as cursor:
             accounts_runway_low_announce(
                 cursor,
-                accounts_sql="""
+                accounts_sql=f"""
                     SELECT r.owner_id AS account_id, SUM(r.cost_credit_per_second) AS rate,
                            COALESCE(MAX(l.lasting), 0) AS lasting
                     FROM credits_resource r
                     LEFT JOIN (SELECT account_id, SUM(remaining) AS lasting FROM credits_lot
-                               WHERE remaining > 0 AND (expires_at IS NULL
-                                                        OR expires_at > %(lasting_after)s)
+                               WHERE {lot_spendable_sql(at='%(lasting_after)s')}
                                GROUP BY account_id) l ON l.account_id = r.owner_id
                     WHERE r.status IN ('processed', 'removing') AND r.payment_type = 'credit'
                     GROUP BY r.owner_id""",

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from pricing.costs import HOUR_SECONDS
 from pricing.enums import PaymentType
 
+from .funding import lot_spendable_sql
 from .models import (
     LIVE_STATUSES,
     Account,
@@ -225,8 +226,7 @@ def _events_sql(*, source: str, flagged: bool, needs_sql: str | None = None) -> 
             FROM {_RESOURCE} r JOIN event_owners o ON o.owner_id = r.owner_id
             LEFT JOIN (SELECT l.account_id, SUM(l.remaining) AS available
                        FROM {_LOT} l JOIN event_owners o ON o.owner_id = l.account_id
-                       WHERE l.remaining > 0
-                         AND (l.expires_at IS NULL OR l.expires_at > %(audit_at)s)
+                       WHERE {lot_spendable_sql(lot='l', at='%(audit_at)s')}
                        GROUP BY 1) c ON r.payment_type = %(credit)s
                  AND c.account_id = r.owner_id
             LEFT JOIN {_TOKEN_BALANCE} t ON r.payment_type = %(hold)s
@@ -368,8 +368,7 @@ def accounts_runway_low_announce(cursor, *, accounts_sql: str, lots_sql: str, pa
                    COALESCE(SUM(l.remaining), 0) AS balance, {runway} AS hours
             FROM candidate c
             LEFT JOIN {_LOT} l ON {lots_sql} AND l.account_id = c.account_id
-                 AND l.remaining > 0
-                 AND (l.expires_at IS NULL OR l.expires_at > %(runway_at)s)
+                 AND {lot_spendable_sql(lot='l', at='%(runway_at)s')}
             GROUP BY c.account_id, c.rate, c.address, c.announced),
         crossed AS (
             SELECT w.*, (SELECT min(t) FROM unnest(CAST(%(thresholds)s AS integer[])) AS t

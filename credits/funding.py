@@ -35,8 +35,16 @@ LotT = TypeVar("LotT")
 def lot_spendable(*, remaining: int, expires_at: datetime | None, at: datetime) -> bool:
     """A lot counts at `at` while it has credits left and never expires or expires after `at`
     (a lot expiring exactly at `at` no longer counts). `Lot.objects.spendable(at)` is the query
-    form of this rule."""
+    form of this rule, `lot_spendable_sql` its SQL form."""
     return remaining > 0 and (expires_at is None or expires_at > at)
+
+
+def lot_spendable_sql(*, at: str, lot: str = "") -> str:
+    """`lot_spendable` as an SQL condition on the lots aliased `lot` (none: bare columns) at the
+    SQL instant `at` (a parameter or a column)."""
+    prefix = f"{lot}." if lot else ""
+    return (f"{prefix}remaining > 0 "
+            f"AND ({prefix}expires_at IS NULL OR {prefix}expires_at > {at})")
 
 
 def drain_order_key(*, expires_at: datetime | None, created_at: datetime,

@@ -26,6 +26,7 @@ from pricing.enums import PaymentType
 from pricing.fields import exact_sum_by
 
 from ..cursors import cursor_encode
+from ..funding import lot_spendable_sql
 from ..models import (
     LIVE_STATUSES,
     METERING_REASON,
@@ -93,8 +94,7 @@ def account_runway_hours(*, account: Account, at: datetime | None = None,
             SELECT {runway_hours_sql(credits='remaining', rate='%(rate)s',
                                      expires_at='expires_at', at='%(at)s')}
             FROM {Lot._meta.db_table}
-            WHERE account_id = %(account)s AND remaining > 0
-              AND (expires_at IS NULL OR expires_at > %(at)s)""",
+            WHERE account_id = %(account)s AND {lot_spendable_sql(at='%(at)s')}""",
                        {"rate": rate_per_second, "at": at, "account": account.pk})
         return cursor.fetchone()[0]
 
@@ -266,8 +266,8 @@ def _account_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
         LEFT JOIN (SELECT account_id, sum(amount) AS total FROM credits_ledgerentry
                    WHERE id > %(entry)s GROUP BY account_id) n ON n.account_id = a.id
         LEFT JOIN (SELECT account_id,
-                          sum(remaining) FILTER (WHERE remaining > 0 AND (expires_at IS NULL
-                                                 OR expires_at > %(at)s)) AS balance,
+                          sum(remaining) FILTER (
+                              WHERE {lot_spendable_sql(at='%(at)s')}) AS balance,
                           sum(remaining) FILTER (WHERE expires_at <= %(at)s) AS pending
                    FROM credits_lot GROUP BY account_id) l ON l.account_id = a.id
         WHERE COALESCE(l.balance, 0)

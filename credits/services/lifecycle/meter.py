@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pricing.enums import PaymentType
 
+from ...funding import lot_spendable_sql
 from ...models import (
     METERING_REASON,
     Account,
@@ -65,8 +66,8 @@ def meter(cursor, batch: Batch) -> RunCounts:
                          ORDER BY (l.expires_at IS NULL), l.expires_at, l.created_at, l.id
                          ROWS UNBOUNDED PRECEDING) - l.remaining AS before_lot
               FROM {_LOT} l JOIN lc_account a ON a.account_id = l.account_id
-              WHERE {in_batch('l.account_id')} AND l.remaining > 0
-                AND (l.expires_at IS NULL OR l.expires_at > %(now)s)) s
+              WHERE {in_batch('l.account_id')}
+                AND {lot_spendable_sql(lot='l', at='%(now)s')}) s
         WHERE requested > before_lot""", params)
     cursor.execute(f"""
         UPDATE {_LOT} SET remaining = {_LOT}.remaining - d.amount

@@ -23,6 +23,7 @@ from pricing.costs import HOUR_SECONDS
 from pricing.enums import PaymentType
 
 from ...events import lifecycle_run_finished, runway_lasting_after
+from ...funding import lot_spendable_sql
 from ...locks import (
     accounts_lock_ids,
     lifecycle_lock,
@@ -308,8 +309,8 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
                                   WHERE %(lasting_after)s::timestamptz IS NOT NULL
                                     AND (expires_at IS NULL
                                          OR expires_at > %(lasting_after)s)) AS lasting
-                       FROM {_LOT} WHERE {in_batch('account_id')} AND remaining > 0
-                         AND (expires_at IS NULL OR expires_at > %(now)s)
+                       FROM {_LOT} WHERE {in_batch('account_id')}
+                         AND {lot_spendable_sql(at='%(now)s')}
                        GROUP BY account_id) b ON b.account_id = n.account_id""",
              {**batch.params, "lasting_after": lasting_after})
         _timed(counts, "seconds_fund_or_flag", fund_or_flag, cursor, batch,
