@@ -573,13 +573,15 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
         while months[-1] < month_start(at):
             months.append(month_after(months[-1]))
         charge_partitions_ensure(months)
-        progress = Progress(f"charges of the previous {history_hours} h", resources)
-        for low, high in chunks(1, resources, chunk_count):
+        # In chunks of accounts, in key order (hour, account, resource), as the runs append.
+        progress = Progress(f"charges of the previous {history_hours} h", accounts,
+                            unit="accounts")
+        for low, high in chunks(1, accounts, chunk_count):
             cursor.execute(f"""
-                INSERT INTO credits_charge (hour, resource_id, hour_index, amount_requested,
-                    amount_drained, entry_id, run_id, pricing_version_id)
+                INSERT INTO credits_charge (hour, account_id, resource_id, hour_index,
+                    amount_requested, amount_drained, entry_id, run_id, pricing_version_id)
                 SELECT {charge_hour_sql(created_at='r.created_at', hour_index='g.k')},
-                       r.id, g.k, ROUND(r.cost_credit_per_second * 3600),
+                       r.owner_id, r.id, g.k, ROUND(r.cost_credit_per_second * 3600),
                        ROUND(r.cost_credit_per_second * 3600),
                        CASE WHEN g.k = {charged} - 1 THEN 4 * r.owner_id
                             ELSE 4 * %(accounts)s + r.owner_id END,
@@ -587,8 +589,8 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
                 FROM credits_resource r
                 CROSS JOIN LATERAL generate_series(GREATEST(0, {charged} - %(history)s),
                                                    {charged} - 1) AS g(k)
-                WHERE r.id BETWEEN %(low)s AND %(high)s
-                ORDER BY 1, 2""", {**params, "low": low, "high": high, "accounts": accounts,
+                WHERE r.owner_id BETWEEN %(low)s AND %(high)s
+                ORDER BY 1, 2, 3""", {**params, "low": low, "high": high, "accounts": accounts,
                                    "history": history_hours})
             progress.update(high)
         if history_hours > 1:

@@ -226,8 +226,8 @@ def ledger_drifts(*, at: datetime | None = None, base: CheckBase = FULL_AUDIT,
     drains (an expiry is a drain), on its entry's account. Per entry: credits in = the lots it
     opened, debits = the pieces drained, on the entry's own account. Per transfer: out = in.
     Per metering entry (effective from `charges_retired_until` on): its charges add up to it.
-    Per charge: its resource, entry, run and pricing version exist, and the resource is the
-    entry's account's.
+    Per charge: its resource, entry, run and pricing version exist, and its account is the
+    resource's owner and the entry's account.
 
     With a `base` (an incremental check), the rows up to it are taken as checked: their sums
     come from the base's totals, and only what was appended after it is read, with every
@@ -406,12 +406,12 @@ def _charge_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
     # metering entry effective before `charges_retired_until` lost charges to retention (their
     # sums live on in `ResourceUsage` and `ChargeRollup`): it is not compared with its charges.
     drifts = []
-    for (hour_index, resource, entry, no_resource, no_entry, no_run, no_version, owner,
-         account) in _rows(cursor, """
+    for (hour_index, resource, entry, no_resource, no_entry, no_run, no_version, charged,
+         owner, account) in _rows(cursor, """
             WITH broken AS MATERIALIZED (  -- hash joins over all, not a loop in key order
                 SELECT c.hour, c.hour_index, c.resource_id, c.entry_id, r.id IS NULL,
                        e.id IS NULL, c.run_id IS NOT NULL AND n.id IS NULL, v.id IS NULL,
-                       r.owner_id, e.account_id
+                       c.account_id, r.owner_id, e.account_id
                 FROM credits_charge c
                 LEFT JOIN credits_resource r ON r.id = c.resource_id
                 LEFT JOIN credits_ledgerentry e ON e.id = c.entry_id AND e.id > %(entry)s
@@ -419,11 +419,12 @@ def _charge_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
                 LEFT JOIN pricing_pricingversion v ON v.id = c.pricing_version_id
                 WHERE c.entry_id > %(entry)s
                   AND (r.id IS NULL OR e.id IS NULL OR (c.run_id IS NOT NULL AND n.id IS NULL)
-                       OR v.id IS NULL OR r.owner_id <> e.account_id))
+                       OR v.id IS NULL OR c.account_id <> r.owner_id
+                       OR c.account_id <> e.account_id))
             SELECT hour_index, resource_id, entry_id, no_resource, no_entry, no_run, no_version,
-                   owner_id, account_id
+                   charged_id, owner_id, account_id
             FROM broken AS b(hour, hour_index, resource_id, entry_id, no_resource, no_entry,
-                             no_run, no_version, owner_id, account_id)
+                             no_run, no_version, charged_id, owner_id, account_id)
             ORDER BY hour, resource_id LIMIT 1000""", params):
         charge = f"of resource {resource} hour {hour_index}"
         missing = [name for name, gone in (("resource", no_resource), ("entry", no_entry),
@@ -432,8 +433,8 @@ def _charge_drifts(cursor, params: dict, base: CheckBase) -> list[Drift]:
         drifts.append(Drift(
             account=None,
             what=(f"charge {charge}: its {', '.join(missing)} does not exist" if missing
-                  else f"charge {charge}: the resource is account {owner}'s, its "
-                       f"entry {entry} is account {account}'s"),
+                  else f"charge {charge} of account {charged}: the resource is account "
+                       f"{owner}'s, its entry {entry} is account {account}'s"),
             expected=0, found=1))
     drifts += [Drift(account=address,
                      what=f"metering entry {entry}: its charges (drained, requested) vs "

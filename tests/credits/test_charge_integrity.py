@@ -49,8 +49,8 @@ def test_charges_are_append_only(charged, statement):
 
 
 def test_a_resource_with_charges_cannot_be_deleted_even_in_sql(charged):
-    with pytest.raises(IntegrityError, match="is named by credits_charge.resource_id"), transaction.atomic(), \
-            connection.cursor() as cursor:
+    with pytest.raises(IntegrityError, match="is named by credits_charge.resource_id"), \
+            transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM credits_resource WHERE id = %s", [charged.pk])
     assert Resource.objects.filter(pk=charged.pk).exists()
 
@@ -78,7 +78,8 @@ def _insert_charge(**values):
 
 def test_check_ledger_finds_a_charge_whose_links_are_broken(charged):
     good = Charge.objects.filter(resource=charged).order_by("hour_index").first()
-    _insert_charge(hour=good.hour, resource_id=charged.pk + 1000, hour_index=0,
+    _insert_charge(hour=good.hour, account_id=good.account_id, resource_id=charged.pk + 1000,
+                   hour_index=0,
                    amount_requested=0, amount_drained=0, entry_id=good.entry_id, run_id=None,
                    pricing_version_id=good.pricing_version_id)
 
@@ -90,10 +91,50 @@ def test_check_ledger_finds_a_charge_whose_links_are_broken(charged):
         call_command("check_ledger", at=(T0 + 3 * HOUR).isoformat())
 
 
+def test_check_ledger_finds_a_charge_of_another_account_than_its_resources_owner(
+        charged, other_account):
+    # The key (hour, account, resource) is unique per resource-hour only while every charge
+    # names its resource's owner: a charge that does not is a drift.
+    other = other_account
+    good = Charge.objects.filter(resource=charged).order_by("hour_index").first()
+    _insert_charge(hour=good.hour, account_id=other.pk, resource_id=charged.pk,
+                   hour_index=good.hour_index, amount_requested=0, amount_drained=0,
+                   entry_id=good.entry_id, run_id=None,
+                   pricing_version_id=good.pricing_version_id)
+
+    drifts = ledger_drifts(at=T0 + 3 * HOUR)
+
+    assert [drift.what for drift in drifts] == [
+        f"charge of resource {charged.pk} hour {good.hour_index} of account {other.pk}: the "
+        f"resource is account {charged.owner_id}'s, its entry {good.entry_id} is account "
+        f"{charged.owner_id}'s"]
+
+
+def test_a_resource_cannot_change_owner_even_in_sql(charged, other_account):
+    other = other_account
+    with pytest.raises(IntegrityError, match="cannot change owner"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute("UPDATE credits_resource SET owner_id = %s WHERE id = %s",
+                       [other.pk, charged.pk])
+    charged.refresh_from_db()
+    assert charged.owner_id != other.pk
+    # the ORM's save writes the owner again, unchanged: allowed
+    charged.save()
+
+
+def test_a_charge_of_a_resource_hour_is_refused_twice(charged):
+    good = Charge.objects.filter(resource=charged).order_by("hour_index").first()
+    with pytest.raises(IntegrityError, match="credits_charge.*pkey"), transaction.atomic():
+        _insert_charge(hour=good.hour, account_id=good.account_id, resource_id=charged.pk,
+                       hour_index=good.hour_index, amount_requested=0, amount_drained=0,
+                       entry_id=good.entry_id, run_id=None,
+                       pricing_version_id=good.pricing_version_id)
+
+
 def test_check_ledger_finds_charges_that_do_not_add_up_to_their_entry(charged):
     good = Charge.objects.filter(resource=charged).order_by("hour_index").first()
-    _insert_charge(hour=hour_of_charge(charged.created_at, 99), resource_id=charged.pk,
-                   hour_index=99, amount_requested=E1_PER_HOUR,
+    _insert_charge(hour=hour_of_charge(charged.created_at, 99), account_id=charged.owner_id,
+                   resource_id=charged.pk, hour_index=99, amount_requested=E1_PER_HOUR,
                    amount_drained=E1_PER_HOUR, entry_id=good.entry_id, run_id=good.run_id,
                    pricing_version_id=good.pricing_version_id)
 
