@@ -79,9 +79,8 @@ def _insert_charge(**values):
 def test_check_ledger_finds_a_charge_whose_links_are_broken(charged):
     good = Charge.objects.filter(resource=charged).order_by("hour_index").first()
     _insert_charge(hour=good.hour, account_id=good.account_id, resource_id=charged.pk + 1000,
-                   hour_index=0,
-                   amount_requested=0, amount_drained=0, entry_id=good.entry_id, run_id=None,
-                   pricing_version_id=good.pricing_version_id)
+                   hour_index=0, amount_requested=0, amount_drained=0, entry_id=good.entry_id,
+                   run_id=None, pricing_version_id=good.pricing_version_id)
 
     drifts = ledger_drifts(at=T0 + 3 * HOUR)
 

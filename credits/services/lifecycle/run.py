@@ -307,8 +307,8 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
             LEFT JOIN (SELECT account_id, SUM(remaining) AS balance,
                               SUM(remaining) FILTER (
                                   WHERE %(lasting_after)s::timestamptz IS NOT NULL
-                                    AND (expires_at IS NULL
-                                         OR expires_at > %(lasting_after)s)) AS lasting
+                                    AND {lot_spendable_sql(at='%(lasting_after)s')}
+                              ) AS lasting
                        FROM {_LOT} WHERE {in_batch('account_id')}
                          AND {lot_spendable_sql(at='%(now)s')}
                        GROUP BY account_id) b ON b.account_id = n.account_id""",
