@@ -754,6 +754,12 @@ def data_summary(at: dt.datetime) -> dict:
             "tables": sizes, "database_mib": db_mib, "events_before": events_before}
 
 
+# A database copied file by file (between two checkpoints), not block by block through the
+# buffer cache and the WAL (PostgreSQL 15+'s default): a 2.5 GB copy in the WAL made a
+# checkpoint start during one of the next runs, writing gigabytes while it was measured.
+CLONE = "STRATEGY FILE_COPY"
+
+
 def prewarm(pg: dict, db_name: str) -> int:
     """Load the service's tables and their indexes into PostgreSQL's buffer cache, as an hourly
     run finds them (the previous hour's run and the API read them; a clone of the seed starts
@@ -1150,7 +1156,7 @@ def main() -> int:
         drop_database(pg, args.db)
         if args.from_seed:
             log(f"cloning {seed_db} into {args.db}")
-            psql(pg, f'CREATE DATABASE "{args.db}" TEMPLATE "{seed_db}"')
+            psql(pg, f'CREATE DATABASE "{args.db}" TEMPLATE "{seed_db}" {CLONE}')
             django_setup(env)
             from django.db import connection
 
@@ -1179,11 +1185,14 @@ def main() -> int:
         connection.close()
         if args.save_seed and not args.from_seed:
             drop_database(pg, seed_db)
-            psql(pg, f'CREATE DATABASE "{seed_db}" TEMPLATE "{args.db}"')
+            psql(pg, f'CREATE DATABASE "{seed_db}" TEMPLATE "{args.db}" {CLONE}')
             log(f"saved the data as {seed_db} (drop it with: psql -h {pg['host']} -p "
                 f"{pg['port']} -U postgres -c 'DROP DATABASE {seed_db}')")
 
         prewarmed_mib = None if args.no_prewarm else prewarm(pg, args.db)
+        # The set-up's writes (the generation) on disk before the run, not by a checkpoint
+        # during it.
+        psql(pg, "CHECKPOINT")
         load_before = load_average()
         if load_before[0] > 0.5:
             log(f"warning: load average {load_before[0]:.2f} before the run; other processes "

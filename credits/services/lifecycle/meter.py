@@ -69,9 +69,13 @@ def meter(cursor, batch: Batch) -> RunCounts:
               WHERE {in_batch('l.account_id')}
                 AND {lot_spendable_sql(lot='l', at='%(now)s')}) s
         WHERE requested > before_lot""", params)
+    # The drained lots found through their primary key, one index scan over their sorted ids:
+    # joined to `lc_drain` alone, the planner hashed it and read every lot of every account,
+    # batch after batch (a run's cost growing with the square of its accounts).
     cursor.execute(f"""
         UPDATE {_LOT} SET remaining = {_LOT}.remaining - d.amount
-        FROM lc_drain d WHERE {_LOT}.id = d.lot_id""")
+        FROM lc_drain d
+        WHERE {_LOT}.id = d.lot_id AND {_LOT}.id = ANY(ARRAY(SELECT lot_id FROM lc_drain))""")
     # One statement: the accounts' expense entries, the pieces drained from each lot, and one
     # charge per (resource, hour), oldest resource first; the account's drained credits are
     # allotted to its charges in that order, so a shortfall lands on the newest hours. Only
