@@ -33,7 +33,8 @@ The data, anchored at the run's instant T (now, to the second):
 
 Needs: .venv, PostgreSQL answering on 127.0.0.1:$BENCH_PGPORT (default 55432) as user
 postgres without a password, e.g. the embedded one: `.venv/bin/python -m credits_project.localdb
-start --dir /tmp/bench-pg --port 55432` (`stop --dir /tmp/bench-pg` afterwards). The run uses
+start --dir /tmp/bench-pg --port 55432` (`stop --dir /tmp/bench-pg` afterwards; the settings of
+the published runs, huge pages for its buffer cache included: docs/benchmarks.md). The run uses
 the server's settings as they are (work_mem …); only the generating session sets work_mem and
 synchronous_commit for itself.
 """
@@ -831,8 +832,10 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
         cursor.execute("SELECT version(), current_setting('work_mem'), "
                        "current_setting('shared_buffers'), current_setting('fsync'), "
                        "current_setting('synchronous_commit'), "
-                       "current_setting('max_parallel_workers_per_gather')")
-        version, work_mem, shared_buffers, fsync, sync_commit, parallel = cursor.fetchone()
+                       "current_setting('max_parallel_workers_per_gather'), "
+                       "current_setting('huge_pages_status', true)")
+        (version, work_mem, shared_buffers, fsync, sync_commit, parallel,
+         huge_pages) = cursor.fetchone()
         cursor.execute("SELECT pg_backend_pid()")
         backend_pid = cursor.fetchone()[0]
     statements = 0
@@ -947,7 +950,7 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
     return {
         "server": {"version": version, "work_mem": work_mem, "shared_buffers": shared_buffers,
                    "fsync": fsync, "synchronous_commit": sync_commit,
-                   "max_parallel_workers_per_gather": parallel},
+                   "max_parallel_workers_per_gather": parallel, "huge_pages": huge_pages},
         "run": {"id": summary.pk, "status": summary.status, "errors": summary.errors,
                 "error_messages": summary.error_messages[:2000],
                 "batch_accounts": settings.LIFECYCLE_BATCH_ACCOUNTS,
@@ -1009,6 +1012,7 @@ def markdown(report: dict) -> str:
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB; "
         f"{report['server']['version'].split(' on ')[0]} on loopback (work_mem "
         f"{report['server']['work_mem']}, shared_buffers {report['server']['shared_buffers']}, "
+        f"huge pages {report['server'].get('huge_pages') or 'unknown'}, "
         f"fsync {report['server']['fsync']}); Python {m['python']}; load average before the "
         f"run {report['load_average_before_run'][0]:.2f}.",
         f"Data: {data['accounts_with_live_resources']:,} accounts, "
