@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Benchmark: how the lifecycle run's cost per resource grows with size.
+
+Runs `bench/lifecycle --from-seed --no-limit` at each size (default 10 K, 100 K and 1 M credit
+resources, a tenth as many accounts), the sizes alternately, round after round, so that a change
+of the machine's speed during the series weighs on every size alike. Each size has its own seed
+database (`bench_scale_<resources>_seed`), generated once by `bench/lifecycle --save-seed` when
+it is missing. Prints, per size, the µs per resource of every run, the best and the median, each
+step's best, and the growth from the size before; writes bench/results/scaling-*.json.
+
+Needs what bench/lifecycle needs (a PostgreSQL on 127.0.0.1:$BENCH_PGPORT, see
+docs/benchmarks.md). About 45 s a round at 1 M on two cores, plus a few minutes per seed made.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+from lifecycle_bench import PYTHON, ROOT, database_exists  # bench/ is the script's directory
+
+BENCH = ROOT / "bench" / "lifecycle_bench.py"
+RESULTS_LINE = re.compile(r"results: (bench/results/\S+\.json)")
+
+
+def log(message: str) -> None:
+    print(f"[scaling] {message}", file=sys.stderr, flush=True)
+
+
+def bench_args(resources: int) -> list[str]:
+    return ["--db", f"bench_scale_{resources}", "--accounts", str(max(1, resources // 10)),
+            "--resources", str(resources), "--no-limit"]
+
+
+def bench_run(resources: int, *extra: str) -> dict:
+    """One `bench/lifecycle` run at `resources`; its report (the results file it wrote)."""
+    done = subprocess.run([str(PYTHON), str(BENCH), *bench_args(resources), *extra], cwd=ROOT,
+                          capture_output=True, text=True)
+    found = RESULTS_LINE.findall(done.stderr + done.stdout)
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"[scaling] bench/lifecycle at {resources:,} resources failed "
+                         f"(exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads((ROOT / found[-1]).read_text())
+
+
+def per_resource(report: dict) -> dict:
+    """A run's µs per resource, in all and per step."""
+    run = report["run"]
+    resources = run["counts"]["resources"]
+    return {"total": run["seconds_total"] / resources * 1e6,
+            "steps": {step: seconds / resources * 1e6
+                      for step, seconds in run["seconds"].items()}}
+
+
+def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
+    """Per size (ascending): every run's µs per resource, the best and median, each step's
+    best, and the growth of the best and of the median from the size before (None for the
+    first), from the runs' `per_resource` figures."""
+    rows = []
+    for resources in sorted(runs_by_size):
+        runs = runs_by_size[resources]
+        totals = [run["total"] for run in runs]
+        row = {"resources": resources, "runs": totals, "best": min(totals),
+               "median": statistics.median(totals),
+               "steps": {step: min(run["steps"][step] for run in runs)
+                         for step in runs[0]["steps"]}}
+        if rows:
+            row["growth_best"] = row["best"] / rows[-1]["best"] - 1
+            row["growth_median"] = row["median"] / rows[-1]["median"] - 1
+        else:
+            row["growth_best"] = row["growth_median"] = None
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    def growth(value):
+        return "" if value is None else f"{value * 100:+.1f} %"
+
+    steps = list(rows[0]["steps"])
+    lines = ["| resources | runs (µs per resource) | best | median | growth (best, median) | "
+             + " | ".join(f"{step} (best)" for step in steps) + " |",
+             "|---:|---|---:|---:|---|" + "---:|" * len(steps)]
+    for row in rows:
+        lines.append(
+            f"| {row['resources']:,} | {', '.join(f'{t:.2f}' for t in row['runs'])} | "
+            f"{row['best']:.2f} | {row['median']:.2f} | "
+            f"{growth(row['growth_best'])}, {growth(row['growth_median'])} | "
+            + " | ".join(f"{row['steps'][step]:.2f}" for step in steps) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="credit resources per size, comma-separated (accounts: a tenth)")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    sizes = sorted({int(size) for size in args.sizes.split(",")})
+    if not sizes or sizes[0] < 10 or args.rounds < 1:
+        parser.error("sizes of at least 10 resources, at least one round")
+    pg = {"host": "127.0.0.1", "port": int(os.environ.get("BENCH_PGPORT", "55432"))}
+    for resources in sizes:
+        if not database_exists(pg, f"bench_scale_{resources}_seed"):
+            log(f"making the seed of {resources:,} resources")
+            bench_run(resources, "--save-seed")
+    runs: dict[int, list[dict]] = {resources: [] for resources in sizes}
+    for round_index in range(args.rounds):
+        for resources in sizes:
+            figures = per_resource(bench_run(resources, "--from-seed"))
+            runs[resources].append(figures)
+            log(f"round {round_index + 1}/{args.rounds}, {resources:,} resources: "
+                f"{figures['total']:.2f} µs per resource")
+    rows = summarise(runs)
+    out = ROOT / "bench" / "results" / f"scaling-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rounds": args.rounds, "sizes": rows}, indent=2) + "\n")
+    print("\n" + markdown(rows) + "\n")
+    log(f"results: {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The scaling bench reduces its runs to µs per resource per size: every run, the best, the
+median, each step's best and the growth from the size before."""
+import pytest
+
+from tests.bench_module import lifecycle_scaling
+
+
+def report(resources: int, total: float, meter: float, other: float) -> dict:
+    """The part of a `bench/lifecycle` report the scaling bench reads."""
+    return {"run": {"counts": {"resources": resources}, "seconds_total": total,
+                    "seconds": {"meter": meter, "other": other}}}
+
+
+def test_a_run_is_reduced_to_microseconds_per_resource_in_all_and_per_step():
+    scaling = lifecycle_scaling()
+
+    figures = scaling.per_resource(report(100_000, 1.5, 0.6, 0.2))
+
+    assert figures["total"] == pytest.approx(15.0)
+    assert figures["steps"] == {"meter": pytest.approx(6.0), "other": pytest.approx(2.0)}
+
+
+def test_each_size_gets_its_best_median_step_bests_and_growth_from_the_size_before():
+    scaling = lifecycle_scaling()
+    runs = {
+        1_000_000: [scaling.per_resource(report(1_000_000, seconds, meter, 3.0))
+                    for seconds, meter in ((18.0, 6.0), (16.5, 6.5), (17.0, 5.5))],
+        100_000: [scaling.per_resource(report(100_000, seconds, 0.6, 0.4))
+                  for seconds in (1.6, 1.5, 1.7)],
+    }
+
+    rows = scaling.summarise(runs)
+
+    assert [row["resources"] for row in rows] == [100_000, 1_000_000]
+    small, large = rows
+    assert small["runs"] == pytest.approx([16.0, 15.0, 17.0])
+    assert (small["best"], small["median"]) == (pytest.approx(15.0), pytest.approx(16.0))
+    assert small["growth_best"] is None and small["growth_median"] is None
+    # The best of each step, which need not come from the best run.
+    assert large["steps"] == {"meter": pytest.approx(5.5), "other": pytest.approx(3.0)}
+    assert large["growth_best"] == pytest.approx(16.5 / 15.0 - 1)
+    assert large["growth_median"] == pytest.approx(17.0 / 16.0 - 1)
+    table = scaling.markdown(rows)
+    assert "| 1,000,000 | 18.00, 16.50, 17.00 | 16.50 | 17.00 | +10.0 %, +6.2 % |" in table
