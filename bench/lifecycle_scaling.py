@@ -79,8 +79,10 @@ def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    def growth(value):
-        return "" if value is None else f"{value * 100:+.1f} %"
+    def growth(row):
+        if row["growth_best"] is None:
+            return "—"
+        return f"{row['growth_best'] * 100:+.1f} %, {row['growth_median'] * 100:+.1f} %"
 
     steps = list(rows[0]["steps"])
     lines = ["| resources | runs (µs per resource) | best | median | growth (best, median) | "
@@ -90,7 +92,7 @@ def markdown(rows: list[dict]) -> str:
         lines.append(
             f"| {row['resources']:,} | {', '.join(f'{t:.2f}' for t in row['runs'])} | "
             f"{row['best']:.2f} | {row['median']:.2f} | "
-            f"{growth(row['growth_best'])}, {growth(row['growth_median'])} | "
+            f"{growth(row)} | "
             + " | ".join(f"{row['steps'][step]:.2f}" for step in steps) + " |")
     return "\n".join(lines)
 

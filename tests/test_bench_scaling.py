@@ -41,4 +41,5 @@ def test_each_size_gets_its_best_median_step_bests_and_growth_from_the_size_befo
     assert large["growth_best"] == pytest.approx(16.5 / 15.0 - 1)
     assert large["growth_median"] == pytest.approx(17.0 / 16.0 - 1)
     table = scaling.markdown(rows)
+    assert "| 100,000 | 16.00, 15.00, 17.00 | 15.00 | 16.00 | — |" in table
     assert "| 1,000,000 | 18.00, 16.50, 17.00 | 16.50 | 17.00 | +10.0 %, +6.2 % |" in table
