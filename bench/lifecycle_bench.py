@@ -338,7 +338,12 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
         runway_lasting_after,
     )
     from credits.funding import lot_spendable_sql
-    from credits.partitions import charge_partitions_ensure, month_after, month_start
+    from credits.partitions import (
+        charge_partitions_around,
+        charge_partitions_ensure,
+        month_after,
+        month_start,
+    )
     from credits.selectors.lifecycle import lifecycle_settings_get
     from credits.services.lifecycle.sql import charge_hour_sql, whole_hours_between
 
@@ -573,7 +578,10 @@ def generate(*, at: dt.datetime, accounts: int, resources: int, seed: int,
         months = [first_month]
         while months[-1] < month_start(at):
             months.append(month_after(months[-1]))
-        charge_partitions_ensure(months)
+        # And the months the previous hour's run made sure of, as it left them: the run does
+        # not make a partition that an hourly service made weeks ago.
+        charge_partitions_ensure(sorted({*months, *charge_partitions_around(
+            at - dt.timedelta(hours=1))}))
         # In chunks of accounts, in key order (hour, account, resource), as the runs append.
         progress = Progress(f"charges of the previous {history_hours} h", accounts,
                             unit="accounts")
