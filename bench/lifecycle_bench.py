@@ -1202,8 +1202,8 @@ def main() -> int:
                 f"{pg['port']} -U postgres -c 'DROP DATABASE {seed_db}')")
 
         prewarmed_mib = None if args.no_prewarm else prewarm(pg, args.db)
-        # The set-up's writes (the generation) on disk before the run, not by a checkpoint
-        # during it.
+        # The set-up's writes (the generation, the clone) checkpointed before the run, not by
+        # a checkpoint during it.
         psql(pg, "CHECKPOINT")
         load_before = load_average()
         if load_before[0] > 0.5:
