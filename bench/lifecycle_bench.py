@@ -126,6 +126,11 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def bench_server() -> dict:
+    """Where the bench's PostgreSQL answers: 127.0.0.1:$BENCH_PGPORT (default 55432)."""
+    return {"host": "127.0.0.1", "port": int(os.environ.get("BENCH_PGPORT", "55432"))}
+
+
 def psql(pg: dict, sql: str, database: str = "postgres") -> str:
     out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg["host"], "-p",
                           str(pg["port"]), "-U", "postgres", "-d", database, "-tAc", sql],
@@ -1154,7 +1159,7 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.accounts <= 10_000_000:
         parser.error("--accounts: 1 to 10 000 000")
-    pg = {"host": "127.0.0.1", "port": int(os.environ.get("BENCH_PGPORT", "55432"))}
+    pg = bench_server()
     if subprocess.run(["pg_isready", "-q", "-h", pg["host"], "-p", str(pg["port"])]).returncode:
         parser.error(f"no PostgreSQL answers on {pg['host']}:{pg['port']} (BENCH_PGPORT); start "
                      f"one: .venv/bin/python -m credits_project.localdb start --dir "

@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import statistics
 import subprocess
 import sys
 
-from lifecycle_bench import PYTHON, ROOT, database_exists  # bench/ is the script's directory
+# bench/ is the script's directory
+from lifecycle_bench import PYTHON, ROOT, bench_server, database_exists
 
 BENCH = ROOT / "bench" / "lifecycle_bench.py"
 RESULTS_LINE = re.compile(r"results: (bench/results/\S+\.json)")
@@ -106,7 +106,7 @@ def main() -> int:
     sizes = sorted({int(size) for size in args.sizes.split(",")})
     if not sizes or sizes[0] < 10 or args.rounds < 1:
         parser.error("sizes of at least 10 resources, at least one round")
-    pg = {"host": "127.0.0.1", "port": int(os.environ.get("BENCH_PGPORT", "55432"))}
+    pg = bench_server()
     for resources in sizes:
         if not database_exists(pg, f"bench_scale_{resources}_seed"):
             log(f"making the seed of {resources:,} resources")
