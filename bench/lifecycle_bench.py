@@ -41,6 +41,7 @@ synchronous_commit for itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import io
 import json
@@ -146,6 +147,97 @@ def database_exists(pg: dict, name: str) -> bool:
 
 def drop_database(pg: dict, name: str) -> None:
     psql(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- autovacuum --------------------------------------------------------------------------------
+# A run's writes cross autovacuum's thresholds (the accounts' watermarks, a million charges) and
+# its workers start while the run goes on, or after it, as the launcher's schedule falls: on two
+# CPUs they take one from the run for a second or two, in some runs and not in others, more
+# often the longer the run (at 1 M, not at 100 K). The bench pauses autovacuum while it measures
+# (the run and the limit alike), then does what autovacuum would have done after the run,
+# timed on its own: the maintenance the run leaves.
+
+AUTOVACUUM_SETTINGS = ("autovacuum_vacuum_threshold", "autovacuum_vacuum_scale_factor",
+                       "autovacuum_vacuum_max_threshold", "autovacuum_vacuum_insert_threshold",
+                       "autovacuum_vacuum_insert_scale_factor", "autovacuum_analyze_threshold",
+                       "autovacuum_analyze_scale_factor")
+
+
+def autovacuum_due(tables: list[tuple], settings: dict[str, float]) -> list[dict]:
+    """Of `tables`, rows (name, reltuples, dead tuples, inserted since the last vacuum,
+    modified since the last analyze) from `pg_stat_user_tables`, those autovacuum would vacuum
+    or analyze now by the thresholds of `settings` (the `AUTOVACUUM_SETTINGS` it has; -1
+    `reltuples`, never counted, is 0), as {"table", "vacuum", "analyze"}, in name order.
+    Tables' own storage parameters are not read: the service sets none."""
+    due = []
+    for name, reltuples, dead, inserted, modified in sorted(tables):
+        tuples = max(reltuples, 0)
+        dead_threshold = (settings["autovacuum_vacuum_threshold"]
+                          + settings["autovacuum_vacuum_scale_factor"] * tuples)
+        if settings.get("autovacuum_vacuum_max_threshold", -1) >= 0:  # PostgreSQL 18
+            dead_threshold = min(dead_threshold, settings["autovacuum_vacuum_max_threshold"])
+        insert_threshold = (settings["autovacuum_vacuum_insert_threshold"]
+                            + settings["autovacuum_vacuum_insert_scale_factor"] * tuples)
+        vacuum = dead > dead_threshold or (
+            settings["autovacuum_vacuum_insert_threshold"] >= 0 and inserted > insert_threshold)
+        analyze = modified > (settings["autovacuum_analyze_threshold"]
+                              + settings["autovacuum_analyze_scale_factor"] * tuples)
+        if vacuum or analyze:
+            due.append({"table": name, "vacuum": vacuum, "analyze": analyze})
+    return due
+
+
+def autovacuum_after_run(cursor) -> dict:
+    """What autovacuum would do after the run, done and timed (autocommit: VACUUM). The run's
+    backends have ended, so the statistics hold all its writes."""
+    cursor.execute("SELECT name, setting::float8 FROM pg_settings WHERE name = ANY(%s)",
+                   [list(AUTOVACUUM_SETTINGS)])
+    settings = dict(cursor.fetchall())
+    cursor.execute("SELECT s.relname, c.reltuples, s.n_dead_tup, s.n_ins_since_vacuum, "
+                   "s.n_mod_since_analyze FROM pg_stat_user_tables s "
+                   "JOIN pg_class c ON c.oid = s.relid WHERE s.schemaname = 'public'")
+    due = autovacuum_due(cursor.fetchall(), settings)
+    started = time.perf_counter()
+    for table in due:
+        statement = ("VACUUM (ANALYZE)" if table["vacuum"] and table["analyze"]
+                     else "VACUUM" if table["vacuum"] else "ANALYZE")
+        table_started = time.perf_counter()
+        cursor.execute(f'{statement} "{table["table"]}"')
+        table["statement"] = statement
+        table["seconds"] = round(time.perf_counter() - table_started, 3)
+    return {"tables": due, "seconds": round(time.perf_counter() - started, 3)}
+
+
+class AutovacuumPaused:
+    """Autovacuum off on the bench's server while the block runs, on again after (`ALTER
+    SYSTEM`, reloaded); workers already at work are waited for (a minute at most, then
+    cancelled). Nothing is changed when the server runs without autovacuum already."""
+
+    def __init__(self, pg: dict):
+        self.pg, self.paused = pg, False
+
+    def __enter__(self):
+        if psql(self.pg, "SHOW autovacuum") != "on":
+            return self
+        psql(self.pg, "ALTER SYSTEM SET autovacuum = off")
+        psql(self.pg, "SELECT pg_reload_conf()")
+        self.paused = True
+        workers = "FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+        deadline = time.monotonic() + 60
+        while (psql(self.pg, "SHOW autovacuum") != "off"
+               or psql(self.pg, f"SELECT count(*) {workers}") != "0"):
+            if time.monotonic() > deadline:
+                log("autovacuum workers still busy after a minute: cancelled")
+                psql(self.pg, f"SELECT pg_cancel_backend(pid) {workers}")
+                deadline = time.monotonic() + 60
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        if self.paused:
+            psql(self.pg, "ALTER SYSTEM RESET autovacuum")
+            psql(self.pg, "SELECT pg_reload_conf()")
+        return False
 
 
 # The hand-written limit of a run (issue 14): its statements that do the core of the work, by
@@ -831,7 +923,7 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(at: dt.datetime, shards: int = 1) -> dict:
+def measure(at: dt.datetime, shards: int = 1, autovacuum_paused: bool = True) -> dict:
     from django.conf import settings
     from django.core.management import CommandError, call_command
     from django.db import connection
@@ -943,6 +1035,22 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
     server_ms = next((float(line.split(":")[1].split()[0]) for line in plan
                       if line.startswith("Execution Time")), None)
 
+    # The run's backends gone (this one closed, the shards' exited), the statistics hold all
+    # its writes: then what autovacuum, paused by the bench, would do after it.
+    maintenance = None
+    connection.close()
+    with connection.cursor() as cursor:
+        others = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                  "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cursor.execute(others)
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        if autovacuum_paused:
+            maintenance = autovacuum_after_run(cursor)
+
     def check_ledger(*flags: str) -> dict:
         out = io.StringIO()
         started = time.perf_counter()
@@ -988,6 +1096,7 @@ def measure(at: dt.datetime, shards: int = 1) -> dict:
                       "seconds_cold": round(aggregate[0], 3),
                       "seconds_warm": round(aggregate[1], 3),
                       "server_execution_ms": server_ms, "plan": plan},
+        "maintenance": maintenance,
         "check_ledger": full,
         "check_ledger_incremental": incremental,
     }
@@ -1005,6 +1114,16 @@ def _limit_lines(limit: dict | None) -> list[str]:
             f"{limit['seconds']:.2f} s |",
             f"| **run / limit** | **{limit['ratio']:.2f}×** ({verdict} the target "
             f"≤ {limit['target_ratio']:.1f}×) |"]
+
+
+def _maintenance_lines(maintenance: dict | None) -> list[str]:
+    """The row of what autovacuum would do after the run (none when it was left running)."""
+    if maintenance is None:
+        return []
+    done = ", ".join(f"{table['statement']} `{table['table']}` {table['seconds']:.2f} s"
+                     for table in maintenance["tables"])
+    return [f"| maintenance the run leaves (what autovacuum, paused during the run, would do "
+            f"after it: {done or 'nothing'}) | {maintenance['seconds']:.2f} s |"]
 
 
 def markdown(report: dict) -> str:
@@ -1067,6 +1186,7 @@ def markdown(report: dict) -> str:
         f"| plain `SELECT owner_id, sum(cost_credit_per_second) … GROUP BY owner_id`, warm | "
         f"{agg['seconds_warm']:.3f} s (cold {agg['seconds_cold']:.3f} s; server "
         f"{agg['server_execution_ms']:.0f} ms; {agg['rows']:,} rows) |",
+        *_maintenance_lines(report.get("maintenance")),
         *([f"| `check_ledger --incremental` afterwards, from the seed's checkpoint | "
            f"{incremental['seconds']:.1f} s ({incremental.get('entries_read', 0):,} entries "
            f"read), {'clean' if incremental['clean'] else 'DRIFTS'} |"]
@@ -1104,7 +1224,8 @@ def markdown(report: dict) -> str:
 def child_main(argv: list[str]) -> int:
     at = dt.datetime.fromisoformat(argv[0])
     django_setup({})  # the parent set the environment
-    print(json.dumps(measure(at, shards=int(argv[1])), default=str))
+    print(json.dumps(measure(at, shards=int(argv[1]), autovacuum_paused=argv[2] == "paused"),
+                     default=str))
     return 0
 
 
@@ -1154,6 +1275,9 @@ def main() -> int:
     parser.add_argument("--history-hours", type=int, default=1,
                         help="charges already made for the last N hours of each resource "
                              "(default 1: the previous hour only)")
+    parser.add_argument("--autovacuum", action="store_true",
+                        help="leave autovacuum running during the run and the limit (default: "
+                             "paused, and what it would do after the run done and timed)")
     parser.add_argument("--from-seed", action="store_true",
                         help="clone <db>_seed (made by --save-seed) instead of generating")
     args = parser.parse_args()
@@ -1215,9 +1339,11 @@ def main() -> int:
             log(f"warning: load average {load_before[0]:.2f} before the run; other processes "
                 f"compete for the 2 CPUs and the numbers will be noisy")
         log(f"lifecycle_run(at={at.isoformat()}) in a fresh process …")
-        child = subprocess.run([PYTHON, __file__, "--measure-child", at.isoformat(),
-                                str(args.shards)], cwd=ROOT,
-                               env=env, capture_output=True, text=True)
+        with AutovacuumPaused(pg) if not args.autovacuum else contextlib.nullcontext():
+            child = subprocess.run([PYTHON, __file__, "--measure-child", at.isoformat(),
+                                    str(args.shards),
+                                    "running" if args.autovacuum else "paused"], cwd=ROOT,
+                                   env=env, capture_output=True, text=True)
         if child.returncode != 0:
             log(f"FAILED: the measured run exited {child.returncode}:\n{child.stderr[-4000:]}")
             return 1
@@ -1241,7 +1367,8 @@ def main() -> int:
     limit = None
     if not args.no_limit:
         log("the hand-written limit (lifecycle_limit.sql) on the same server …")
-        limit = measure_limit(pg, f"{args.db}_limit", args.limit_sql)
+        with AutovacuumPaused(pg) if not args.autovacuum else contextlib.nullcontext():
+            limit = measure_limit(pg, f"{args.db}_limit", args.limit_sql)
 
     report = {
         "benchmark": "lifecycle",

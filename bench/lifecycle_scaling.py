@@ -49,17 +49,22 @@ def bench_run(resources: int, *extra: str) -> dict:
 
 
 def per_resource(report: dict) -> dict:
-    """A run's µs per resource, in all and per step."""
+    """A run's µs per resource, in all and per step, and of the maintenance it leaves (what
+    autovacuum, paused during the run, would do after it; None when it was left running)."""
     run = report["run"]
     resources = run["counts"]["resources"]
+    maintenance = report.get("maintenance")
     return {"total": run["seconds_total"] / resources * 1e6,
             "steps": {step: seconds / resources * 1e6
-                      for step, seconds in run["seconds"].items()}}
+                      for step, seconds in run["seconds"].items()},
+            "maintenance": (None if maintenance is None
+                            else maintenance["seconds"] / resources * 1e6)}
 
 
 def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
     """Per size (ascending): every run's µs per resource, the best and median, each step's
-    best, and the growth of the best and of the median from the size before (None for the
+    best, the best of the maintenance the runs left (None if one left none measured), and the
+    growth of the best and of the median from the size before (None for the
     first), from the runs' `per_resource` figures."""
     rows = []
     for resources in sorted(runs_by_size):
@@ -69,6 +74,8 @@ def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
                "median": statistics.median(totals),
                "steps": {step: min(run["steps"][step] for run in runs)
                          for step in runs[0]["steps"]}}
+        maintenance = [run.get("maintenance") for run in runs]
+        row["maintenance"] = None if None in maintenance else min(maintenance)
         if rows:
             row["growth_best"] = row["best"] / rows[-1]["best"] - 1
             row["growth_median"] = row["median"] / rows[-1]["median"] - 1
@@ -86,14 +93,16 @@ def markdown(rows: list[dict]) -> str:
 
     steps = list(rows[0]["steps"])
     lines = ["| resources | runs (µs per resource) | best | median | growth (best, median) | "
-             + " | ".join(f"{step} (best)" for step in steps) + " |",
-             "|---:|---|---:|---:|---|" + "---:|" * len(steps)]
+             + " | ".join(f"{step} (best)" for step in steps)
+             + " | maintenance after the run (best) |",
+             "|---:|---|---:|---:|---|" + "---:|" * (len(steps) + 1)]
     for row in rows:
         lines.append(
             f"| {row['resources']:,} | {', '.join(f'{t:.2f}' for t in row['runs'])} | "
             f"{row['best']:.2f} | {row['median']:.2f} | "
             f"{growth(row)} | "
-            + " | ".join(f"{row['steps'][step]:.2f}" for step in steps) + " |")
+            + " | ".join(f"{row['steps'][step]:.2f}" for step in steps) + " | "
+            + ("—" if row["maintenance"] is None else f"{row['maintenance']:.2f}") + " |")
     return "\n".join(lines)
 
 

@@ -5,28 +5,35 @@ import pytest
 from tests.bench_module import lifecycle_scaling
 
 
-def report(resources: int, total: float, meter: float, other: float) -> dict:
-    """The part of a `bench/lifecycle` report the scaling bench reads."""
+def report(resources: int, total: float, meter: float, other: float,
+           maintenance: float | None = None) -> dict:
+    """The part of a `bench/lifecycle` report the scaling bench reads (no maintenance: the run
+    was measured with autovacuum left running)."""
     return {"run": {"counts": {"resources": resources}, "seconds_total": total,
-                    "seconds": {"meter": meter, "other": other}}}
+                    "seconds": {"meter": meter, "other": other}},
+            "maintenance": None if maintenance is None else {"seconds": maintenance}}
 
 
 def test_a_run_is_reduced_to_microseconds_per_resource_in_all_and_per_step():
     scaling = lifecycle_scaling()
 
-    figures = scaling.per_resource(report(100_000, 1.5, 0.6, 0.2))
+    figures = scaling.per_resource(report(100_000, 1.5, 0.6, 0.2, maintenance=0.3))
 
     assert figures["total"] == pytest.approx(15.0)
     assert figures["steps"] == {"meter": pytest.approx(6.0), "other": pytest.approx(2.0)}
+    assert figures["maintenance"] == pytest.approx(3.0)
+    assert scaling.per_resource(report(100_000, 1.5, 0.6, 0.2))["maintenance"] is None
 
 
 def test_each_size_gets_its_best_median_step_bests_and_growth_from_the_size_before():
     scaling = lifecycle_scaling()
     runs = {
-        1_000_000: [scaling.per_resource(report(1_000_000, seconds, meter, 3.0))
-                    for seconds, meter in ((18.0, 6.0), (16.5, 6.5), (17.0, 5.5))],
-        100_000: [scaling.per_resource(report(100_000, seconds, 0.6, 0.4))
-                  for seconds in (1.6, 1.5, 1.7)],
+        1_000_000: [scaling.per_resource(report(1_000_000, seconds, meter, 3.0, maintenance))
+                    for seconds, meter, maintenance
+                    in ((18.0, 6.0, 2.5), (16.5, 6.5, 2.0), (17.0, 5.5, 3.0))],
+        # one run measured with autovacuum running: no maintenance figure for the size
+        100_000: [scaling.per_resource(report(100_000, seconds, 0.6, 0.4, maintenance))
+                  for seconds, maintenance in ((1.6, 0.2), (1.5, None), (1.7, 0.3))],
     }
 
     rows = scaling.summarise(runs)
@@ -38,8 +45,11 @@ def test_each_size_gets_its_best_median_step_bests_and_growth_from_the_size_befo
     assert small["growth_best"] is None and small["growth_median"] is None
     # The best of each step, which need not come from the best run.
     assert large["steps"] == {"meter": pytest.approx(5.5), "other": pytest.approx(3.0)}
+    assert large["maintenance"] == pytest.approx(2.0)
+    assert small["maintenance"] is None
     assert large["growth_best"] == pytest.approx(16.5 / 15.0 - 1)
     assert large["growth_median"] == pytest.approx(17.0 / 16.0 - 1)
     table = scaling.markdown(rows)
-    assert "| 100,000 | 16.00, 15.00, 17.00 | 15.00 | 16.00 | — |" in table
-    assert "| 1,000,000 | 18.00, 16.50, 17.00 | 16.50 | 17.00 | +10.0 %, +6.2 % |" in table
+    assert "| 100,000 | 16.00, 15.00, 17.00 | 15.00 | 16.00 | — | 6.00 | 4.00 | — |" in table
+    assert ("| 1,000,000 | 18.00, 16.50, 17.00 | 16.50 | 17.00 | +10.0 %, +6.2 % | 5.50 | 3.00 "
+            "| 2.00 |") in table
