@@ -6,10 +6,11 @@ Creates a throw-away database, migrates it, generates the data with set-based SQ
 bar per phase on stderr when it is a terminal), VACUUM ANALYZE, then runs `lifecycle_run(at=…)`
 once in a fresh Python process and reports wall time per step, peak memory (ru_maxrss and
 sampled RSS), the number of SQL statements, the run's counts, the warm time of
-`SELECT owner_id, sum(cost_credit_per_second) FROM credits_resource GROUP BY owner_id`, and
-`manage.py check_ledger --incremental` (from a checkpoint made after generating) and the full
-`manage.py check_ledger` afterwards. Prints a markdown table, writes bench/results/*.json and
-drops the database (unless --keep).
+`SELECT owner_id, sum(cost_credit_per_second) FROM credits_resource GROUP BY owner_id`, the
+maintenance the run leaves (autovacuum is paused while it runs: what autovacuum would then do,
+timed), and `manage.py check_ledger --incremental` (from a checkpoint made after generating)
+and the full `manage.py check_ledger` afterwards. Prints a markdown table, writes
+bench/results/*.json and drops the database (unless --keep).
 
     bench/lifecycle                                   # 100 000 accounts, 1 000 000 resources
     bench/lifecycle --accounts 10000 --resources 100000 --keep
@@ -1038,17 +1039,17 @@ def measure(at: dt.datetime, shards: int = 1, autovacuum_paused: bool = True) ->
     # The run's backends gone (this one closed, the shards' exited), the statistics hold all
     # its writes: then what autovacuum, paused by the bench, would do after it.
     maintenance = None
-    connection.close()
-    with connection.cursor() as cursor:
-        others = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                  "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            cursor.execute(others)
-            if cursor.fetchone()[0] == 0:
-                break
-            time.sleep(0.05)
-        if autovacuum_paused:
+    if autovacuum_paused:
+        connection.close()
+        with connection.cursor() as cursor:
+            others = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                cursor.execute(others)
+                if cursor.fetchone()[0] == 0:
+                    break
+                time.sleep(0.05)
             maintenance = autovacuum_after_run(cursor)
 
     def check_ledger(*flags: str) -> dict:
