@@ -42,7 +42,6 @@ synchronous_commit for itself.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import io
 import json
@@ -212,13 +211,14 @@ def autovacuum_after_run(cursor) -> dict:
 class AutovacuumPaused:
     """Autovacuum off on the bench's server while the block runs, on again after (`ALTER
     SYSTEM`, reloaded); workers already at work are waited for (a minute at most, then
-    cancelled). Nothing is changed when the server runs without autovacuum already."""
+    cancelled). Nothing is changed when `pause` is false (`--autovacuum`) or the server runs
+    without autovacuum already."""
 
-    def __init__(self, pg: dict):
-        self.pg, self.paused = pg, False
+    def __init__(self, pg: dict, pause: bool = True):
+        self.pg, self.pause, self.paused = pg, pause, False
 
     def __enter__(self):
-        if psql(self.pg, "SHOW autovacuum") != "on":
+        if not self.pause or psql(self.pg, "SHOW autovacuum") != "on":
             return self
         psql(self.pg, "ALTER SYSTEM SET autovacuum = off")
         psql(self.pg, "SELECT pg_reload_conf()")
@@ -1340,7 +1340,7 @@ def main() -> int:
             log(f"warning: load average {load_before[0]:.2f} before the run; other processes "
                 f"compete for the 2 CPUs and the numbers will be noisy")
         log(f"lifecycle_run(at={at.isoformat()}) in a fresh process …")
-        with AutovacuumPaused(pg) if not args.autovacuum else contextlib.nullcontext():
+        with AutovacuumPaused(pg, pause=not args.autovacuum):
             child = subprocess.run([PYTHON, __file__, "--measure-child", at.isoformat(),
                                     str(args.shards),
                                     "running" if args.autovacuum else "paused"], cwd=ROOT,
@@ -1368,7 +1368,7 @@ def main() -> int:
     limit = None
     if not args.no_limit:
         log("the hand-written limit (lifecycle_limit.sql) on the same server …")
-        with AutovacuumPaused(pg) if not args.autovacuum else contextlib.nullcontext():
+        with AutovacuumPaused(pg, pause=not args.autovacuum):
             limit = measure_limit(pg, f"{args.db}_limit", args.limit_sql)
 
     report = {
