@@ -29,6 +29,7 @@ from pricing.costs import HOUR_SECONDS
 from pricing.enums import PaymentType
 
 from .funding import lot_spendable_sql
+from .id_arrays import IdArray
 from .models import (
     LIVE_STATUSES,
     Account,
@@ -109,7 +110,7 @@ def _meters_freeze(cursor, resource_ids: list[int], *, from_status: str,
         LEFT JOIN {_METER} m ON m.resource_id = r.id
         WHERE r.id = ANY(%(ids)s) AND r.payment_type = %(credit)s
         ON CONFLICT (resource_id) DO NOTHING""",
-                   {"ids": list(resource_ids), "credit": PaymentType.CREDIT.value})
+                   {"ids": IdArray(resource_ids), "credit": PaymentType.CREDIT.value})
 
 
 def resources_transition(cursor, *, candidates_sql: str, params: dict, from_status: str,
@@ -283,7 +284,7 @@ def _announce_resources(resource_ids: list[int], *, from_status: str, to_status:
     event_type = event_type_of(from_status=from_status, to_status=to_status)
     if event_type is None or not resource_ids:
         return
-    params = {"ids": list(resource_ids), "from_status": from_status, "to_status": to_status,
+    params = {"ids": IdArray(resource_ids), "from_status": from_status, "to_status": to_status,
               "audit_reason": reason, "audit_at": at, **_event_params(event_type)}
     with connection.cursor() as cursor:
         cursor.execute(f"""
@@ -455,7 +456,7 @@ def lots_expiring_announce(*, at: datetime, days: int | None = None,
                 FROM noticed n JOIN {_ACCOUNT} a ON a.id = n.account_id
                 JOIN {_LEDGER_ENTRY} e ON e.id = n.entry_id
                 WHERE n.remaining > 0 AND n.expires_at > %(at)s
-                ORDER BY n.id""", {**params, "ids": [lot_id for lot_id, _ in candidates]})
+                ORDER BY n.id""", {**params, "ids": IdArray(lot_id for lot_id, _ in candidates)})
             if cursor.rowcount:
                 announced += cursor.rowcount
                 _kick_on_commit()

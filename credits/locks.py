@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db import connection
 
 from .funding import drain_order_key
+from .id_arrays import IdArray
 from .models import Account, Lot, Resource
 
 
@@ -53,8 +54,9 @@ def resource_lock(resource_id: int) -> Resource:
 
 def accounts_lock_ids(account_ids: Iterable[int]) -> list[int]:
     """Lock many account rows (pk order) without loading them: a lifecycle batch. The ids go
-    as one array parameter: `pk__in` would send thousands of placeholders to build and parse."""
-    ids = sorted(set(account_ids))
+    as one array parameter (`IdArray`): `pk__in` would send thousands of placeholders to build
+    and parse."""
+    ids = IdArray(sorted(set(account_ids)))
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {Account._meta.db_table} WHERE id = ANY(%s) "
                        f"ORDER BY id FOR UPDATE", [ids])

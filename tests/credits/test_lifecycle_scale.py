@@ -87,6 +87,22 @@ def test_the_query_count_is_the_same_for_10_and_for_500_accounts(template):
         _diff(with_11_accounts, with_501_accounts)
 
 
+def test_a_batch_sends_its_accounts_as_one_array_literal(template, settings):
+    # psycopg2 sends a list as ARRAY[1, 2, …], element by element: 13 ms a statement for a
+    # batch of 5,000 accounts (`credits.id_arrays`).
+    populate(template, 40, first=1000)
+    settings.LIFECYCLE_BATCH_ACCOUNTS = 20
+
+    charge_partitions_ensure(charge_partitions_around(T0 + HOUR))
+    with CaptureQueriesContext(connection) as captured:
+        lifecycle_run(at=T0 + HOUR)
+
+    first, second = Account.objects.order_by("pk").values_list("pk", flat=True)[:2]
+    sent = [query["sql"] for query in captured.captured_queries]
+    assert not [sql for sql in sent if f"ARRAY[{first}," in sql]
+    assert len([sql for sql in sent if f"'{{{first},{second}," in sql]) >= 5
+
+
 def test_more_batches_cost_a_fixed_number_of_queries_each(template, settings):
     populate(template, 40, first=1000)
     settings.LIFECYCLE_BATCH_ACCOUNTS = 10

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pricing.enums import PaymentType
 
 from ...events import accounts_runway_low_announce
+from ...id_arrays import IdArray
 from ...models import Resource
 from .batch import Batch, RunCounts
 from .sql import in_batch
@@ -29,6 +30,6 @@ def runway_alerts(cursor, batch: Batch, *, removed_ids: list[int]) -> RunCounts:
                        GROUP BY owner_id) x ON x.owner_id = c.account_id""",
         lots_sql=in_batch("l.account_id"),
         params={**batch.params, "credit": PaymentType.CREDIT.value,
-                "removed": list(removed_ids)},
+                "removed": IdArray(removed_ids)},
         at=batch.now)
     return RunCounts(runway_alerts=announced)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+from ...id_arrays import IdArray
+
 
 @dataclass(frozen=True, slots=True)
 class Batch:
@@ -15,13 +17,18 @@ class Batch:
     now: datetime
     run_id: int | None  # None for a dry run, which has no row
     actor: str  # who the ledger entries and audit rows say acted: the run
+    # The accounts as one SQL parameter, built once for all the batch's statements.
+    accounts: IdArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "accounts", IdArray(self.account_ids))
 
     @property
     def params(self) -> dict:
         """The SQL parameters every step uses; `accounts`, `batch_lo` and `batch_hi` are
         `sql.in_batch`'s."""
         return {"now": self.now, "run": self.run_id, "actor": self.actor,
-                "accounts": list(self.account_ids),
+                "accounts": self.accounts,
                 "batch_lo": min(self.account_ids), "batch_hi": max(self.account_ids)}
 
 
