@@ -928,8 +928,9 @@ def measure(at: dt.datetime, shards: int = 1, autovacuum_paused: bool = True) ->
     from django.conf import settings
     from django.core.management import CommandError, call_command
     from django.db import connection
+    from django.db.models import Count
 
-    from credits.models import LedgerCheckpoint, LifecycleRun
+    from credits.models import Event, EventType, LedgerCheckpoint, LifecycleRun
     from credits.services.lifecycle import lifecycle_run
     from credits.services.lifecycle_shards import lifecycle_run_parent_create, lifecycle_shard_run
 
@@ -1064,6 +1065,10 @@ def measure(at: dt.datetime, shards: int = 1, autovacuum_paused: bool = True) ->
         return {"clean": clean, "seconds": round(time.perf_counter() - started, 2),
                 "output": out.getvalue().strip()[-2000:]}
 
+    alerts = dict(Event.objects.filter(
+        occurred_at=at, type__in=[EventType.ACCOUNT_RUNWAY_LOW, EventType.ACCOUNT_CREDITS_EXPIRING])
+        .values_list("type").annotate(n=Count("id")))
+
     # The incremental check first: from the seed's checkpoint it reads what the run appended.
     incremental = check_ledger("--incremental")
     incremental["entries_read"] = LedgerCheckpoint.objects.latest().entries_read
@@ -1087,9 +1092,11 @@ def measure(at: dt.datetime, shards: int = 1, autovacuum_paused: bool = True) ->
                     in sorted(by_kind.items(), key=lambda kv: -kv[1][1])[:12]],
                 "shards": shard_reports,
                 "counts": {name: getattr(summary, name) for name in LifecycleRun.COUNT_FIELDS},
-                # the events of the account alerts (this process's: shard 0's when sharded)
-                "alerts": {"runway_low": counts.runway_alerts,
-                           "credits_expiring": counts.credits_expiring}},
+                # the events of the account alerts the run wrote (every shard's: from the
+                # table, at the run's instant; the previous hour's are an hour before)
+                "alerts": {"runway_low": alerts.get(EventType.ACCOUNT_RUNWAY_LOW, 0),
+                           "credits_expiring":
+                               alerts.get(EventType.ACCOUNT_CREDITS_EXPIRING, 0)}},
         "memory": {"ru_maxrss_mib": round(maxrss_kib / 1024, 1),
                    "rss_before_run_mib": round(rss_before / 2 ** 20, 1),
                    "rss_sampled_max_mib": round(rss_max / 2 ** 20, 1)},
