@@ -3,8 +3,7 @@
 psycopg2 sends a Python list as `ARRAY[1, 2, …]`, adapting each element in turn, and the server
 then parses each as a constant of its own: for a lifecycle batch's 5,000 accounts that is 13 ms
 a statement (7.6 ms of it in the client), against 1.7 ms for the same ids as one literal
-`'{1,2,…}'::bigint[]` (and under 0.1 ms once that text is built: a batch builds it once for all
-its statements)."""
+`'{1,2,…}'::bigint[]`, which a batch writes once for all its statements."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -20,12 +19,6 @@ class IdArray:
     def __init__(self, ids: Iterable[int]):
         self.ids = tuple(int(i) for i in ids)  # int(): only digits and signs reach the SQL
         self.sql = "'{" + ",".join(map(str, self.ids)) + "}'::bigint[]"
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __iter__(self):
-        return iter(self.ids)
 
     def __repr__(self) -> str:
         return f"IdArray({len(self.ids)} ids)"
