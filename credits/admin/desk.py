@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from pricing.enums import PaymentType
 
 from ..addresses import InvalidAddress, normalize_address
-from ..models import Account, PendingDeletion, ResourceStatus
+from ..models import Account, PendingDeletion
 from ..selectors.lifecycle import lifecycle_settings_get, shortfalls_by_resource
 from . import desk_operations
 from .display import (
@@ -53,10 +53,11 @@ class DeadlineWindowFilter(admin.SimpleListFilter):
             return queryset
         now = timezone.now()
         if value == "overdue":
-            return queryset.filter(delete_after__lte=now)
+            return queryset.filter(grace__delete_after__lte=now)
         if value not in self.windows_hours:
             raise IncorrectLookupParameters(f"Not a deadline window: {value!r}")
-        return queryset.filter(delete_after__lte=now + timedelta(hours=self.windows_hours[value]))
+        return queryset.filter(
+            grace__delete_after__lte=now + timedelta(hours=self.windows_hours[value]))
 
 
 class OwnerFilter(admin.SimpleListFilter):
@@ -66,9 +67,8 @@ class OwnerFilter(admin.SimpleListFilter):
     parameter_name = "owner"
 
     def lookups(self, request, model_admin):
-        owners = (Account.objects.filter(resources__status=ResourceStatus.REMOVING)
-                  .annotate(pending=Count("resources",
-                                          filter=Q(resources__status=ResourceStatus.REMOVING)))
+        owners = (Account.objects.filter(graces__isnull=False)
+                  .annotate(pending=Count("graces"))
                   .order_by("-pending", "address")[:OWNERS_LISTED_IN_FILTER])
         choices = [(owner.address, f"{short_text(owner.address, head=8, tail=4)} ({owner.pending})")
                    for owner in owners]
@@ -121,7 +121,7 @@ class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAd
     list_select_related = ("owner",)
     list_per_page = 100
     show_full_result_count = False
-    ordering = ("delete_after", "id")
+    ordering = ("grace__delete_after", "id")
     sortable_by = ("deadline_shown", "countdown", "owner_shown")
     actions = ["restore_selected", "extend_grace_selected", "delete_now_selected"]
     fields = ("resource_link", "owner_link", "type", "payment_type", "payment_chain",
@@ -135,7 +135,7 @@ class PendingDeletionAdmin(AddressSearchMixin, ReadOnlyAdminMixin, admin.ModelAd
         js = ("credits/pending_deletions.js",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(status=ResourceStatus.REMOVING)
+        return super().get_queryset(request).filter(grace__isnull=False)
 
     def get_changelist(self, request, **kwargs):
         return PendingDeletionChangeList

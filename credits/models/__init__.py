@@ -2,7 +2,7 @@
 
 - `accounts`: Account, TokenBalance, ApiKey (and its scopes)
 - `ledger`: LedgerEntry, Lot, LotDrain and the entry kinds
-- `resources`: Resource, ResourceMeter, PendingDeletion (a proxy), CostRow,
+- `resources`: Resource, ResourceMeter, ResourceGrace, PendingDeletion (a proxy), CostRow,
   ResourceStatusChange and the status vocabularies
 - `lifecycle`: LifecycleSettings, LifecycleRun, Charge, ResourceUsage, ChargeRollup and the run
   vocabularies
@@ -56,6 +56,7 @@ from .resources import (  # noqa: F401
     PendingDeletion,
     RemovalReason,
     Resource,
+    ResourceGrace,
     ResourceMeter,
     ResourceStatus,
     ResourceStatusChange,

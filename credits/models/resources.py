@@ -74,20 +74,24 @@ class Resource(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # A flag or a restore changes `status` and the deadline and nothing any index holds
+        # (not even in a condition): PostgreSQL writes the new row version in the same page
+        # (a heap-only update, the table's fillfactor leaves room: migration 0022) and no index
+        # entry. The deadlines of the resources pending deletion are looked up in
+        # `ResourceGrace`, which a trigger keeps; "live" is `ended_at IS NULL` for the indexes
+        # (`resource_live_until_ended`).
         indexes = [
-            models.Index(fields=["owner", "status"], name="resource_owner_status"),
-            models.Index(fields=["status", "delete_after"], name="resource_status_deadline"),
+            models.Index(fields=["owner"], name="resource_owner"),
             # The network's totals of the few hold- and stream-paid resources. Credit-paid ones
-            # are left out (their totals read the lifecycle's index), so the lifecycle's status
-            # changes of a million of them write nothing here.
-            models.Index(fields=["payment_type", "status"], name="resource_payment_status",
+            # are left out (their totals read the lifecycle's index).
+            models.Index(fields=["payment_type"], name="resource_payment",
                          condition=~Q(payment_type=PaymentType.CREDIT)),
             # What the lifecycle reads of the live resources, in the order it walks them
             # (owner, oldest first): an index-only scan, never the wide rows.
             models.Index(fields=["owner", "created_at", "id"], name="resource_lifecycle",
-                         include=["status", "payment_type", "payment_chain", "delete_after",
-                                  "cost_credit_per_second", "cost_hold", "pricing_version"],
-                         condition=Q(status__in=LIVE_STATUSES)),
+                         include=["payment_type", "payment_chain", "cost_credit_per_second",
+                                  "cost_hold", "pricing_version"],
+                         condition=Q(ended_at__isnull=True)),
         ]
         constraints = [
             # Not `unique=True` on the field: that adds a second index (varchar_pattern_ops,
@@ -95,6 +99,12 @@ class Resource(models.Model):
             # icontains) and every status change of the lifecycle writes a new entry in each
             # index of the row: 121 MB of random insertions at a million resources.
             models.UniqueConstraint(fields=["item_hash"], name="resource_item_hash_unique"),
+            # Live (processed or removing) exactly while it has not ended: the indexes say
+            # "live" with `ended_at`, which a flag never changes.
+            models.CheckConstraint(
+                name="resource_live_until_ended",
+                condition=(Q(status__in=LIVE_STATUSES) & Q(ended_at__isnull=True))
+                | (~Q(status__in=LIVE_STATUSES) & Q(ended_at__isnull=False))),
             models.CheckConstraint(
                 name="resource_removing_has_deadline",
                 condition=~Q(status=ResourceStatus.REMOVING)
@@ -124,6 +134,25 @@ class ResourceMeter(models.Model):
 
     def __str__(self) -> str:
         return f"resource {self.resource_id}: {self.charged_hours} h charged"
+
+
+class ResourceGrace(models.Model):
+    """The deadline of a resource in `removing`, one row while it is: what the pending
+    deletions are found and ordered by. Kept by triggers on the resource table (migration
+    0022) whatever writes the resource, so that a resource's own indexes hold neither its
+    status nor its deadline (see `Resource.Meta.indexes`)."""
+
+    resource = models.OneToOneField(Resource, primary_key=True, on_delete=models.CASCADE,
+                                    related_name="grace", db_constraint=False)
+    owner = models.ForeignKey(Account, on_delete=models.DO_NOTHING, related_name="graces",
+                              db_constraint=False)
+    delete_after = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["delete_after", "resource"], name="grace_deadline")]
+
+    def __str__(self) -> str:
+        return f"resource {self.resource_id}: until {self.delete_after.isoformat()}"
 
 
 class PendingDeletion(Resource):

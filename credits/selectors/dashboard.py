@@ -21,6 +21,7 @@ from ..models import (
     LedgerEntry,
     LifecycleRun,
     Resource,
+    ResourceGrace,
     ResourceStatus,
 )
 
@@ -125,15 +126,15 @@ def dashboard_summary(*, now: datetime) -> DashboardSummary:
 
     # 4. The burn: live credit resources' cost per second, summed exactly.
     live_credit = Resource.objects.filter(payment_type=PaymentType.CREDIT,
-                                          status__in=LIVE_STATUSES)
+                                          ended_at__isnull=True)  # live: the lifecycle's index
     per_second = exact_sum(live_credit, "cost_credit_per_second")
     credit_resources_live = sum(counts.get((status, PaymentType.CREDIT.value), 0)
                                 for status in LIVE_STATUSES)
 
     # 5. Deletions due.
-    due = Resource.objects.filter(status=ResourceStatus.REMOVING).aggregate(
-        due=Count("id", filter=Q(delete_after__lte=due_before)),
-        overdue=Count("id", filter=Q(delete_after__lte=now)))
+    due = ResourceGrace.objects.aggregate(
+        due=Count("pk", filter=Q(delete_after__lte=due_before)),
+        overdue=Count("pk", filter=Q(delete_after__lte=now)))
 
     # 6. The last runs (whole runs: a sharded run's parent carries the totals of its shards).
     runs = tuple(LifecycleRun.objects.filter(parent__isnull=True, dry_run=False)

@@ -24,7 +24,6 @@ from ..models import (
     LifecycleSettings,
     Lot,
     Resource,
-    ResourceStatus,
     TokenBalance,
 )
 
@@ -129,8 +128,10 @@ def pending_deletions_queryset(*, reason: str | None = None, payment_type: str |
     """Resources in `removing`, soonest `delete_after` first (then id), optionally of one
     removal reason, payment type or owner (an address in any case), due strictly before
     `due_before`, and strictly after the position `after` = (delete_after, id)."""
-    resources = (Resource.objects.filter(status=ResourceStatus.REMOVING)
-                 .select_related("owner").order_by("delete_after", "id"))
+    # Found and ordered through `ResourceGrace` (the resource's own indexes hold neither its
+    # status nor its deadline); the trigger that keeps it copies the resource's deadline.
+    resources = (Resource.objects.filter(grace__isnull=False)
+                 .select_related("owner").order_by("grace__delete_after", "id"))
     if reason is not None:
         resources = resources.filter(removal_reason=reason)
     if payment_type is not None:
@@ -138,11 +139,11 @@ def pending_deletions_queryset(*, reason: str | None = None, payment_type: str |
     if owner is not None:
         resources = resources.filter(owner__address=normalize_address(owner))
     if due_before is not None:
-        resources = resources.filter(delete_after__lt=due_before)
+        resources = resources.filter(grace__delete_after__lt=due_before)
     if after is not None:
         delete_after, resource_id = after
-        resources = resources.filter(Q(delete_after__gt=delete_after)
-                                     | Q(delete_after=delete_after, id__gt=resource_id))
+        resources = resources.filter(Q(grace__delete_after__gt=delete_after)
+                                     | Q(grace__delete_after=delete_after, id__gt=resource_id))
     return resources
 
 

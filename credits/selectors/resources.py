@@ -140,7 +140,8 @@ def resources_charged_hours(resource_ids: Iterable[int]) -> dict[int, int]:
 def live_owner_ids() -> Iterator[int]:
     """Ids of the accounts with live resources, in id order, streamed: the accounts a lifecycle
     run, a forecast and an impact walk."""
-    return (Resource.objects.filter(status__in=LIVE_STATUSES).order_by("owner_id")
+    # `ended_at IS NULL`: live, as the lifecycle's index says it (`resource_live_until_ended`).
+    return (Resource.objects.filter(ended_at__isnull=True).order_by("owner_id")
             .values_list("owner_id", flat=True).distinct().iterator(chunk_size=10_000))
 
 

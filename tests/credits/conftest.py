@@ -69,6 +69,8 @@ def ledger_resource_factory(default_version):
              status=ResourceStatus.PROCESSED, cost_hold="0", payment_chain="", item_hash=None,
              charged_hours=0, **extra):
         number = next(counter)
+        if status not in (ResourceStatus.PROCESSED, ResourceStatus.REMOVING):
+            extra.setdefault("ended_at", T0)  # ended exactly when not live
         resource = Resource.objects.create(
             item_hash=item_hash or f"{number:064x}", type=MessageType.INSTANCE,
             content={"address": owner.address}, owner=owner,

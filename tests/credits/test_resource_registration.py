@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from credits.errors import (
     CannotPrice,
@@ -156,7 +157,8 @@ def test_forgotten_and_removed_resources_no_longer_count_in_the_one_day_rule(res
     resource_forget(item_hash=item_hash(1), actor="owner", at=T0)
 
     assert register(2, credit_instance()).created
-    Resource.objects.filter(item_hash=item_hash(2)).update(status=ResourceStatus.REMOVED)
+    Resource.objects.filter(item_hash=item_hash(2)).update(status=ResourceStatus.REMOVED,
+                                                               ended_at=timezone.now())
     assert register(3, credit_instance()).created
 
 
@@ -477,7 +479,8 @@ def test_a_removing_resource_can_be_forgotten(resources_grant):
 def test_a_removed_resource_cannot_be_forgotten(resources_grant):
     resources_grant(ADDRESS, 342_000, at=T0 - timedelta(hours=1))
     register(1, credit_instance())
-    Resource.objects.filter(item_hash=item_hash(1)).update(status=ResourceStatus.REMOVED)
+    Resource.objects.filter(item_hash=item_hash(1)).update(status=ResourceStatus.REMOVED,
+                                                               ended_at=timezone.now())
 
     with pytest.raises(ResourceConflict):
         resource_forget(item_hash=item_hash(1), actor="owner")

@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from credits.models import Resource, ResourceStatus, ResourceStatusChange, TokenBalance
 from credits.services.resources import resource_register
@@ -228,7 +229,7 @@ def test_only_the_owner_may_forget(client_as, owner, funded, caller, status):
 
 def test_forgetting_a_removed_resource_is_a_409(owner, funded):
     owner.post(URL, body(), format="json")
-    Resource.objects.update(status=ResourceStatus.REMOVED)
+    Resource.objects.update(status=ResourceStatus.REMOVED, ended_at=timezone.now())
 
     assert_error(owner.delete(f"{URL}/{HASH}"), 409, "resource_conflict")
 

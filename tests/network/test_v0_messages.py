@@ -231,7 +231,7 @@ def test_the_status_follows_the_resource_through_removing_removed_and_forgotten(
         status=ResourceStatus.REMOVING, removing_since=now, delete_after=now + 24 * HOUR)
     assert status_of(client, credit_vm)["status"] == "removing"
 
-    Resource.objects.filter(pk=credit_vm.pk).update(status=ResourceStatus.REMOVED)
+    Resource.objects.filter(pk=credit_vm.pk).update(status=ResourceStatus.REMOVED, ended_at=now)
     assert status_of(client, credit_vm)["status"] == "removed"
 
     other = register(6, instance_content(payment="credit", address=ADDRESS))
