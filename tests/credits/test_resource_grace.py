@@ -1,0 +1,94 @@
+"""A flag or a restore writes no index entry (a heap-only update: no index of the resource table
+holds its status or deadline), and the deadlines of the resources pending deletion, which the
+pending-deletion lists and the run's finalise step read, are kept in `ResourceGrace` by triggers
+whatever writes the resource."""
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from credits.models import Account, Resource, ResourceGrace, ResourceStatus
+from tests.credits.conftest import ADDRESS, T0
+from tests.credits.test_lifecycle import E1_PER_DAY, HOUR, grant, register, run, status_of
+
+
+@pytest.fixture(autouse=True)
+def _time_travel_allowed(settings, default_version):
+    settings.LIFECYCLE_ALLOW_TIME_TRAVEL = True
+
+
+def _resource_updates() -> tuple[int, int]:
+    """This transaction's row updates of the resource table: (heap-only, all)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_xact_user_tables "
+                       "WHERE relname = %s", [Resource._meta.db_table])
+        return cursor.fetchone()
+
+
+def _grace() -> dict[int, object]:
+    return dict(ResourceGrace.objects.values_list("resource_id", "delete_after"))
+
+
+def test_a_flag_and_a_restore_are_heap_only_updates(db):
+    grant(ADDRESS, E1_PER_DAY, T0)
+    vm = register(T0)
+    hot_before, all_before = _resource_updates()
+
+    run(T0 + HOUR)  # one hour charged: less than a day left, flagged
+    flagged = status_of(vm)
+    grant(ADDRESS, 10 * E1_PER_DAY, T0 + 2 * HOUR)
+    run(T0 + 2 * HOUR)  # funded again before the deadline: restored
+
+    hot_after, all_after = _resource_updates()
+    assert (flagged, status_of(vm)) == (ResourceStatus.REMOVING, ResourceStatus.PROCESSED)
+    assert all_after - all_before == 2
+    assert hot_after - hot_before == 2
+
+
+def test_the_run_keeps_the_deadline_of_a_flagged_resource_and_drops_it_at_removal(db):
+    grant(ADDRESS, E1_PER_DAY, T0)
+    vm = register(T0)
+
+    run(T0 + HOUR)
+    assert _grace() == {vm.pk: T0 + HOUR + timedelta(hours=24)}
+
+    run(T0 + HOUR + timedelta(hours=24))
+    assert status_of(vm) == ResourceStatus.REMOVED
+    assert _grace() == {}
+
+
+def test_the_grace_row_follows_the_resource_whatever_writes_it(ledger_resource_factory):
+    owner = Account.objects.create(address=ADDRESS)
+    deadline = T0 + 24 * HOUR
+    pending = ledger_resource_factory(owner, status=ResourceStatus.REMOVING,
+                                      removing_since=T0, delete_after=deadline,
+                                      removal_reason="credit_insufficient")
+    ledger_resource_factory(owner)  # processed: no row
+    assert _grace() == {pending.pk: deadline}
+
+    Resource.objects.filter(pk=pending.pk).update(delete_after=deadline + HOUR)
+    assert _grace() == {pending.pk: deadline + HOUR}
+
+    Resource.objects.filter(pk=pending.pk).update(
+        status=ResourceStatus.PROCESSED, removing_since=None, delete_after=None,
+        removal_reason="")
+    assert _grace() == {}
+
+    Resource.objects.filter(pk=pending.pk).update(
+        status=ResourceStatus.REMOVING, removing_since=T0, delete_after=deadline,
+        removal_reason="credit_insufficient")
+    assert _grace() == {pending.pk: deadline}
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Resource._meta.db_table} WHERE id = %s", [pending.pk])
+    assert _grace() == {}
+
+
+@pytest.mark.parametrize("status", [ResourceStatus.REMOVED, ResourceStatus.FORGOTTEN])
+def test_an_ended_status_without_its_end_is_refused(ledger_resource_factory, status):
+    owner = Account.objects.create(address=ADDRESS)
+    resource = ledger_resource_factory(owner)
+
+    with pytest.raises(IntegrityError, match="resource_live_until_ended"), transaction.atomic():
+        Resource.objects.filter(pk=resource.pk).update(status=status)
+    with pytest.raises(IntegrityError, match="resource_live_until_ended"), transaction.atomic():
+        Resource.objects.filter(pk=resource.pk).update(ended_at=T0)
