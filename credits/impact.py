@@ -131,7 +131,8 @@ class ResourceOutcome:
 
 
 def live_resource_count() -> int:
-    return Resource.objects.filter(status__in=LIVE_STATUSES).count()
+    # Live as the lifecycle's index says it (`ended_at IS NULL`: `resource_live_until_ended`).
+    return Resource.objects.filter(ended_at__isnull=True).count()
 
 
 _RESOURCE_VALUES = ("id", "item_hash", "type", "content", "owner_id", "owner__address",

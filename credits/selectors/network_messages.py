@@ -12,7 +12,6 @@ from django.db.models import Count, QuerySet, Sum
 
 from ..addresses import InvalidAddress, normalize_address
 from ..models import (
-    LIVE_STATUSES,
     METERING_REASON,
     Charge,
     EntryKind,
@@ -71,7 +70,8 @@ class NetworkCostsFilter:
 
 def _live_resources(costs_filter: NetworkCostsFilter) -> QuerySet[Resource]:
     """The resources the network has cost rows for (processed or removing), filtered."""
-    resources = Resource.objects.filter(status__in=LIVE_STATUSES)
+    # Live as the lifecycle's index says it (`ended_at IS NULL`: `resource_live_until_ended`).
+    resources = Resource.objects.filter(ended_at__isnull=True)
     try:
         owner_address = costs_filter.owner_address()
     except InvalidAddress:

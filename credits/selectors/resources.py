@@ -323,7 +323,8 @@ def costs_totals(*, address: str | None = None, item_hash: str | None = None,
                  payment_type: str | None = None) -> CostTotals:
     """Totals per payment type over resources in `processed` or `removing`, filtered by owner
     address, item hash and payment type. Each resource counts in its own payment type's column."""
-    resources = Resource.objects.filter(status__in=LIVE_STATUSES)
+    # Live as the lifecycle's index says it (`ended_at IS NULL`: `resource_live_until_ended`).
+    resources = Resource.objects.filter(ended_at__isnull=True)
     if address is not None:
         resources = resources.filter(owner__address=normalize_address(address))
     if item_hash is not None:
