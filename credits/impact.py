@@ -35,7 +35,7 @@ from pricing.models import PricingVersion
 from pricing.selectors import pricing_table_from_version
 
 from .funding import EXACT, ZERO, FundingWalk, hourly_charge
-from .models import LIVE_STATUSES, CostRow, Lot, Resource, TokenBalance
+from .models import LIVE_RESOURCE, LIVE_STATUSES, CostRow, Lot, Resource, TokenBalance
 from .selectors.resources import (
     batched,
     content_refs,
@@ -131,8 +131,7 @@ class ResourceOutcome:
 
 
 def live_resource_count() -> int:
-    # Live as the lifecycle's index says it (`ended_at IS NULL`: `resource_live_until_ended`).
-    return Resource.objects.filter(ended_at__isnull=True).count()
+    return Resource.objects.filter(LIVE_RESOURCE).count()
 
 
 _RESOURCE_VALUES = ("id", "item_hash", "type", "content", "owner_id", "owner__address",

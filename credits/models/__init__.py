@@ -51,6 +51,7 @@ from .repricing import (  # noqa: F401
     RecalculationStatus,
 )
 from .resources import (  # noqa: F401
+    LIVE_RESOURCE,
     LIVE_STATUSES,
     CostRow,
     PendingDeletion,

@@ -25,6 +25,10 @@ class RemovalReason(models.TextChoices):
 
 
 LIVE_STATUSES = (ResourceStatus.PROCESSED, ResourceStatus.REMOVING)
+# Live as the indexes say it: not ended, which the check constraint `resource_live_until_ended`
+# holds to `status in LIVE_STATUSES`; a flag changes the status, never `ended_at`, so only this
+# is in an index (`resource_lifecycle`). Queries over all live resources filter with it.
+LIVE_RESOURCE = Q(ended_at__isnull=True)
 
 
 class StatusChangeReason(models.TextChoices):
@@ -91,7 +95,7 @@ class Resource(models.Model):
             models.Index(fields=["owner", "created_at", "id"], name="resource_lifecycle",
                          include=["payment_type", "payment_chain", "cost_credit_per_second",
                                   "cost_hold", "pricing_version"],
-                         condition=Q(ended_at__isnull=True)),
+                         condition=LIVE_RESOURCE),
         ]
         constraints = [
             # Not `unique=True` on the field: that adds a second index (varchar_pattern_ops,

@@ -15,6 +15,7 @@ from pricing.enums import PaymentType
 from pricing.fields import exact_sum
 
 from ..models import (
+    LIVE_RESOURCE,
     LIVE_STATUSES,
     Account,
     EntryKind,
@@ -125,8 +126,7 @@ def dashboard_summary(*, now: datetime) -> DashboardSummary:
                    spent=Sum("amount", filter=Q(kind=EntryKind.EXPENSE)))
 
     # 4. The burn: live credit resources' cost per second, summed exactly.
-    live_credit = Resource.objects.filter(payment_type=PaymentType.CREDIT,
-                                          ended_at__isnull=True)  # live: the lifecycle's index
+    live_credit = Resource.objects.filter(LIVE_RESOURCE, payment_type=PaymentType.CREDIT)
     per_second = exact_sum(live_credit, "cost_credit_per_second")
     credit_resources_live = sum(counts.get((status, PaymentType.CREDIT.value), 0)
                                 for status in LIVE_STATUSES)

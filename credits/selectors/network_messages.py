@@ -12,6 +12,7 @@ from django.db.models import Count, QuerySet, Sum
 
 from ..addresses import InvalidAddress, normalize_address
 from ..models import (
+    LIVE_RESOURCE,
     METERING_REASON,
     Charge,
     EntryKind,
@@ -70,8 +71,7 @@ class NetworkCostsFilter:
 
 def _live_resources(costs_filter: NetworkCostsFilter) -> QuerySet[Resource]:
     """The resources the network has cost rows for (processed or removing), filtered."""
-    # Live as the lifecycle's index says it (`ended_at IS NULL`: `resource_live_until_ended`).
-    resources = Resource.objects.filter(ended_at__isnull=True)
+    resources = Resource.objects.filter(LIVE_RESOURCE)
     try:
         owner_address = costs_filter.owner_address()
     except InvalidAddress:

@@ -30,7 +30,15 @@ from pricing.selectors import payment_type_acceptance, pricing_in_force
 from ..addresses import InvalidAddress, normalize_address
 from ..errors import CannotPrice, ContentRefused
 from ..funding import charged_hours, credits_required, exact_total, shortfall
-from ..models import LIVE_STATUSES, Account, Charge, Resource, ResourceUsage, TokenBalance
+from ..models import (
+    LIVE_RESOURCE,
+    LIVE_STATUSES,
+    Account,
+    Charge,
+    Resource,
+    ResourceUsage,
+    TokenBalance,
+)
 from .accounts import account_by_address
 
 _ZERO = Decimal(0)
@@ -140,8 +148,7 @@ def resources_charged_hours(resource_ids: Iterable[int]) -> dict[int, int]:
 def live_owner_ids() -> Iterator[int]:
     """Ids of the accounts with live resources, in id order, streamed: the accounts a lifecycle
     run, a forecast and an impact walk."""
-    # `ended_at IS NULL`: live, as the lifecycle's index says it (`resource_live_until_ended`).
-    return (Resource.objects.filter(ended_at__isnull=True).order_by("owner_id")
+    return (Resource.objects.filter(LIVE_RESOURCE).order_by("owner_id")
             .values_list("owner_id", flat=True).distinct().iterator(chunk_size=10_000))
 
 
@@ -323,8 +330,7 @@ def costs_totals(*, address: str | None = None, item_hash: str | None = None,
                  payment_type: str | None = None) -> CostTotals:
     """Totals per payment type over resources in `processed` or `removing`, filtered by owner
     address, item hash and payment type. Each resource counts in its own payment type's column."""
-    # Live as the lifecycle's index says it (`ended_at IS NULL`: `resource_live_until_ended`).
-    resources = Resource.objects.filter(ended_at__isnull=True)
+    resources = Resource.objects.filter(LIVE_RESOURCE)
     if address is not None:
         resources = resources.filter(owner__address=normalize_address(address))
     if item_hash is not None:
