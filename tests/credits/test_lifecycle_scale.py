@@ -55,6 +55,10 @@ def queries_of_one_run(at) -> list[str]:
     """The statements of one run, without their parameters (its charges' monthly partitions
     made before: a run makes them once a month)."""
     charge_partitions_ensure(charge_partitions_around(at))
+    # Each run starts a session without temporary tables (`credits.temp_tables`: the first
+    # run of a session makes them, a later one reuses them).
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD TEMP")
     with CaptureQueriesContext(connection) as captured:
         lifecycle_run(at=at)
     return [" ".join(query["sql"].split())[:100] for query in captured.captured_queries]

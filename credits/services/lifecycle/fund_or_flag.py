@@ -21,7 +21,7 @@ from ...models import (
     StatusChangeReason,
     TokenBalance,
 )
-from ...temp_tables import drop_temps, temp
+from ...temp_tables import temp
 from .batch import Batch, RunCounts
 
 _TOKEN_BALANCE = TokenBalance._meta.db_table
@@ -100,5 +100,4 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
         set_sql="removing_since = NULL, delete_after = NULL, removal_reason = ''")
     counts.restored = len(ids)
     counts.restored_ids = ids
-    drop_temps(cursor, "lc_fund")
     return counts

@@ -23,7 +23,7 @@ from ...models import (
     LotDrain,
     ResourceMeter,
 )
-from ...temp_tables import drop_temps, temp
+from ...temp_tables import temp
 from .batch import Batch, RunCounts
 from .sql import charge_hour_sql, in_batch, whole_hours_between
 
@@ -131,7 +131,6 @@ def meter(cursor, batch: Batch) -> RunCounts:
     counts.credits_charged = int(drained)
     counts.credits_short = int(requested) - counts.credits_charged
     _watermark_move(cursor, params)
-    drop_temps(cursor, "lc_account", "lc_drain")
     return counts
 
 

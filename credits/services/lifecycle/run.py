@@ -44,7 +44,7 @@ from ...models import (
 from ...partitions import charge_partitions_around, charge_partitions_ensure
 from ...selectors.lifecycle import lifecycle_settings_get
 from ...selectors.resources import batched, live_owner_ids
-from ...temp_tables import drop_temps, temp
+from ...temp_tables import temp
 from .alerts import runway_alerts
 from .batch import Batch, RunCounts
 from .expire import expire
@@ -327,7 +327,6 @@ def batch_run(batch: Batch, *, step_settings: StepSettings, counts_before: RunCo
         # After the batch's charges and moves, in its transaction: the runway as it now is.
         _timed(counts, "seconds_alerts", runway_alerts, cursor, batch,
                removed_ids=counts.removed_ids)
-        drop_temps(cursor, "lc_res", "lc_owner", "lc_credit")
         # In the batch's transaction: the row of a run killed later counts exactly the work it
         # committed (the charges that name it, a dead shard's share of its parent).
         if batch.run_id is not None:  # a dry run has no row
