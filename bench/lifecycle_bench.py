@@ -50,6 +50,7 @@ import os
 import platform
 import random
 import resource as rusage
+import statistics
 import subprocess
 import sys
 import threading
@@ -980,10 +981,14 @@ def measure(at: dt.datetime, shards: int = 1, autovacuum_paused: bool = True) ->
     backend_cpu_before = process_cpu_seconds(backend_pid)
     own = rusage.getrusage(rusage.RUSAGE_SELF)
     shard_reports = []
+    # When each batch ended, and its accounts (one process): the batches after the first are
+    # timed alone (the first also holds expire and the account list).
+    batch_ends: list[tuple[float, int]] = []
     with connection.execute_wrapper(count):
         if shards <= 1:
             started = time.perf_counter()
-            run = lifecycle_run(at=at, trigger="bench")
+            run = lifecycle_run(at=at, trigger="bench", on_progress=lambda accounts: batch_ends
+                                .append((time.perf_counter(), accounts)))
             run_seconds = time.perf_counter() - started
             summary = run
         else:
@@ -1084,6 +1089,9 @@ def measure(at: dt.datetime, shards: int = 1, autovacuum_paused: bool = True) ->
                 "seconds_total": round(run_seconds, 3),
                 "seconds": {k: round(v, 3) for k, v in steps.items()},
                 "statements": statements,
+                "batches": [{"seconds": round(end - previous_end, 4), "accounts": accounts}
+                            for (previous_end, _), (end, accounts)
+                            in zip(batch_ends, batch_ends[1:])],
                 "cpu": cpu,
                 "commits": len(commits), "seconds_in_commits": round(sum(commits), 3),
                 "slowest_statements": [
@@ -1211,6 +1219,7 @@ def markdown(report: dict) -> str:
         f"during the run: PostgreSQL backend {run['cpu']['postgres_backend_seconds']} s, "
         f"Python {run['cpu']['python_seconds']} s (the rest of the wall time is waiting: I/O, "
         f"or the CPUs busy with other work).",
+        *_batch_lines(run),
         f"Counts: {c['accounts']:,} accounts, {c['resources']:,} resources, {c['charges']:,} "
         f"charges ({c['credits_charged']:,} credits, {c['credits_short']:,} short), "
         f"{c['expired_credits']:,} credits expired, {c['flagged']:,} flagged, "
@@ -1225,6 +1234,23 @@ def markdown(report: dict) -> str:
     lines += [f"| `{row['sql'][:80]}` | {row['count']} | {row['seconds']:.2f} |"
               for row in run["slowest_statements"][:8]]
     return "\n".join(lines)
+
+
+def batch_us_per_resource(run: dict) -> list[float]:
+    """µs per resource of each batch timed alone (the batches after the first; one process),
+    counting the run's resources per account in each batch."""
+    counts = run["counts"]
+    per_account = counts["resources"] / counts["accounts"] if counts["accounts"] else 0
+    return [batch["seconds"] / (batch["accounts"] * per_account) * 1e6
+            for batch in run.get("batches", []) if batch["accounts"] and per_account]
+
+
+def _batch_lines(run: dict) -> list[str]:
+    timed = batch_us_per_resource(run)
+    if not timed:
+        return []
+    return [f"Batches timed alone (after the first): {len(timed)}, µs per resource median "
+            f"{statistics.median(timed):.2f}, best {min(timed):.2f}, worst {max(timed):.2f}."]
 
 
 # --- main ------------------------------------------------------------------------------------

@@ -5,8 +5,17 @@ Runs `bench/lifecycle --from-seed --no-limit` at each size (default 10 K, 100 K 
 resources, a tenth as many accounts), the sizes alternately, round after round, so that a change
 of the machine's speed during the series weighs on every size alike. Each size has its own seed
 database (`bench_scale_<resources>_seed`), generated once by `bench/lifecycle --save-seed` when
-it is missing. Prints, per size, the µs per resource of every run, the best and the median, each
-step's best, and the growth from the size before; writes bench/results/scaling-*.json.
+it is missing. Prints, per size, the µs per resource of every run, the best, median and mean,
+each step's best, and the growth from the size before; writes bench/results/scaling-*.json.
+
+It also prints the median µs per resource of the batches timed alone (every batch of a run in
+one process but its first, which also holds expire and the account list). A batch takes about
+as long at every size (5,000 accounts), so each one's time meets the machine's speed over the
+same length of time, where a whole run at 1 M (20 s) and one at 100 K (2 s) do not: on a
+machine whose speed varies from second to second, the best and the median of short runs come
+out lower than those of long runs of the same work (docs/benchmarks.md, "Issue 14, tenth step").
+The run's fixed costs (expire, the account list, its record) are not in the batches; they are
+the same at every size, so they weigh less per resource the larger the run.
 
 Needs what bench/lifecycle needs (a PostgreSQL on 127.0.0.1:$BENCH_PGPORT, see
 docs/benchmarks.md). About 45 s a round at 1 M on two cores, plus a few minutes per seed made.
@@ -22,7 +31,7 @@ import subprocess
 import sys
 
 # bench/ is the script's directory
-from lifecycle_bench import PYTHON, ROOT, bench_server, database_exists
+from lifecycle_bench import PYTHON, ROOT, batch_us_per_resource, bench_server, database_exists
 
 BENCH = ROOT / "bench" / "lifecycle_bench.py"
 RESULTS_LINE = re.compile(r"results: (bench/results/\S+\.json)")
@@ -55,6 +64,7 @@ def per_resource(report: dict) -> dict:
     resources = run["counts"]["resources"]
     maintenance = report.get("maintenance")
     return {"total": run["seconds_total"] / resources * 1e6,
+            "batches": batch_us_per_resource(run),
             "steps": {step: seconds / resources * 1e6
                       for step, seconds in run["seconds"].items()},
             "maintenance": (None if maintenance is None
@@ -62,10 +72,10 @@ def per_resource(report: dict) -> dict:
 
 
 def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
-    """Per size (ascending): every run's µs per resource, the best and median, each step's
-    best, the best of the maintenance the runs left (None if one left none measured), and the
-    growth of the best and of the median from the size before (None for the
-    first), from the runs' `per_resource` figures."""
+    """Per size (ascending): every run's µs per resource, the best, median and mean, each
+    step's best, the median of the batches timed alone (None without any), the best of the
+    maintenance the runs left (None if one left none measured), and the growth of each of the
+    four from the size before (None for the first), from the runs' `per_resource` figures."""
     rows = []
     for resources in sorted(runs_by_size):
         runs = runs_by_size[resources]
@@ -74,13 +84,22 @@ def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
                "median": statistics.median(totals),
                "steps": {step: min(run["steps"][step] for run in runs)
                          for step in runs[0]["steps"]}}
+        batches = [batch for run in runs for batch in run["batches"]]
+        row["batches"] = len(batches)
+        row["batch_median"] = statistics.median(batches) if batches else None
+        row["mean"] = statistics.mean(totals)
         maintenance = [run.get("maintenance") for run in runs]
         row["maintenance"] = None if None in maintenance else min(maintenance)
         if rows:
             row["growth_best"] = row["best"] / rows[-1]["best"] - 1
             row["growth_median"] = row["median"] / rows[-1]["median"] - 1
+            row["growth_mean"] = row["mean"] / rows[-1]["mean"] - 1
+            row["growth_batch_median"] = (
+                None if row["batch_median"] is None or rows[-1]["batch_median"] is None
+                else row["batch_median"] / rows[-1]["batch_median"] - 1)
         else:
-            row["growth_best"] = row["growth_median"] = None
+            row["growth_best"] = row["growth_median"] = row["growth_mean"] = None
+            row["growth_batch_median"] = None
         rows.append(row)
     return rows
 
@@ -89,18 +108,27 @@ def markdown(rows: list[dict]) -> str:
     def growth(row):
         if row["growth_best"] is None:
             return "—"
-        return f"{row['growth_best'] * 100:+.1f} %, {row['growth_median'] * 100:+.1f} %"
+        return ", ".join(f"{row[name] * 100:+.1f} %"
+                         for name in ("growth_best", "growth_median", "growth_mean"))
+
+    def batches(row):
+        if row["batch_median"] is None:
+            return "—"
+        growth = ("" if row["growth_batch_median"] is None
+                  else f" ({row['growth_batch_median'] * 100:+.1f} %)")
+        return f"{row['batch_median']:.2f}{growth} of {row['batches']}"
 
     steps = list(rows[0]["steps"])
-    lines = ["| resources | runs (µs per resource) | best | median | growth (best, median) | "
+    lines = ["| resources | runs (µs per resource) | best | median | mean | growth (best, "
+             "median, mean) | batches timed alone: median (growth) of n | "
              + " | ".join(f"{step} (best)" for step in steps)
              + " | maintenance after the run (best) |",
-             "|---:|---|---:|---:|---|" + "---:|" * (len(steps) + 1)]
+             "|---:|---|---:|---:|---:|---|---|" + "---:|" * (len(steps) + 1)]
     for row in rows:
         lines.append(
             f"| {row['resources']:,} | {', '.join(f'{t:.2f}' for t in row['runs'])} | "
-            f"{row['best']:.2f} | {row['median']:.2f} | "
-            f"{growth(row)} | "
+            f"{row['best']:.2f} | {row['median']:.2f} | {row['mean']:.2f} | "
+            f"{growth(row)} | {batches(row)} | "
             + " | ".join(f"{row['steps'][step]:.2f}" for step in steps) + " | "
             + ("—" if row["maintenance"] is None else f"{row['maintenance']:.2f}") + " |")
     return "\n".join(lines)
