@@ -71,11 +71,17 @@ def per_resource(report: dict) -> dict:
                             else maintenance["seconds"] / resources * 1e6)}
 
 
+def lower_quartile(values: list[float]) -> float:
+    """The first quartile (the value itself for one)."""
+    return values[0] if len(values) == 1 else statistics.quantiles(values, n=4, method="inclusive")[0]
+
+
 def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
     """Per size (ascending): every run's µs per resource, the best, median and mean, each
-    step's best, the median of the batches timed alone (None without any), the best of the
-    maintenance the runs left (None if one left none measured), and the growth of each of the
-    four from the size before (None for the first), from the runs' `per_resource` figures."""
+    step's best, the lower quartile and the median of the batches timed alone (None without
+    any), the best of the maintenance the runs left (None if one left none measured), and the
+    growth of each from the size before (None for the first), from the runs' `per_resource`
+    figures."""
     rows = []
     for resources in sorted(runs_by_size):
         runs = runs_by_size[resources]
@@ -87,6 +93,7 @@ def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
         batches = [batch for run in runs for batch in run["batches"]]
         row["batches"] = len(batches)
         row["batch_median"] = statistics.median(batches) if batches else None
+        row["batch_lower_quartile"] = lower_quartile(batches) if batches else None
         row["mean"] = statistics.mean(totals)
         maintenance = [run.get("maintenance") for run in runs]
         row["maintenance"] = None if None in maintenance else min(maintenance)
@@ -94,12 +101,12 @@ def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
             row["growth_best"] = row["best"] / rows[-1]["best"] - 1
             row["growth_median"] = row["median"] / rows[-1]["median"] - 1
             row["growth_mean"] = row["mean"] / rows[-1]["mean"] - 1
-            row["growth_batch_median"] = (
-                None if row["batch_median"] is None or rows[-1]["batch_median"] is None
-                else row["batch_median"] / rows[-1]["batch_median"] - 1)
+            for name in ("batch_median", "batch_lower_quartile"):
+                row[f"growth_{name}"] = (None if row[name] is None or rows[-1][name] is None
+                                         else row[name] / rows[-1][name] - 1)
         else:
             row["growth_best"] = row["growth_median"] = row["growth_mean"] = None
-            row["growth_batch_median"] = None
+            row["growth_batch_median"] = row["growth_batch_lower_quartile"] = None
         rows.append(row)
     return rows
 
@@ -114,13 +121,16 @@ def markdown(rows: list[dict]) -> str:
     def batches(row):
         if row["batch_median"] is None:
             return "—"
-        growth = ("" if row["growth_batch_median"] is None
-                  else f" ({row['growth_batch_median'] * 100:+.1f} %)")
-        return f"{row['batch_median']:.2f}{growth} of {row['batches']}"
+
+        def figure(name):
+            growth = row[f"growth_{name}"]
+            return f"{row[name]:.2f}" + ("" if growth is None else f" ({growth * 100:+.1f} %)")
+        return (f"{figure('batch_lower_quartile')}, {figure('batch_median')} "
+                f"of {row['batches']}")
 
     steps = list(rows[0]["steps"])
     lines = ["| resources | runs (µs per resource) | best | median | mean | growth (best, "
-             "median, mean) | batches timed alone: median (growth) of n | "
+             "median, mean) | batches timed alone: lower quartile, median (growth) of n | "
              + " | ".join(f"{step} (best)" for step in steps)
              + " | maintenance after the run (best) |",
              "|---:|---|---:|---:|---:|---|---|" + "---:|" * (len(steps) + 1)]
