@@ -17,7 +17,11 @@ def temp(cursor, name: str, select_sql: str, params: dict | list) -> int:
     rows differ from the analysed ones by more than `REANALYSE_FACTOR` either way: the steps'
     tables hold a batch's rows, alike from batch to batch. A table filled before in the same
     transaction (a dry run's batches, one transaction) is made afresh rather than emptied, so
-    that its dead rows do not pile up batch after batch."""
+    that its dead rows do not pile up batch after batch. It is filled and read in one
+    transaction (its commit empties it): refused outside one."""
+    if not cursor.db.in_atomic_block:
+        raise RuntimeError(f"temporary table {name}: fill and read it in one transaction "
+                           "(a commit empties it)")
     cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)",
                    [f"pg_temp.{name}"])
     found = cursor.fetchone()

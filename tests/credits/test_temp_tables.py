@@ -94,3 +94,9 @@ def test_a_filling_rolled_back_leaves_the_table_usable():
     returned, (_, _, rows) = _fill(70)
 
     assert returned == rows == 70
+
+
+def test_a_filling_outside_a_transaction_is_refused():
+    # In autocommit the table would be emptied before anything read it.
+    with connection.cursor() as cursor, pytest.raises(RuntimeError, match="one transaction"):
+        temp(cursor, "t_numbers", _NUMBERS, {"n": 5})
