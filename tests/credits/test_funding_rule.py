@@ -17,6 +17,7 @@ from credits.funding import (
     account_run,
     charges_allot,
     drain_plan,
+    hour_of_charge,
     hourly_charge,
     lot_spendable,
     whole_hours,
@@ -37,7 +38,7 @@ from credits.selectors.lifecycle import lifecycle_settings_get
 from credits.selectors.resources import resources_charged_hours
 from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
-from credits.services.lifecycle.sql import whole_hours_between
+from credits.services.lifecycle.sql import charge_hour_sql, whole_hours_between
 from pricing.enums import MessageType, PaymentType, ProductType
 
 T = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
@@ -85,6 +86,25 @@ def test_the_sql_whole_hours_are_the_rule_s(earlier, hours, nudge):
         cursor.execute(f"SELECT {whole_hours_between('%(later)s', '%(earlier)s')}",
                        {"later": later, "earlier": earlier})
         assert cursor.fetchone()[0] == whole_hours(later, earlier)
+
+
+@pytest.mark.django_db
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(created_at=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                               timezones=st.just(UTC)),
+       hour_index=st.integers(min_value=0, max_value=100_000),
+       nudge=st.sampled_from([0, 1, -1]))
+@example(created_at=datetime(2000, 1, 1, tzinfo=UTC), hour_index=0, nudge=-1)
+@example(created_at=datetime(1969, 12, 31, 23, 30, tzinfo=UTC), hour_index=1, nudge=0)
+def test_the_sql_charge_hour_is_the_rule_s(created_at, hour_index, nudge):
+    """`lifecycle.sql.charge_hour_sql` (`date_bin` from a UTC hour) says the clock hour of a
+    charge as `funding.hour_of_charge` does: on the hour, a microsecond either side, before
+    and after `date_bin`'s origin."""
+    created_at += timedelta(microseconds=nudge)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {charge_hour_sql(created_at='%(at)s', hour_index='%(k)s')}",
+                       {"at": created_at, "k": hour_index})
+        assert cursor.fetchone()[0] == hour_of_charge(created_at, hour_index)
 
 
 def test_a_drain_takes_lots_in_order_and_never_more_than_each_has():

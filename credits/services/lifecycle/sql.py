@@ -42,5 +42,9 @@ def charged_hours_sql(*, meter: str, metered_until: str, created_at: str) -> str
 
 
 def charge_hour_sql(*, created_at: str, hour_index: str) -> str:
-    """`funding.hour_of_charge` in SQL: the clock hour (UTC) in which the billing hour starts."""
-    return f"(date_trunc('hour', {created_at}, 'UTC') + {hour_index} * interval '1 hour')"
+    """`funding.hour_of_charge` in SQL: the clock hour (UTC) in which the billing hour starts.
+    UTC hours are whole hours from any UTC hour, so `date_bin` from one finds it in integer
+    arithmetic: `date_trunc('hour', …, 'UTC')` says the same through a time zone lookup and
+    conversion per row, several times the cost (a million charges a run)."""
+    return (f"(date_bin(interval '1 hour', {created_at}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+            f" + {hour_index} * interval '1 hour')")
