@@ -73,7 +73,9 @@ def per_resource(report: dict) -> dict:
 
 def lower_quartile(values: list[float]) -> float:
     """The first quartile (the value itself for one)."""
-    return values[0] if len(values) == 1 else statistics.quantiles(values, n=4, method="inclusive")[0]
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=4, method="inclusive")[0]
 
 
 def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
@@ -97,16 +99,10 @@ def summarise(runs_by_size: dict[int, list[dict]]) -> list[dict]:
         row["mean"] = statistics.mean(totals)
         maintenance = [run.get("maintenance") for run in runs]
         row["maintenance"] = None if None in maintenance else min(maintenance)
-        if rows:
-            row["growth_best"] = row["best"] / rows[-1]["best"] - 1
-            row["growth_median"] = row["median"] / rows[-1]["median"] - 1
-            row["growth_mean"] = row["mean"] / rows[-1]["mean"] - 1
-            for name in ("batch_median", "batch_lower_quartile"):
-                row[f"growth_{name}"] = (None if row[name] is None or rows[-1][name] is None
-                                         else row[name] / rows[-1][name] - 1)
-        else:
-            row["growth_best"] = row["growth_median"] = row["growth_mean"] = None
-            row["growth_batch_median"] = row["growth_batch_lower_quartile"] = None
+        before = rows[-1] if rows else None
+        for name in ("best", "median", "mean", "batch_median", "batch_lower_quartile"):
+            row[f"growth_{name}"] = (None if before is None or row[name] is None
+                                     or before[name] is None else row[name] / before[name] - 1)
         rows.append(row)
     return rows
 
