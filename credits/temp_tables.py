@@ -33,14 +33,14 @@ def temp(cursor, name: str, select_sql: str, params: dict | list) -> int:
     if found is None:
         cursor.execute(f"CREATE TEMPORARY TABLE {name} ON COMMIT DELETE ROWS AS {select_sql}",
                        params)
-        analysed = None
+        analysed = -1  # as pg_class says of a table never analysed
     else:
         cursor.execute(f"INSERT INTO {name} {select_sql}", params)
-        analysed = found[0]  # -1: never analysed
+        analysed = found[0]
     rows = cursor.rowcount
     # Temporary tables are never auto-analysed: without statistics the planner joins them
     # with nested loops over every row pair (minutes at a million resources).
-    if analysed is None or analysed < 0 or rows > max(analysed, 1) * REANALYSE_FACTOR \
+    if analysed < 0 or rows > max(analysed, 1) * REANALYSE_FACTOR \
             or rows * REANALYSE_FACTOR < analysed:
         cursor.execute(f"ANALYZE {name}")
     return rows
