@@ -33,11 +33,13 @@ def _grace() -> dict[int, object]:
     return dict(ResourceGrace.objects.values_list("resource_id", "delete_after"))
 
 
-def test_a_flag_and_a_restore_are_heap_only_updates(transactional_db):
-    # Each run commits, as in service: a restore finds room in the page once the flag's old
-    # row version is dead to every transaction and pruned. Inside one test transaction the
-    # old version still holds its place, and the second update fits only if the page had
-    # room for two versions more.
+# Each run commits, as in service: a restore finds room in the page once the flag's old row
+# version is dead to every transaction and pruned. Inside one test transaction the old version
+# still holds its place, and the second update fits only if the page had room for two versions
+# more. serialized_rollback: a plain flush would re-create content types that the next
+# serialized_rollback test restores again, and collide.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_flag_and_a_restore_are_heap_only_updates():
     grant(ADDRESS, E1_PER_DAY, T0)
     vm = register(T0)
     hot_before, all_before = _resource_updates()

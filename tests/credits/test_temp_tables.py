@@ -5,8 +5,9 @@ from django.db import connection, transaction
 
 from credits.temp_tables import REANALYSE_FACTOR, temp
 
-# Real commits: the tables are emptied by them.
-pytestmark = pytest.mark.django_db(transaction=True)
+# Real commits: the tables are emptied by them. serialized_rollback: a plain flush would
+# re-create content types that the next serialized_rollback test restores again, and collide.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 _NUMBERS = "SELECT g AS n FROM generate_series(1, %(n)s) g"
 
