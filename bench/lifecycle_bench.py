@@ -1332,6 +1332,9 @@ def main() -> int:
         if args.from_seed:
             log(f"cloning {seed_db} into {args.db}")
             psql(pg, f'CREATE DATABASE "{args.db}" TEMPLATE "{seed_db}" {CLONE}')
+            # A seed made before a migration gets it (nothing to do when it has them all).
+            subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+                           env=env, check=True)
             django_setup(env)
             from django.db import connection
 

@@ -102,3 +102,53 @@ def test_an_ended_status_without_its_end_is_refused(ledger_resource_factory, sta
         Resource.objects.filter(pk=resource.pk).update(status=status)
     with pytest.raises(IntegrityError, match="resource_live_until_ended"), transaction.atomic():
         Resource.objects.filter(pk=resource.pk).update(ended_at=T0)
+
+
+def _grace_row_version(resource_id: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ctid::text FROM {ResourceGrace._meta.db_table} "
+                       "WHERE resource_id = %s", [resource_id])
+        return cursor.fetchone()[0]
+
+
+def test_one_statement_moving_resources_every_way_keeps_every_grace_row(ledger_resource_factory):
+    """The triggers run once per statement over all its rows: a flag, a restore, a moved
+    deadline and an untouched deadline in one UPDATE; several rows inserted or deleted at once."""
+    owner = Account.objects.create(address=ADDRESS)
+    deadline = T0 + 24 * HOUR
+    pending = {"status": ResourceStatus.REMOVING, "removing_since": T0,
+               "delete_after": deadline, "removal_reason": "credit_insufficient"}
+    flagged = ledger_resource_factory(owner)
+    restored, moved, kept = (ledger_resource_factory(owner, **pending) for _ in range(3))
+    kept_version = _grace_row_version(kept.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            UPDATE {Resource._meta.db_table} SET
+                status = CASE id WHEN %(restored)s THEN %(processed)s ELSE %(removing)s END,
+                delete_after = CASE id WHEN %(restored)s THEN NULL
+                                       WHEN %(moved)s THEN %(later)s
+                                       WHEN %(flagged)s THEN %(later)s ELSE delete_after END,
+                removing_since = CASE id WHEN %(restored)s THEN NULL ELSE %(t0)s END,
+                removal_reason = CASE id WHEN %(restored)s THEN ''
+                                         ELSE 'credit_insufficient' END
+            WHERE id IN (%(flagged)s, %(restored)s, %(moved)s, %(kept)s)""",
+                       {"flagged": flagged.pk, "restored": restored.pk, "moved": moved.pk,
+                        "kept": kept.pk, "later": deadline + HOUR, "t0": T0,
+                        "processed": ResourceStatus.PROCESSED,
+                        "removing": ResourceStatus.REMOVING})
+    assert _grace() == {flagged.pk: deadline + HOUR, moved.pk: deadline + HOUR,
+                        kept.pk: deadline}
+    # An unchanged deadline is not written again (a new row version has a new place).
+    assert _grace_row_version(kept.pk) == kept_version
+
+    fields = {field.attname: getattr(flagged, field.attname)  # as it was: processed
+              for field in Resource._meta.concrete_fields if not field.primary_key}
+    Resource.objects.bulk_create([Resource(**{**fields, "item_hash": "f" * 64, **pending}),
+                                  Resource(**{**fields, "item_hash": "e" * 64})])
+    added = Resource.objects.get(item_hash="f" * 64)
+    assert _grace() == {flagged.pk: deadline + HOUR, moved.pk: deadline + HOUR,
+                        kept.pk: deadline, added.pk: deadline}
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Resource._meta.db_table} WHERE id = ANY(%s)",
+                       [[flagged.pk, added.pk, restored.pk]])
+    assert _grace() == {moved.pk: deadline + HOUR, kept.pk: deadline}
