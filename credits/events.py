@@ -210,7 +210,8 @@ def _events_sql(*, source: str, flagged: bool, needs_sql: str | None = None) -> 
 
     `needs_sql` gives those sums where the caller has them (the lifecycle's batch), as rows
     `(owner_id, payment_type, chain, required, available)` for at least the moved resources'
-    owners (`event_owners`); by default they are read from the resources, lots and balances."""
+    owners and payment types; it may read those owners from `event_owners`. By default they are
+    read from the resources, lots and balances."""
     shortfall_ctes = shortfall_join = ""
     shortfall = "'{}'::jsonb"
     if flagged:

@@ -66,18 +66,23 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
         WHERE r.payment_type = %(hold)s""", params)
     audit = {"actor": batch.actor, "at": batch.now, "run_id": batch.run_id}
     # What a flag's event says its owner needs and has (`events._events_sql`), from what the
-    # batch already read: credit, the rate and balance of `lc_credit`; hold, per chain.
-    needs_sql = f"""
-        SELECT account_id AS owner_id, %(credit)s AS payment_type, '' AS chain,
-               rate * %(horizon_seconds)s AS required, balance AS available
-        FROM lc_credit
-        UNION ALL
-        SELECT r.owner_id, %(hold)s, r.payment_chain, SUM(r.cost_hold),
-               COALESCE(MAX(t.balance), 0)
-        FROM lc_res r
-        LEFT JOIN {_TOKEN_BALANCE} t
-               ON t.account_id = r.owner_id AND t.chain = r.payment_chain
-        WHERE r.payment_type = %(hold)s GROUP BY r.owner_id, r.payment_chain"""
+    # batch already read, for the owners of the resources flagged (`event_owners`) and the
+    # payment type of the statement: credit, the rate and balance of `lc_credit`; hold, per
+    # chain.
+    needs_sql = {
+        PaymentType.CREDIT: """
+            SELECT account_id AS owner_id, %(credit)s AS payment_type, '' AS chain,
+                   rate * %(horizon_seconds)s AS required, balance AS available
+            FROM lc_credit WHERE account_id IN (SELECT owner_id FROM event_owners)""",
+        PaymentType.HOLD: f"""
+            SELECT r.owner_id, %(hold)s AS payment_type, r.payment_chain AS chain,
+                   SUM(r.cost_hold) AS required, COALESCE(MAX(t.balance), 0) AS available
+            FROM lc_res r
+            LEFT JOIN {_TOKEN_BALANCE} t
+                   ON t.account_id = r.owner_id AND t.chain = r.payment_chain
+            WHERE r.payment_type = %(hold)s
+              AND r.owner_id IN (SELECT owner_id FROM event_owners)
+            GROUP BY r.owner_id, r.payment_chain"""}
     for payment_type, reason in REMOVAL_REASON_BY_PAYMENT.items():
         ids = resources_transition(
             cursor,
@@ -85,7 +90,7 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
             candidates_sql="SELECT id FROM lc_fund WHERE funded = 0 AND status = %(processed)s "
                            "AND payment_type = %(payment)s",
             from_status=ResourceStatus.PROCESSED, to_status=ResourceStatus.REMOVING,
-            reason=reason.value, **audit, needs_sql=needs_sql,
+            reason=reason.value, **audit, needs_sql=needs_sql[payment_type],
             set_sql="removing_since = %(now)s, delete_after = %(delete_after)s, "
                     "removal_reason = %(removal_reason)s")
         counts.flagged += len(ids)
