@@ -306,6 +306,20 @@ def measure_limit(pg: dict, db_name: str, sql_path: Path) -> dict | None:
             "seconds": sum(entry["seconds"] for entry in core)}
 
 
+def limits_around(before: dict | None, after: dict | None) -> dict | None:
+    """The limit the run is compared with: the mean of the limit measured just before the run
+    and just after it (each kept under "before" and "after"). This machine's speed changes by up
+    to 2× in phases of seconds (docs/benchmarks.md, tenth step): one limit measured after the
+    run alone may meet another phase than the run did; the mean of the two around it does so
+    less often. None when the file is missing."""
+    if before is None or after is None:
+        return None
+    core = {name: (before["core"][name] + after["core"][name]) / 2 for name in after["core"]}
+    return {"file": after["file"], "before": before, "after": after,
+            "core": {name: round(seconds, 3) for name, seconds in core.items()},
+            "seconds": (before["seconds"] + after["seconds"]) / 2}
+
+
 def child_env(pg: dict, db_name: str) -> dict:
     env = {key: value for key, value in os.environ.items()
            if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "LIFECYCLE_BATCH_ACCOUNTS")}
@@ -1124,9 +1138,16 @@ def _limit_lines(limit: dict | None) -> list[str]:
     """The hand-written limit's rows of the results table, with the run's ratio to it."""
     if limit is None:
         return []
-    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in limit["core"].items())
+    def parts(measured: dict) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in measured["core"].items())
+
     verdict = ("meets" if limit["ratio"] <= limit["target_ratio"] else "misses")
-    return [f"| hand-written limit (`lifecycle_limit.sql`, same server, same bench): {parts} | "
+    return [f"| hand-written limit (`lifecycle_limit.sql`, same server, same bench) just before "
+            f"the run: {parts(limit['before'])} (run / limit {limit['before']['ratio']:.2f}×) | "
+            f"{limit['before']['seconds']:.2f} s |",
+            f"| the same just after the run: {parts(limit['after'])} (run / limit "
+            f"{limit['after']['ratio']:.2f}×) | {limit['after']['seconds']:.2f} s |",
+            f"| hand-written limit, the mean of the two: {parts(limit)} | "
             f"{limit['seconds']:.2f} s |",
             f"| **run / limit** | **{limit['ratio']:.2f}×** ({verdict} the target "
             f"≤ {limit['target_ratio']:.1f}×) |"]
@@ -1327,6 +1348,7 @@ def main() -> int:
         parser.error(f"no database {seed_db}: make it with --save-seed first")
     env = child_env(pg, args.db)
     generation = None
+    limit_before = None
     try:
         drop_database(pg, args.db)
         if args.from_seed:
@@ -1367,6 +1389,11 @@ def main() -> int:
             log(f"saved the data as {seed_db} (drop it with: psql -h {pg['host']} -p "
                 f"{pg['port']} -U postgres -c 'DROP DATABASE {seed_db}')")
 
+        if not args.no_limit:
+            log("the hand-written limit (lifecycle_limit.sql) on the same server, before the "
+                "run …")
+            with AutovacuumPaused(pg, pause=not args.autovacuum):
+                limit_before = measure_limit(pg, f"{args.db}_limit", args.limit_sql)
         prewarmed_mib = None if args.no_prewarm else prewarm(pg, args.db)
         # The set-up's writes (the generation, the clone) checkpointed before the run, not by
         # a checkpoint during it.
@@ -1403,9 +1430,10 @@ def main() -> int:
 
     limit = None
     if not args.no_limit:
-        log("the hand-written limit (lifecycle_limit.sql) on the same server …")
+        log("the hand-written limit (lifecycle_limit.sql) on the same server, after the run …")
         with AutovacuumPaused(pg, pause=not args.autovacuum):
-            limit = measure_limit(pg, f"{args.db}_limit", args.limit_sql)
+            limit = limits_around(limit_before,
+                                  measure_limit(pg, f"{args.db}_limit", args.limit_sql))
 
     report = {
         "benchmark": "lifecycle",
@@ -1425,6 +1453,8 @@ def main() -> int:
     total = report["run"]["seconds_total"]
     if limit is not None:
         limit["ratio"] = total / limit["seconds"]
+        for side in ("before", "after"):
+            limit[side]["ratio"] = total / limit[side]["seconds"]
         limit["target_ratio"] = (TARGET_LIMIT_RATIO_SHARDED if args.shards > 1
                                  else TARGET_LIMIT_RATIO)
     report["limit"] = limit
