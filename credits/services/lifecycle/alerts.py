@@ -13,7 +13,7 @@ from ...events import accounts_runway_low_announce
 from ...id_arrays import IdArray
 from ...models import Resource
 from .batch import Batch, RunCounts
-from .sql import in_batch
+from .sql import in_batch_range
 
 _RESOURCE = Resource._meta.db_table
 
@@ -28,7 +28,7 @@ def runway_alerts(cursor, batch: Batch, *, removed_ids: list[int]) -> RunCounts:
             LEFT JOIN (SELECT owner_id, SUM(cost_credit_per_second) AS rate FROM {_RESOURCE}
                        WHERE id = ANY(%(removed)s) AND payment_type = %(credit)s
                        GROUP BY owner_id) x ON x.owner_id = c.account_id""",
-        lots_sql=in_batch("l.account_id"),
+        lots_sql=in_batch_range("l.account_id"),  # joined to the batch's accounts too
         params={**batch.params, "credit": PaymentType.CREDIT.value,
                 "removed": IdArray(removed_ids)},
         at=batch.now)

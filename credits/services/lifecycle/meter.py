@@ -25,7 +25,7 @@ from ...models import (
 )
 from ...temp_tables import temp
 from .batch import Batch, RunCounts
-from .sql import charge_hour_sql, in_batch, whole_hours_between
+from .sql import charge_hour_sql, in_batch, in_batch_range, whole_hours_between
 
 _ACCOUNT = Account._meta.db_table
 _CHARGE = Charge._meta.db_table
@@ -56,7 +56,8 @@ def meter(cursor, batch: Batch) -> RunCounts:
     temp(cursor, "lc_account", """
         SELECT account_id, requested FROM lc_owner WHERE requested > 0""", params)
     # Soonest-expiring lots first, non-expiring last, then oldest: each lot gives what the
-    # account still needs after the lots before it, and never more than it has.
+    # account still needs after the lots before it, and never more than it has. (The join to
+    # `lc_account` keeps to the batch; the range finds the lots through their account index.)
     temp(cursor, "lc_drain", f"""
         SELECT lot_id, account_id,
                CASE WHEN requested - before_lot >= remaining THEN remaining
@@ -66,7 +67,7 @@ def meter(cursor, batch: Batch) -> RunCounts:
                          ORDER BY (l.expires_at IS NULL), l.expires_at, l.created_at, l.id
                          ROWS UNBOUNDED PRECEDING) - l.remaining AS before_lot
               FROM {_LOT} l JOIN lc_account a ON a.account_id = l.account_id
-              WHERE {in_batch('l.account_id')}
+              WHERE {in_batch_range('l.account_id')}
                 AND {lot_spendable_sql(lot='l', at='%(now)s')}) s
         WHERE requested > before_lot""", params)
     # The drained lots found through their primary key, one index scan over their sorted ids:

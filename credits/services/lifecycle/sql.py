@@ -15,8 +15,16 @@ def in_batch(column: str) -> str:
     parameters, `Batch.params`). The range bounds let the planner start an index scan at the
     batch's first account: without them it merges over the index from the first account of all,
     and the later batches of a run read most of the table."""
-    return (f"{column} = ANY(%(accounts)s) "
-            f"AND {column} BETWEEN %(batch_lo)s AND %(batch_hi)s")
+    return f"{column} = ANY(%(accounts)s) AND {in_batch_range(column)}"
+
+
+def in_batch_range(column: str) -> str:
+    """`column` is within the range of the batch's accounts (`batch_lo`, `batch_hi`): all of
+    them and maybe others (those of other shards, those without live resources). Enough where
+    another condition keeps to the batch, and cheaper to plan: the planner estimates
+    `= ANY(…)` element by element (5,000 of them, each matched against the column's most common
+    values: up to 4.5 ms a statement)."""
+    return f"{column} BETWEEN %(batch_lo)s AND %(batch_hi)s"
 
 
 def whole_hours_between(later: str, earlier: str) -> str:
