@@ -210,13 +210,12 @@ def _events_sql(*, source: str, flagged: bool, needs_sql: str | None = None) -> 
 
     `needs_sql` gives those sums where the caller has them (the lifecycle's batch), as rows
     `(owner_id, payment_type, chain, required, available)` for at least the moved resources'
-    owners and payment types; it may read those owners from `event_owners`. By default they are
-    read from the resources, lots and balances."""
+    owners and payment types; by default they are read from the resources, lots and balances."""
     shortfall_ctes = shortfall_join = ""
     shortfall = "'{}'::jsonb"
     if flagged:
-        # Worked out once per owner, payment and chain of the moved resources (a flag moves
-        # several of an owner's at once), then joined to each of its events.
+        # The needs per owner, payment and chain of the moved resources (a flag moves several
+        # of an owner's at once); by default read for their owners only (`event_owners`).
         chain_of = "CASE WHEN {0}.payment_type = %(hold)s THEN {0}.payment_chain ELSE '' END"
         needs_sql = needs_sql or f"""
             SELECT r.owner_id, r.payment_type, {chain_of.format('r')} AS chain,
@@ -238,28 +237,28 @@ def _events_sql(*, source: str, flagged: bool, needs_sql: str | None = None) -> 
             GROUP BY 1, 2, 3"""
         required = "COALESCE(n.required, 0)"
         available = "COALESCE(n.available, 0)"
+        # Each event joined straight to its owner's needs: when the planner misjudges how many
+        # resources the statement moves (stale statistics after a bulk load), a join through
+        # per-owner groups made from those same rows became loops over every pair of them
+        # (minutes for a few thousand flags); the needs given by the lifecycle are a table it
+        # has counted.
         shortfall_ctes = f"""
-        event_groups AS (
-            SELECT DISTINCT m.owner_id, m.payment_type, {chain_of.format('m')} AS chain
-            FROM {source} m WHERE m.payment_type IN (%(credit)s, %(hold)s)),
-        event_owners AS (SELECT DISTINCT owner_id FROM event_groups),
-        event_needs AS ({needs_sql}),
-        event_shortfalls AS (
-            SELECT g.owner_id, g.payment_type, g.chain,
+        event_owners AS (
+            SELECT DISTINCT m.owner_id FROM {source} m
+            WHERE m.payment_type IN (%(credit)s, %(hold)s)),
+        event_needs AS ({needs_sql}),"""
+        shortfall_join = f"""
+            LEFT JOIN event_needs n ON n.owner_id = m.owner_id
+                 AND n.payment_type = m.payment_type AND n.chain = {chain_of.format('m')}"""
+        shortfall = f"""CASE WHEN m.payment_type IN (%(credit)s, %(hold)s) THEN
                    jsonb_build_object('shortfall', jsonb_build_object(
-                       'unit', CASE WHEN g.payment_type = %(credit)s THEN 'credits'
+                       'unit', CASE WHEN m.payment_type = %(credit)s THEN 'credits'
                                     ELSE 'tokens' END,
-                       'chain', g.chain,
+                       'chain', {chain_of.format('m')},
                        'amount', {_amount_sql(f"GREATEST({required} - {available}, 0)")},
                        'required', {_amount_sql(required)},
-                       'available', {_amount_sql(available)})) AS shortfall
-            FROM event_groups g
-            LEFT JOIN event_needs n ON n.owner_id = g.owner_id
-                 AND n.payment_type = g.payment_type AND n.chain = g.chain),"""
-        shortfall_join = f"""
-            LEFT JOIN event_shortfalls s ON s.owner_id = m.owner_id
-                 AND s.payment_type = m.payment_type AND s.chain = {chain_of.format('m')}"""
-        shortfall = "COALESCE(s.shortfall, jsonb_build_object('shortfall', NULL))"
+                       'available', {_amount_sql(available)}))
+                   ELSE jsonb_build_object('shortfall', NULL) END"""
     return f"""{shortfall_ctes}
         announced AS (
             INSERT INTO {_EVENT} (type, schema_version, occurred_at, account_id, resource_id,

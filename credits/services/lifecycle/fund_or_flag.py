@@ -66,23 +66,23 @@ def fund_or_flag(cursor, batch: Batch, *, grace: timedelta, horizon_seconds: int
         WHERE r.payment_type = %(hold)s""", params)
     audit = {"actor": batch.actor, "at": batch.now, "run_id": batch.run_id}
     # What a flag's event says its owner needs and has (`events._events_sql`), from what the
-    # batch already read, for the owners of the resources flagged (`event_owners`) and the
-    # payment type of the statement: credit, the rate and balance of `lc_credit`; hold, per
-    # chain.
+    # batch already read, for the payment type of the statement: credit, the rate and balance
+    # of `lc_credit`; hold, per chain. For every account of the batch, not only the owners of
+    # the resources flagged: the planner cannot know how many those are, and a semi-join to
+    # them inside a join it then repeats per owner made a flagging statement of 3,000 accounts
+    # run for minutes.
     needs_sql = {
         PaymentType.CREDIT: """
             SELECT account_id AS owner_id, %(credit)s AS payment_type, '' AS chain,
                    rate * %(horizon_seconds)s AS required, balance AS available
-            FROM lc_credit WHERE account_id IN (SELECT owner_id FROM event_owners)""",
+            FROM lc_credit""",
         PaymentType.HOLD: f"""
             SELECT r.owner_id, %(hold)s AS payment_type, r.payment_chain AS chain,
                    SUM(r.cost_hold) AS required, COALESCE(MAX(t.balance), 0) AS available
             FROM lc_res r
             LEFT JOIN {_TOKEN_BALANCE} t
                    ON t.account_id = r.owner_id AND t.chain = r.payment_chain
-            WHERE r.payment_type = %(hold)s
-              AND r.owner_id IN (SELECT owner_id FROM event_owners)
-            GROUP BY r.owner_id, r.payment_chain"""}
+            WHERE r.payment_type = %(hold)s GROUP BY r.owner_id, r.payment_chain"""}
     for payment_type, reason in REMOVAL_REASON_BY_PAYMENT.items():
         ids = resources_transition(
             cursor,
