@@ -59,6 +59,7 @@ from .sql import (
     in_batch_range,
     whole_hours_between,
 )
+from .statistics import statistics_refresh_stale
 
 # The package's name: one logger for the whole run, whichever module logs.
 logger = logging.getLogger(__package__)
@@ -205,8 +206,9 @@ def lifecycle_run_claimed_create(*, started_at: datetime, as_of: datetime, trigg
 def _run_batches(*, run: LifecycleRun, shard: Shard | None, step_settings: StepSettings,
                  batch_size: int, counts: RunCounts, error_messages: list[str],
                  on_progress: Callable[[int], None] | None = None) -> None:
-    """Expire lots (once per run: in the unsharded run or shard 0), then every batch; adds up
-    into `counts` and `error_messages`, and tells `on_progress` each batch's accounts."""
+    """Refresh stale statistics (`statistics_refresh_stale`), expire lots (once per run: in the
+    unsharded run or shard 0), then every batch; adds up into `counts` and `error_messages`, and
+    tells `on_progress` each batch's accounts."""
     actor = f"lifecycle-run:{run.pk}" if run.pk is not None else "lifecycle-dry-run"
     # A real run commits batch by batch; a dry run keeps everything in one transaction
     # and rolls it back at the end.
@@ -214,6 +216,8 @@ def _run_batches(*, run: LifecycleRun, shard: Shard | None, step_settings: StepS
     _temp_buffers_raise()
     try:
         with outer:
+            with connection.cursor() as cursor:
+                statistics_refresh_stale(cursor)
             if shard is None or shard.index == 0:
                 _timed(counts, "seconds_expire", expire, now=run.as_of)
             batches = _account_batches(batch_size=batch_size, shard=shard)
