@@ -11,6 +11,7 @@ from credits.partitions import charge_partitions_around, charge_partitions_ensur
 from credits.selectors.lifecycle import lifecycle_settings_get
 from credits.services.ledger import grant_create
 from credits.services.lifecycle import lifecycle_run
+from credits.services.lifecycle.statistics import statistics_refresh_stale
 from tests.credits.conftest import T0
 from tests.credits.test_lifecycle import E1_PER_DAY, register
 
@@ -53,12 +54,14 @@ def populate(template: Resource, accounts: int, *, first: int) -> None:
 
 def queries_of_one_run(at) -> list[str]:
     """The statements of one run, without their parameters (its charges' monthly partitions
-    made before: a run makes them once a month)."""
+    made before: a run makes them once a month; the tables' statistics fresh before: a run
+    analyses the tables a bulk load left stale, `lifecycle.statistics`, once)."""
     charge_partitions_ensure(charge_partitions_around(at))
     # Each run starts a session without temporary tables (`credits.temp_tables`: the first
     # run of a session makes them, a later one reuses them).
     with connection.cursor() as cursor:
         cursor.execute("DISCARD TEMP")
+        statistics_refresh_stale(cursor)
     with CaptureQueriesContext(connection) as captured:
         lifecycle_run(at=at)
     return [" ".join(query["sql"].split())[:100] for query in captured.captured_queries]
